@@ -1,0 +1,368 @@
+"""The catalog: departments, their feeds, record types with standard fields, and quarantine rules.
+
+Kept as YAML beside this module and validated with pydantic on load, so adding a department is a
+YAML change and a typo is reported with the file and the field at start-up, not mid-run.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from etl import config
+from etl.codes import is_valid_uscc
+from etl.errors import UserError
+
+CODE = r"^[a-z][a-z0-9_]*$"
+FIELD_CODE = r"^[A-Z][A-Z0-9_]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    ENUM = "enum"
+    DATE = "date"
+    DECIMAL = "decimal"
+    USCC = "uscc"
+    YEAR = "year"
+
+
+class Role(StrEnum):
+    """The part a field plays in the warehouse load (subject dimension, fact columns)."""
+
+    SUBJECT_NAME = "subject_name"
+    SUBJECT_TYPE = "subject_type"
+    SUBJECT_USCC = "subject_uscc"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    ID_TYPE = "id_type"
+    ID_NUMBER = "id_number"
+    DOCUMENT_NUMBER = "document_number"
+    DECISION_DATE = "decision_date"
+    VALID_FROM = "valid_from"
+    VALID_TO = "valid_to"
+    FINE_AMOUNT = "fine_amount"
+
+
+class FieldSpec(Strict):
+    code: Annotated[str, Field(pattern=FIELD_CODE)]
+    name_zh: str
+    name_en: str
+    type: FieldType
+    required: bool = False
+    max_length: int | None = Field(default=None, gt=0)
+    allowed: tuple[str, ...] | None = None
+    multi_value: bool = False
+    not_future: bool = False
+    personal: bool = False
+    role: Role | None = None
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> FieldSpec:
+        if (self.type == FieldType.ENUM) != bool(self.allowed):
+            raise ValueError("an enum field needs `allowed` values, and only enum fields may have them")
+        return self
+
+
+class Condition(Strict):
+    field: str
+    equals: str
+
+
+class ConditionalRule(Strict):
+    """A rule that applies only when `when` holds: required fields, a code prefix, or an ID check."""
+
+    id: Annotated[str, Field(pattern=CODE)]
+    rule: str
+    when: Condition
+    require: tuple[str, ...] = ()
+    field: str | None = None
+    starts_with: str | None = None
+    check: Literal["id_number"] | None = None
+
+    @model_validator(mode="after")
+    def _one_consequence(self) -> ConditionalRule:
+        consequences = [bool(self.require), self.starts_with is not None, self.check is not None]
+        if sum(consequences) != 1:
+            raise ValueError("give exactly one of `require`, `starts_with` or `check`")
+        if (self.starts_with is not None or self.check is not None) and not self.field:
+            raise ValueError("`starts_with` and `check` need the `field` they apply to")
+        return self
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.when.field, *self.require, *((self.field,) if self.field else ()))
+
+
+class DateOrder(Strict):
+    start: str
+    end: str
+
+
+class RecordType(Strict):
+    code: Annotated[str, Field(pattern=CODE)]
+    name_zh: str
+    name_en: str
+    catalog_category: str
+    polarity: Literal["positive", "negative", "neutral"]
+    is_publicity: bool
+    field_prefix: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    share: float = Field(gt=0, le=1, description="share of records in a typical county (generator mix)")
+    fields: tuple[FieldSpec, ...]
+    rules: tuple[ConditionalRule, ...] = ()
+    date_order: tuple[DateOrder, ...] = ()
+
+    @functools.cached_property
+    def field_by_code(self) -> dict[str, FieldSpec]:
+        return {f.code: f for f in self.fields}
+
+    def role(self, role: Role) -> FieldSpec | None:
+        return next((f for f in self.fields if f.role == role), None)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> RecordType:
+        codes = [f.code for f in self.fields]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate field codes {duplicates}")
+        names = [f.name_zh for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError("two fields share a Chinese name; header mapping would be ambiguous")
+        known = set(codes)
+        for rule in self.rules:
+            missing = [f for f in rule.fields() if f not in known]
+            if missing:
+                raise ValueError(f"rule {rule.id} refers to unknown fields {missing}")
+        for order in self.date_order:
+            for code in (order.start, order.end):
+                if self.field_by_code.get(code) is None or self.field_by_code[code].type != FieldType.DATE:
+                    raise ValueError(f"date_order refers to {code}, which is not a date field")
+        roles = [f.role for f in self.fields if f.role]
+        if len(set(roles)) != len(roles):
+            raise ValueError("a role is given to more than one field")
+        for needed in (Role.SUBJECT_NAME, Role.SUBJECT_TYPE, Role.DOCUMENT_NUMBER, Role.DECISION_DATE):
+            if needed not in roles:
+                raise ValueError(f"no field has role {needed.value}")
+        return self
+
+
+class FileSource(Strict):
+    format: Literal["csv", "xlsx"]
+    encoding: Literal["utf-8", "utf-8-sig", "gb18030"] | None = None
+    pattern: str
+
+    @model_validator(mode="after")
+    def _csv_has_encoding(self) -> FileSource:
+        if (self.format == "csv") != (self.encoding is not None):
+            raise ValueError("a csv feed needs `encoding`; an xlsx feed has none")
+        return self
+
+
+class ApiSource(Strict):
+    connection_id: Annotated[str, Field(pattern=CODE)]
+    path: Annotated[str, Field(pattern=r"^/")]
+    page_size: int = Field(default=200, gt=0, le=5000)
+    incremental: Literal["cursor", "updated_since"]
+
+
+class SqlSource(Strict):
+    connection_id: Annotated[str, Field(pattern=CODE)]
+    table: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    key_column: str
+    updated_at_column: str
+
+
+class Feed(Strict):
+    code: Annotated[str, Field(pattern=CODE)]
+    record_type: str
+    transport: Literal["file", "api", "sql"]
+    schedule: str
+    header_style: Literal["codes", "standard_zh", "department"] = "standard_zh"
+    columns: dict[str, str] = Field(default_factory=dict, description="department header -> standard field code")
+    file: FileSource | None = None
+    api: ApiSource | None = None
+    sql: SqlSource | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _transport_settings(self) -> Feed:
+        given = {name for name in ("file", "api", "sql") if getattr(self, name) is not None}
+        if given != {self.transport}:
+            raise ValueError(f"a {self.transport} feed needs exactly the `{self.transport}` settings block")
+        if self.header_style == "department" and not self.columns:
+            raise ValueError("header_style department needs a `columns` mapping")
+        return self
+
+
+class Department(Strict):
+    code: Annotated[str, Field(pattern=CODE)]
+    name_zh: str
+    name_en: str
+    agency_uscc: str
+    feeds: tuple[Feed, ...] = Field(min_length=1)
+
+    @field_validator("agency_uscc")
+    @classmethod
+    def _uscc(cls, value: str) -> str:
+        if not is_valid_uscc(value):
+            raise ValueError(f"{value!r} is not a valid unified social credit code")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_feeds(self) -> Department:
+        codes = [f.code for f in self.feeds]
+        if len(set(codes)) != len(codes):
+            raise ValueError("feed codes repeat within the department")
+        return self
+
+
+class QuarantineRule(Strict):
+    message_zh: str
+    message_en: str
+
+
+class County(Strict):
+    name_zh: str
+    division_code: Annotated[str, Field(pattern=r"^\d{6}$")]
+
+
+class Catalog(Strict):
+    county: County
+    departments: tuple[Department, ...]
+    record_types: tuple[RecordType, ...]
+    rules: dict[str, QuarantineRule]
+
+    @functools.cached_property
+    def record_type_by_code(self) -> dict[str, RecordType]:
+        return {r.code: r for r in self.record_types}
+
+    @functools.cached_property
+    def department_by_code(self) -> dict[str, Department]:
+        return {d.code: d for d in self.departments}
+
+    def feeds(self) -> list[tuple[Department, Feed]]:
+        return [(d, f) for d in self.departments for f in d.feeds]
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Catalog:
+        for unique in ("code", "agency_uscc"):
+            values = [getattr(d, unique) for d in self.departments]
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"departments share {unique} {repeated}")
+        types = {r.code: r for r in self.record_types}
+        for rt in self.record_types:
+            unknown = sorted({r.rule for r in rt.rules} - set(self.rules))
+            if unknown:
+                raise ValueError(f"record type {rt.code} uses unknown rules {unknown} (see rules.yml)")
+        for dept in self.departments:
+            for feed in dept.feeds:
+                where = f"department {dept.code}, feed {feed.code}"
+                if feed.record_type not in types:
+                    raise ValueError(f"{where}: unknown record_type {feed.record_type!r}")
+                unknown = sorted(set(feed.columns.values()) - set(types[feed.record_type].field_by_code))
+                if unknown:
+                    raise ValueError(f"{where}: columns map to unknown field codes {unknown}")
+        return self
+
+
+def _expand_subject_fields(document: dict) -> list[dict]:
+    """Give every record type the shared subject fields and rules with its own prefix."""
+    shared_fields = document.get("subject_fields", [])
+    shared_rules = document.get("subject_rules", [])
+
+    def with_prefix(node, prefix: str):
+        if isinstance(node, str):
+            return node.replace("{p}", prefix)
+        if isinstance(node, list):
+            return [with_prefix(n, prefix) for n in node]
+        if isinstance(node, dict):
+            return {k: with_prefix(v, prefix) for k, v in node.items()}
+        return node
+
+    expanded = []
+    for rt in document.get("record_types", []):
+        rt = dict(rt)
+        prefix = rt.get("field_prefix", "")
+        rt["fields"] = with_prefix(shared_fields, prefix) + list(rt.get("fields", []))
+        rt["rules"] = with_prefix(shared_rules, prefix) + list(rt.get("rules", []))
+        expanded.append(rt)
+    return expanded
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"Catalog file {path} is missing; restore it from the repository.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"Catalog file {path.name} is not valid YAML{where}: "
+                        f"{getattr(exc, 'problem', exc)}.") from None
+    if not isinstance(document, dict):
+        raise UserError(f"Catalog file {path.name} must hold a mapping at the top level.")
+    return document
+
+
+def _describe(error: ValidationError, names: dict[str, str]) -> str:
+    first = error.errors()[0]
+    loc = list(first["loc"])
+    file_name = names.get(str(loc[0]), "catalog") if loc else "catalog"
+    path = ".".join(str(p) for p in loc)
+    message = first["msg"].removeprefix("Value error, ")
+    return f"Catalog file {file_name}: field {path or '(top level)'}: {message}."
+
+
+def load_catalog(directory: Path = config.CATALOG_DIR) -> Catalog:
+    """Read and validate the catalog; raises UserError naming the file and field on a mistake."""
+    departments = _read_yaml(directory / "departments.yml")
+    record_types = _read_yaml(directory / "record_types.yml")
+    rules = _read_yaml(directory / "rules.yml")
+    raw = {
+        "county": departments.get("county"),
+        "departments": departments.get("departments"),
+        "record_types": _expand_subject_fields(record_types),
+        "rules": rules.get("rules"),
+    }
+    names = {"county": "departments.yml", "departments": "departments.yml", "record_types": "record_types.yml", "rules": "rules.yml"}
+    try:
+        catalog = Catalog.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(_describe(exc, names)) from None
+    return catalog
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """The project catalog, loaded once per process."""
+    return load_catalog()
+
+
+def header_index(record_type: RecordType, feed: Feed | None = None) -> dict[str, str]:
+    """Every accepted header spelling (normalised) -> field code: codes, standard Chinese names, aliases."""
+    index = {normalise_header(f.code): f.code for f in record_type.fields}
+    index.update({normalise_header(f.name_zh): f.code for f in record_type.fields})
+    if feed is not None:
+        index.update({normalise_header(h): code for h, code in feed.columns.items()})
+    return index
+
+
+def normalise_header(header: str) -> str:
+    """Headers compare without surrounding space, full-width brackets or case differences."""
+    header = header.strip().replace("（", "(").replace("）", ")")
+    return re.sub(r"\s+", "", header).upper()

@@ -1,0 +1,34 @@
+"""Where things live: project paths and settings read from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "warehouse_sql"
+CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
+
+
+def var_dir() -> Path:
+    """Runtime state (embedded server data, landing files, reports); git-ignored."""
+    path = Path(os.environ.get("CREDITWH_VAR_DIR", PROJECT_ROOT / "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def warehouse_url_from_env() -> str | None:
+    """The SQLAlchemy URL of an external warehouse, or None to use the embedded server."""
+    return os.environ.get("WAREHOUSE_URL") or None
+
+
+def embedded_port() -> int:
+    """TCP port of the embedded server on 127.0.0.1 (so BI tools and Airflow can reach it too)."""
+    raw = os.environ.get("CREDITWH_EMBEDDED_PORT", "54329")
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"CREDITWH_EMBEDDED_PORT must be a port number, got {raw!r}") from None
+    if not 1024 <= port <= 65535:
+        raise ValueError(f"CREDITWH_EMBEDDED_PORT must be between 1024 and 65535, got {port}")
+    return port
