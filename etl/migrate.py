@@ -117,8 +117,9 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
                             {"v": migration.version, "n": migration.name, "c": migration.checksum,
                              "d": int((time.monotonic() - started) * 1000)},
                         )
-                except sa.exc.DBAPIError as exc:
-                    reason = str(getattr(exc.orig, "pgerror", None) or exc.orig or exc).strip().splitlines()[0]
+                except (sa.exc.DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
+                    driver_error = getattr(exc, "orig", None) or exc
+                    reason = str(getattr(driver_error, "pgerror", None) or driver_error).strip().splitlines()[0]
                     raise UserError(f"Migration {migration.name} failed and was rolled back ({reason}); "
                                     f"fix the file and run `creditwh init` again.") from None
                 applied_now.append(migration.name)

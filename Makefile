@@ -1,0 +1,46 @@
+# Two commands on a fresh machine (only Python 3.11+ and make): `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-unit lint status db-stop clean help
+
+help:
+	@echo "make run    - set up, initialise the warehouse, generate department data, show what is there"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff over the Python code"
+	@echo "make db-stop - stop the embedded PostgreSQL"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/creditwh run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -m unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check etl tests dags
+
+status: $(STAMP)
+	$(BIN)/creditwh status
+
+db-stop: $(STAMP)
+	$(BIN)/creditwh db stop
+
+clean:
+	-$(BIN)/creditwh db stop
+	rm -rf var
