@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS audit.schema_migration (
 );
 COMMENT ON TABLE audit.schema_migration IS
     '数据库迁移记录：每个已执行的迁移文件一行 / Applied migrations: one row per warehouse_sql file applied';
-COMMENT ON COLUMN audit.schema_migration.version IS '迁移编号（文件名前三位）/ Migration number (first three digits of the file name)';
+COMMENT ON COLUMN audit.schema_migration.version IS
+    '迁移编号（文件名前三位）/ Migration number (first three digits of the file name)';
 COMMENT ON COLUMN audit.schema_migration.name IS '迁移文件名 / Migration file name';
 COMMENT ON COLUMN audit.schema_migration.checksum IS '文件内容 SHA-256 / SHA-256 of the file as applied';
 COMMENT ON COLUMN audit.schema_migration.applied_at IS '执行时间（UTC）/ When it was applied (UTC)';

@@ -211,7 +211,8 @@ def get_engine(url: str | None = None) -> Engine:
         first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise UserError(
             f"Cannot reach the warehouse at {redact(url)}: {first_line}. "
-            f"Check that the server is up and WAREHOUSE_URL is right, or unset WAREHOUSE_URL to use the embedded server."
+            "Check that the server is up and WAREHOUSE_URL is right, "
+            "or unset WAREHOUSE_URL to use the embedded server."
         ) from None
     if int(version) < MIN_SERVER_VERSION:
         raise UserError(f"The warehouse at {redact(url)} runs PostgreSQL {int(version) // 10000}; "

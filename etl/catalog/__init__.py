@@ -28,6 +28,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class Rule(StrEnum):
+    """Quarantine rules the pipeline applies; rules.yml must give each a Chinese and English reason."""
+
+    PARSE = "parse"
+    REQUIRED = "required"
+    ALLOWED_VALUES = "allowed_values"
+    MAX_LENGTH = "max_length"
+    DATE_FORMAT = "date_format"
+    DATE_FUTURE = "date_future"
+    DATE_ORDER = "date_order"
+    AMOUNT = "amount"
+    USCC_CHECKSUM = "uscc_checksum"
+    USCC_PREFIX = "uscc_prefix"
+    ID_NUMBER_CHECKSUM = "id_number_checksum"
+    CONDITIONAL_REQUIRED = "conditional_required"
+    DUPLICATE_IN_BATCH = "duplicate_in_batch"
+
+
 class FieldType(StrEnum):
     TEXT = "text"
     ENUM = "enum"
@@ -82,7 +100,7 @@ class ConditionalRule(Strict):
     """A rule that applies only when `when` holds: required fields, a code prefix, or an ID check."""
 
     id: Annotated[str, Field(pattern=CODE)]
-    rule: str
+    rule: Rule
     when: Condition
     require: tuple[str, ...] = ()
     field: str | None = None
@@ -257,28 +275,6 @@ class Catalog(Strict):
     def feeds(self) -> list[tuple[Department, Feed]]:
         return [(d, f) for d in self.departments for f in d.feeds]
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> Catalog:
-        for unique in ("code", "agency_uscc"):
-            values = [getattr(d, unique) for d in self.departments]
-            repeated = sorted({v for v in values if values.count(v) > 1})
-            if repeated:
-                raise ValueError(f"departments share {unique} {repeated}")
-        types = {r.code: r for r in self.record_types}
-        for rt in self.record_types:
-            unknown = sorted({r.rule for r in rt.rules} - set(self.rules))
-            if unknown:
-                raise ValueError(f"record type {rt.code} uses unknown rules {unknown} (see rules.yml)")
-        for dept in self.departments:
-            for feed in dept.feeds:
-                where = f"department {dept.code}, feed {feed.code}"
-                if feed.record_type not in types:
-                    raise ValueError(f"{where}: unknown record_type {feed.record_type!r}")
-                unknown = sorted(set(feed.columns.values()) - set(types[feed.record_type].field_by_code))
-                if unknown:
-                    raise ValueError(f"{where}: columns map to unknown field codes {unknown}")
-        return self
-
 
 def _expand_subject_fields(document: dict) -> list[dict]:
     """Give every record type the shared subject fields and rules with its own prefix."""
@@ -339,12 +335,35 @@ def load_catalog(directory: Path = config.CATALOG_DIR) -> Catalog:
         "record_types": _expand_subject_fields(record_types),
         "rules": rules.get("rules"),
     }
-    names = {"county": "departments.yml", "departments": "departments.yml", "record_types": "record_types.yml", "rules": "rules.yml"}
+    names = {"county": "departments.yml", "departments": "departments.yml",
+             "record_types": "record_types.yml", "rules": "rules.yml"}
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
         raise UserError(_describe(exc, names)) from None
+    _cross_check(catalog)
     return catalog
+
+
+def _cross_check(catalog: Catalog) -> None:
+    """References between the files; each problem names the file where the fix belongs."""
+    missing = sorted(str(r) for r in set(Rule) - set(catalog.rules))
+    if missing:
+        raise UserError(f"Catalog file rules.yml: no reason is given for rules {missing}; add them.")
+    for unique in ("code", "agency_uscc"):
+        values = [getattr(d, unique) for d in catalog.departments]
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise UserError(f"Catalog file departments.yml: departments share {unique} {repeated}.")
+    for dept, feed in catalog.feeds():
+        where = f"Catalog file departments.yml: department {dept.code}, feed {feed.code}"
+        record_type = catalog.record_type_by_code.get(feed.record_type)
+        if record_type is None:
+            raise UserError(f"{where}: unknown record_type {feed.record_type!r} "
+                            f"(known: {', '.join(catalog.record_type_by_code)}).")
+        unknown = sorted(set(feed.columns.values()) - set(record_type.field_by_code))
+        if unknown:
+            raise UserError(f"{where}: `columns` map to unknown field codes {unknown}.")
 
 
 @functools.cache
