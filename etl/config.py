@@ -10,6 +10,11 @@ SQL_DIR = PROJECT_ROOT / "warehouse_sql"
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 
+def catalog_dir() -> Path:
+    """The catalog in use: the project's own, or a county's copy named by CREDITWH_CATALOG_DIR."""
+    return Path(os.environ.get("CREDITWH_CATALOG_DIR", CATALOG_DIR)).resolve()
+
+
 def var_dir() -> Path:
     """Runtime state (embedded server data, landing files, reports); git-ignored."""
     path = Path(os.environ.get("CREDITWH_VAR_DIR", PROJECT_ROOT / "var")).resolve()

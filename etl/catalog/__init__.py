@@ -324,8 +324,9 @@ def _describe(error: ValidationError, names: dict[str, str]) -> str:
     return f"Catalog file {file_name}: field {path or '(top level)'}: {message}."
 
 
-def load_catalog(directory: Path = config.CATALOG_DIR) -> Catalog:
+def load_catalog(directory: Path | None = None) -> Catalog:
     """Read and validate the catalog; raises UserError naming the file and field on a mistake."""
+    directory = directory or config.catalog_dir()
     departments = _read_yaml(directory / "departments.yml")
     record_types = _read_yaml(directory / "record_types.yml")
     rules = _read_yaml(directory / "rules.yml")

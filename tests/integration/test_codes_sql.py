@@ -130,6 +130,12 @@ def usccs(draw: st.DrawFn) -> str:
     return first17 + uscc_check_char(first17)
 
 
+# leap days (2000 yes, 1900 and 2100 no), month ends, and months or days out of range
+EDGE_MONTH_DAYS = st.sampled_from(
+    [(2, 28), (2, 29), (2, 30), (3, 1), (4, 30), (4, 31), (12, 31), (1, 1), (0, 1), (13, 1), (1, 0), (1, 32)]
+)
+
+
 @st.composite
 def birth_dates(draw: st.DrawFn, as_of: datetime.date) -> str:
     """YYYYMMDD: real dates near as_of or anywhere, and impossible ones (30 February, month 13 ...)."""
@@ -145,8 +151,8 @@ def birth_dates(draw: st.DrawFn, as_of: datetime.date) -> str:
         return day.strftime("%Y%m%d")
     if kind == 3:
         year = draw(st.sampled_from([1899, 1900, 1904, 1999, 2000, 2023, 2024, 2100, 9999, 0]))
-        month = draw(st.one_of(st.sampled_from([0, 2, 2, 4, 12, 13]), st.integers(0, 99)))
-        day = draw(st.one_of(st.sampled_from([0, 1, 28, 29, 29, 30, 31, 32]), st.integers(0, 99)))
+        any_month_day = st.tuples(st.integers(0, 99), st.integers(0, 99))
+        month, day = draw(st.one_of(EDGE_MONTH_DAYS, EDGE_MONTH_DAYS, any_month_day))
         return f"{year:04d}{month:02d}{day:02d}"
     return draw(st.text(st.sampled_from("0123456789"), min_size=8, max_size=8))
 

@@ -1,0 +1,76 @@
+"""The command line as people use it: exit codes, one-line errors, and no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from etl import config
+from tests.conftest import DatabaseFactory, _free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def creditwh(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `python -m etl ARGS`; WAREHOUSE_URL only when the test gives one."""
+    full_env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"} | (env or {})
+    return subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True,
+                          cwd=config.PROJECT_ROOT, env=full_env, timeout=timeout)
+
+
+@pytest.fixture
+def fresh_pg15_url(pg15_admin_url):
+    factory = DatabaseFactory(pg15_admin_url)
+    try:
+        yield factory.create().url.render_as_string(hide_password=False)
+    finally:
+        factory.drop_all()
+
+
+def test_init_creates_then_upgrades_nothing_and_status_reports(fresh_pg15_url):
+    first = creditwh("init", env={"WAREHOUSE_URL": fresh_pg15_url})
+    assert first.returncode == 0, first.stderr
+    assert "001_schemas.sql" in first.stdout and "26 departments" in first.stdout
+    again = creditwh("init", env={"WAREHOUSE_URL": fresh_pg15_url})
+    assert again.returncode == 0 and "none (up to date)" in again.stdout
+    status = creditwh("status", env={"WAREHOUSE_URL": fresh_pg15_url})
+    assert status.returncode == 0
+    assert "departments:   26" in status.stdout and "2000-01-01 to 2035-12-31" in status.stdout
+
+
+def test_unreachable_warehouse_is_one_line_and_nonzero():
+    result = creditwh("init", env={"WAREHOUSE_URL": "postgresql://etl:hunter2@127.0.0.1:1/creditwh"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Cannot reach the warehouse")
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_malformed_catalog_is_one_line_naming_file_and_field(tmp_path, fresh_pg15_url):
+    broken = tmp_path / "catalog"
+    shutil.copytree(config.CATALOG_DIR, broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    text = (broken / "departments.yml").read_text(encoding="utf-8")
+    (broken / "departments.yml").write_text(text.replace("transport: api", "transport: carrier-pigeon", 1),
+                                            encoding="utf-8")
+    result = creditwh("init", env={"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_CATALOG_DIR": str(broken)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Catalog file departments.yml: field departments.")
+    assert "transport" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_embedded_warehouse_by_default_reused_and_stopped(tmp_path):
+    env = {"CREDITWH_VAR_DIR": str(tmp_path / "var"), "CREDITWH_EMBEDDED_PORT": str(_free_port())}
+    try:
+        first = creditwh("init", env=env)
+        assert first.returncode == 0, first.stderr
+        assert f"127.0.0.1:{env['CREDITWH_EMBEDDED_PORT']}/creditwh" in first.stdout
+        assert "running on 127.0.0.1" in creditwh("db", "status", env=env).stdout
+        assert "none (up to date)" in creditwh("init", env=env).stdout
+    finally:
+        stop = creditwh("db", "stop", env=env)
+    assert stop.stdout.strip() == "stopped"
+    assert "not running" in creditwh("db", "status", env=env).stdout

@@ -1,0 +1,147 @@
+"""The warehouse factory: the embedded server's life cycle, external URLs, and clear failures."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from etl import config
+from etl.errors import UserError
+from etl.warehouse import EmbeddedServer, get_engine, normalise_url, redact
+from tests.conftest import _free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = EmbeddedServer(pgdata=tmp_path / "pgdata", port=_free_port())
+    yield server
+    server.stop()
+
+
+def _pid(server: EmbeddedServer) -> int:
+    return int((server.pgdata / "postmaster.pid").read_text().splitlines()[0])
+
+
+def test_embedded_server_starts_on_demand_is_reused_and_stops_cleanly(server):
+    assert server.running_port() is None
+    server.start()
+    first_pid = _pid(server)
+    server.start()  # a later command finds it running and reuses it
+    assert _pid(server) == first_pid and server.running_port() == server.port
+    engine = get_engine(server.url())
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE kept (v text)"))
+        conn.execute(sa.text("INSERT INTO kept VALUES ('数据保留')"))
+    engine.dispose()
+    assert server.stop() is True
+    assert server.running_port() is None
+    assert "database system is shut down" in server.log_file.read_text()
+    assert server.stop() is False
+    server.start()  # data survives a restart
+    engine = get_engine(server.url())
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT v FROM kept")) == "数据保留"
+    engine.dispose()
+
+
+def test_port_taken_by_another_server_is_a_clear_error(server):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", server.port))
+        blocker.listen()
+        with pytest.raises(UserError, match=rf"Port {server.port} on 127.0.0.1 is already in use.*"
+                                            r"CREDITWH_EMBEDDED_PORT"):
+            server.start()
+    assert server.running_port() is None
+
+
+def test_two_embedded_servers_on_one_port_conflict_clearly(server, tmp_path):
+    server.start()
+    other = EmbeddedServer(pgdata=tmp_path / "other", port=server.port)
+    with pytest.raises(UserError, match="already in use"):
+        other.start()
+
+
+def test_unreachable_warehouse_url_is_one_clear_sentence_without_the_password():
+    url = "postgresql://etl:s3cret-pw@127.0.0.1:1/creditwh"
+    with pytest.raises(UserError) as caught:
+        get_engine(url)
+    message = str(caught.value)
+    assert message.startswith("Cannot reach the warehouse at postgresql+psycopg2://etl:***@127.0.0.1:1/creditwh")
+    assert "s3cret-pw" not in message and "unset WAREHOUSE_URL" in message
+
+
+def test_warehouse_url_env_points_the_same_code_at_a_server(monkeypatch, pg15_admin_url):
+    bare = pg15_admin_url.replace("postgresql+psycopg2://", "postgres://")
+    monkeypatch.setenv("WAREHOUSE_URL", bare)
+    engine = get_engine()
+    assert engine.url.drivername == "postgresql+psycopg2"
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SHOW server_version_num")).startswith("15")
+    assert not (config.var_dir() / "pgdata").exists(), "an external warehouse must not start the embedded one"
+
+
+def test_url_helpers():
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert normalise_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert redact("postgresql+psycopg2://u:pw@h/db") == "postgresql+psycopg2://u:***@h/db"
+
+
+@pytest.fixture
+def interpreter_reachable_by_others():
+    """Let other users traverse to this Python (e.g. a pyenv under /root); restored afterwards."""
+    changed = []
+    path = Path(os.path.realpath(sys.executable)).parent
+    for directory in [path, *path.parents]:
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(mode | stat.S_IXOTH)
+            changed.append((directory, mode))
+    yield
+    for directory, mode in changed:
+        directory.chmod(mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="already running as an ordinary user: the other tests cover it")
+def test_embedded_server_works_for_an_ordinary_user(interpreter_reachable_by_others):
+    user = pwd.getpwnam("nobody")
+    # Not under pytest's tmp dir: that one is private to root.
+    home = Path(tempfile.mkdtemp(prefix="creditwh-ordinary-"))
+    home.chmod(0o755)
+    try:
+        _run_as(user, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _run_as(user: pwd.struct_passwd, home: Path) -> None:
+    os.chown(home, user.pw_uid, user.pw_gid)
+    shutil.copytree(config.PROJECT_ROOT / "etl", home / "etl", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [home, *home.rglob("*")]:
+        os.chown(path, user.pw_uid, user.pw_gid)
+    script = (
+        "from etl.warehouse import EmbeddedServer, get_engine\n"
+        "import sqlalchemy as sa, pathlib, sys\n"
+        f"s = EmbeddedServer(pathlib.Path('{home}') / 'pgdata', {_free_port()})\n"
+        "s.start()\n"
+        "e = get_engine(s.url())\n"
+        "with e.connect() as c: print(c.scalar(sa.text('SELECT current_user')))\n"
+        "e.dispose(); print(s.stop())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=home, user=user.pw_uid, group=user.pw_gid,
+                            capture_output=True, text=True, timeout=120,
+                            env={"PATH": os.environ["PATH"], "HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["postgres", "True"]
+    assert (home / "pgdata").stat().st_uid == user.pw_uid
