@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from etl.catalog import Catalog
+from etl.stage.tables import ensure_clean_tables, ensure_staging_tables
 from etl.workdays import calendar
 
 
@@ -110,10 +111,13 @@ def _upsert_dates(conn: Connection) -> int:
 
 
 def seed_reference_data(engine: Engine, catalog: Catalog) -> SeedCounts:
-    """Bring the department, record-type and date dimensions in line with catalog and calendar (one transaction)."""
+    """Bring dimensions and staging tables in line with catalog and calendar (one transaction)."""
     with engine.begin() as conn:
-        return SeedCounts(
+        counts = SeedCounts(
             departments=_upsert_departments(conn, catalog),
             record_types=_upsert_record_types(conn, catalog),
             dates=_upsert_dates(conn),
         )
+        ensure_staging_tables(conn, catalog)
+        ensure_clean_tables(conn, catalog)
+        return counts

@@ -353,9 +353,7 @@ def test_classify_code(raw: str | None, kind: str) -> None:
 
 
 def test_classify_prefers_id_number_when_a_code_is_both() -> None:
-    both = next(
-        code for code in (make_id(f"11010519800101{n:03d}") for n in range(1000)) if is_valid_uscc(code)
-    )
+    both = next(code for code in (make_id(f"11010519800101{n:03d}") for n in range(1000)) if is_valid_uscc(code))
     assert is_valid_id_number(both)
     assert classify_code(both) == "id_number"
 
@@ -377,9 +375,7 @@ id_bodies = st.tuples(
 
 
 @given(uscc_bodies, st.data())
-def test_generated_usccs_pass_and_substitutions_fail(
-    body: tuple[str, str, str, str], data: st.DataObject
-) -> None:
+def test_generated_usccs_pass_and_substitutions_fail(body: tuple[str, str, str, str], data: st.DataObject) -> None:
     authority, category, division, org_body = body
     code = make_uscc(authority + category + division, org_body)
     assert is_valid_uscc(code)

@@ -1,0 +1,290 @@
+"""REST API connector: pull a department's paged API from the feed's watermark into one JSON Lines file.
+
+Transport faults are retried by urllib3's `Retry` on a pooled `requests.Session` (exponential back-off
+with jitter on 5xx, timeouts and dropped connections; 429 waits as long as `Retry-After` says).
+Answers that arrive with status 200 but are not the JSON page we asked for (a proxy's HTML error
+page, a truncated body) are retried a few times by tenacity. When a page cannot be had, the partial
+file is deleted and `SourceError` says which department, feed and page failed.
+
+Two paging styles, chosen per feed in the catalog (`feed.api.incremental`):
+- `cursor`: `?cursor=<c>&page_size=<n>`, following `next_cursor` until `has_more` is false; the
+  watermark is the last cursor.
+- `updated_since`: `?updated_since=<ts>&page=<n>&page_size=<k>`; the watermark is the largest
+  `updated_at` seen.
+
+The bearer token comes from the connection's password and is never logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from etl.connections import Connection, get_connection
+from etl.errors import UserError
+from etl.extract.base import ExtractedSource, FeedContext
+from etl.extract.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _BadPayload(Exception):
+    """A 200 answer that is not a JSON page; worth asking again a few times."""
+
+
+class ApiConnector:
+    """Pulls API feeds; one instance keeps one pooled session (use it as a context manager or call close())."""
+
+    def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 30.0, retries: int = 5,
+                 backoff_factor: float = 0.5, backoff_max: float = 30.0, backoff_jitter: float = 0.5,
+                 payload_attempts: int = 3, payload_wait: float = 0.5, pool_size: int = 10,
+                 max_pages: int = 1_000_000,
+                 connections: Callable[[str], Connection] = get_connection) -> None:
+        self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
+        self.payload_attempts = max(1, payload_attempts)
+        self.payload_wait = payload_wait
+        self.max_pages = max_pages
+        self._connections = connections
+        retry = Retry(total=retries, connect=retries, read=retries, status=retries, other=0,
+                      allowed_methods=frozenset({"GET"}), status_forcelist=RETRY_STATUSES,
+                      backoff_factor=backoff_factor, backoff_max=backoff_max, backoff_jitter=backoff_jitter,
+                      respect_retry_after_header=True, retry_after_max=int(max(backoff_max, 60)),
+                      raise_on_status=False, raise_on_redirect=True)
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
+        self.session = requests.Session()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.trust_env = False  # no .netrc credentials or proxy variables sneaking in
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> ApiConnector:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- the pull ---------------------------------------------------------------------------------
+
+    def extract(self, context: FeedContext) -> list[ExtractedSource]:
+        department, feed = context.department, context.feed
+        if feed.api is None:
+            raise UserError(f"Department {department.code} feed {feed.code} is not an API feed.")
+        conn = self._connections(feed.api.connection_id)
+        if not conn.host:
+            raise UserError(f"Connection {feed.api.connection_id!r} has no host; set it to the department API's host.")
+        schema = (conn.schema or "").strip("/")
+        endpoint = (f"/{schema}" if schema else "") + feed.api.path
+        pull = _Pull(self, context, conn, endpoint)
+        return pull.run()
+
+
+class _Pull:
+    """One extract run of one feed: pages streamed into a `.part` file, renamed when complete."""
+
+    def __init__(self, connector: ApiConnector, context: FeedContext, conn: Connection, endpoint: str) -> None:
+        self.connector = connector
+        self.context = context
+        self.dept = context.department.code
+        self.feed_code = context.feed.code
+        self.settings = context.feed.api
+        self.conn = conn
+        self.endpoint = endpoint
+        self.url = conn.base_url() + endpoint
+        self.headers = {"Accept": "application/json"}
+        if conn.password:
+            self.headers["Authorization"] = f"Bearer {conn.password}"
+        self.verify: bool | str = conn.extra.get("ca_bundle") or True  # TLS verification is never turned off
+        self.count = 0
+        self.first_id: Any = None
+        self.last_id: Any = None
+
+    def where(self) -> str:
+        return f"department {self.dept} feed {self.feed_code}"
+
+    def run(self) -> list[ExtractedSource]:
+        work_dir = Path(self.context.work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        fd, part_name = tempfile.mkstemp(prefix=f"api_{self.dept}_{self.feed_code}_", suffix=".jsonl.part",
+                                         dir=work_dir)
+        part = Path(part_name)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+                if self.settings.incremental == "cursor":
+                    start, end = self._by_cursor(out)
+                else:
+                    start, end = self._by_updated_since(out)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if self.count == 0:
+            part.unlink(missing_ok=True)
+            log.info("%s: nothing new at %s", self.where(), self.endpoint)
+            return []
+        final = part.with_name(part.name.removesuffix(".part"))
+        part.replace(final)
+        kind = "cursor" if self.settings.incremental == "cursor" else "updated_at"
+        if kind == "cursor" and self.first_id is not None:
+            span = f"cursor id {self.first_id}→{self.last_id}"
+        else:
+            span = f"{self.settings.incremental} {start or 'start'}→{end}"
+        name = f"api {self.endpoint} {span} ({self.count} records)"
+        log.info("%s: %s", self.where(), name)
+        return [ExtractedSource(source_name=name, path=final, format="jsonl", encoding="utf-8",
+                                watermark_kind=kind, watermark_to=end, rows_hint=self.count)]
+
+    def _write(self, out, records: list[dict]) -> None:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            out.write("\n")
+        if records:
+            if self.first_id is None:
+                self.first_id = records[0].get("id")
+            self.last_id = records[-1].get("id")
+        self.count += len(records)
+
+    def _by_cursor(self, out) -> tuple[str | None, str | None]:
+        start = cursor = self.context.watermark or None
+        for page_no in range(1, self.connector.max_pages + 1):
+            params: dict[str, Any] = {"page_size": self.settings.page_size}
+            if cursor:
+                params["cursor"] = cursor
+            document = self._fetch(params, page_no)
+            data = document["data"]
+            self._write(out, data)
+            next_cursor = document.get("next_cursor")
+            if not document.get("has_more"):
+                return start, next_cursor or cursor
+            if not next_cursor or next_cursor == cursor or not data:
+                raise SourceError(f"{self.where()}: the API says more records follow page {page_no} but gave no "
+                                  f"new cursor to fetch them; ask the department to check its paging.")
+            cursor = next_cursor
+        raise SourceError(f"{self.where()}: the API kept paging past {self.connector.max_pages} pages; "
+                          f"stopped to avoid an endless loop.")
+
+    def _by_updated_since(self, out) -> tuple[str | None, str | None]:
+        since = self.context.watermark or None
+        newest = since
+        newest_moment = _moment(since) if since else None
+        for page_no in range(1, self.connector.max_pages + 1):
+            params: dict[str, Any] = {"page": page_no, "page_size": self.settings.page_size}
+            if since:
+                params["updated_since"] = since
+            document = self._fetch(params, page_no)
+            data = document["data"]
+            self._write(out, data)
+            for record in data:
+                value = record.get("updated_at")
+                moment = _moment(value) if isinstance(value, str) else None
+                if moment is not None and (newest_moment is None or moment > newest_moment):
+                    newest, newest_moment = value, moment
+            if not document.get("has_more"):
+                return since, newest
+            if not data:
+                raise SourceError(f"{self.where()}: the API says more records follow page {page_no} but the page "
+                                  f"was empty; ask the department to check its paging.")
+        raise SourceError(f"{self.where()}: the API kept paging past {self.connector.max_pages} pages; "
+                          f"stopped to avoid an endless loop.")
+
+    # -- one page ---------------------------------------------------------------------------------
+
+    def _fetch(self, params: dict[str, Any], page_no: int) -> dict:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_BadPayload),
+            stop=tenacity.stop_after_attempt(self.connector.payload_attempts),
+            wait=tenacity.wait_exponential_jitter(initial=self.connector.payload_wait, max=30,
+                                                  jitter=self.connector.payload_wait),
+            before_sleep=lambda state: log.warning("%s: %s; asking again", self.where(),
+                                                   state.outcome.exception()),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._fetch_once(params, page_no)
+        except _BadPayload as exc:
+            raise SourceError(f"{self.where()}: {exc} (after {self.connector.payload_attempts} attempts).") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_once(self, params: dict[str, Any], page_no: int) -> dict:
+        session = self.connector.session
+        try:
+            response = session.get(self.url, params=params, headers=self.headers, timeout=self.connector.timeout,
+                                   verify=self.verify, allow_redirects=False)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise _BadPayload(f"the connection dropped while page {page_no} was being read") from None
+        except requests.exceptions.SSLError:
+            raise SourceError(f"{self.where()}: the TLS certificate of {self.conn.base_url()} could not be "
+                              f"verified; fix the certificate or set the connection's extra ca_bundle.") from None
+        except requests.exceptions.Timeout:
+            raise SourceError(f"{self.where()}: the API at {self.conn.base_url()} did not answer page {page_no} "
+                              f"in time, {self.connector.retries} retries included.") from None
+        except requests.exceptions.RequestException as exc:
+            raise SourceError(f"{self.where()}: cannot get page {page_no} from {self.conn.base_url()} "
+                              f"({_reason(exc)}), {self.connector.retries} retries included.") from None
+        with response:
+            status = response.status_code
+            if status in (401, 403):
+                raise SourceError(f"{self.where()}: the API refused the credentials (HTTP {status}) at page {page_no}; "
+                                  f"check the token (password) of connection {self.settings.connection_id}.")
+            if status in RETRY_STATUSES:
+                raise SourceError(f"{self.where()}: the API still answered HTTP {status} at page {page_no} after "
+                                  f"{self.connector.retries} retries.")
+            if status != 200:
+                raise SourceError(f"{self.where()}: the API answered HTTP {status} at page {page_no}"
+                                  f"{_error_text(response)}.")
+            content_type = response.headers.get("Content-Type", "").lower()
+            body = response.content
+            if "html" in content_type or body.lstrip()[:1] == b"<":
+                raise _BadPayload(f"the API returned HTML instead of JSON at page {page_no}")
+            try:
+                document = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise _BadPayload(f"the API returned malformed JSON at page {page_no}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("data"), list) \
+                or not all(isinstance(r, dict) for r in document["data"]):
+            raise _BadPayload(f"the API returned JSON without a list of records at page {page_no}")
+        return document
+
+
+def _moment(value: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests error, in a few words."""
+    seen = exc
+    while True:
+        inner = getattr(seen, "reason", None) or seen.__context__ or (seen.args[0] if seen.args else None)
+        if not isinstance(inner, BaseException) or inner is seen:
+            break
+        seen = inner
+    text = str(seen).strip() or type(seen).__name__
+    return text.splitlines()[0][:200]
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        message = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({str(message)[:200]})" if message else ""

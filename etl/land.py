@@ -1,0 +1,128 @@
+"""Landing: keep the source's bytes unchanged, with sha256 and a manifest, and register the batch.
+
+The same bytes from the same feed are one batch however often they arrive (unique on department,
+feed and sha256): a replay finds the existing batch and, if it was loaded, does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from etl import config
+from etl.catalog import Department, Feed
+from etl.extract.base import ExtractedSource
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    department_code: str
+    feed_code: str
+    record_type_code: str
+    source_name: str
+    sha256: str
+    landed_path: Path
+    source_format: str
+    source_encoding: str | None
+    watermark_kind: str
+    watermark_to: str | None
+    status: str
+    is_new: bool
+
+
+def _safe_name(name: str) -> str:
+    """A file-system-safe version of a source name (API and SQL sources have descriptive names)."""
+    return re.sub(r"[^\w.\-]+", "_", name, flags=re.UNICODE).strip("_")[:120] or "source"
+
+
+def _hash_and_copy(source: Path, target: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    temporary = target.with_name(target.name + ".part")
+    with source.open("rb") as reader, temporary.open("wb") as writer:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+            size += len(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
+    # Renamed into place only when complete: a crash never leaves a half-landed file under its real name.
+    temporary.replace(target)
+    return digest.hexdigest(), size
+
+
+def landing_root() -> Path:
+    return config.var_dir() / "landing"
+
+
+def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSource) -> Batch:
+    """Copy the source's bytes under var/landing/<department>/<date>/ and register (or find) its batch."""
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    directory = landing_root() / department.code / day
+    directory.mkdir(parents=True, exist_ok=True)
+    staging_copy = directory / f".incoming-{os.getpid()}-{_safe_name(source.source_name)}"
+    sha256, size = _hash_and_copy(source.path, staging_copy)
+    target = directory / f"{feed.code}__{sha256[:16]}__{_safe_name(source.source_name)}"
+    if target.exists():
+        staging_copy.unlink()
+    else:
+        staging_copy.replace(target)
+    manifest = {
+        "department": department.code, "feed": feed.code, "record_type": feed.record_type,
+        "source_name": source.source_name, "sha256": sha256, "bytes": size, "format": source.format,
+        "encoding": source.encoding, "landed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "watermark_kind": source.watermark_kind, "watermark_to": source.watermark_to,
+    }
+    manifest_path = target.with_name(target.name + ".manifest.json")
+    if not manifest_path.exists():
+        manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    with engine.begin() as conn:
+        row = conn.execute(sa.text("""
+            INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count,
+                                     landed_path, source_format, source_encoding, watermark_kind, watermark_to)
+            VALUES (:department, :feed, :record_type, :source_name, :sha256, :bytes, :path, :format, :encoding,
+                    :watermark_kind, :watermark_to)
+            ON CONFLICT (department_code, feed_code, sha256) DO NOTHING
+            RETURNING batch_id, status
+        """), {**manifest, "path": str(target)}).one_or_none()
+        is_new = row is not None
+        if row is None:
+            row = conn.execute(sa.text("""
+                SELECT batch_id, status FROM audit.batch
+                 WHERE department_code = :department AND feed_code = :feed AND sha256 = :sha256
+            """), manifest).one()
+    return Batch(
+        batch_id=row.batch_id, department_code=department.code, feed_code=feed.code,
+        record_type_code=feed.record_type, source_name=source.source_name, sha256=sha256, landed_path=target,
+        source_format=source.format, source_encoding=source.encoding, watermark_kind=source.watermark_kind,
+        watermark_to=source.watermark_to, status=row.status, is_new=is_new,
+    )
+
+
+def read_batch(engine: Engine, batch_id: int) -> Batch:
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT * FROM audit.batch WHERE batch_id = :id"), {"id": batch_id}).one()
+    return Batch(
+        batch_id=row.batch_id, department_code=row.department_code, feed_code=row.feed_code,
+        record_type_code=row.record_type_code, source_name=row.source_name, sha256=row.sha256,
+        landed_path=Path(row.landed_path), source_format=row.source_format, source_encoding=row.source_encoding,
+        watermark_kind=row.watermark_kind, watermark_to=row.watermark_to, status=row.status, is_new=False,
+    )
+
+
+def remove_work_file(source: ExtractedSource, work_dir: Path) -> None:
+    """Connector temp files (API/SQL pulls) go once landed; department drop files are left alone."""
+    if source.path.is_relative_to(work_dir):
+        source.path.unlink(missing_ok=True)

@@ -1,0 +1,49 @@
+"""Quarantine findings: a rejected row, the field and rule it failed, and a reason people can read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from etl.catalog import RecordType, Rule, catalog
+
+
+@dataclass(frozen=True)
+class Finding:
+    row_no: int
+    field: str
+    rule: Rule
+    raw: dict
+    detail_zh: str = ""
+    detail_en: str = ""
+
+
+def messages(rule: Rule, field_code: str, record_type: RecordType, detail_zh: str = "",
+             detail_en: str = "") -> tuple[str, str]:
+    """The Chinese and English reason for a finding, from the templates in rules.yml."""
+    template = catalog().rules[rule]
+    spec = record_type.field_by_code.get(field_code)
+    name_zh = spec.name_zh if spec else field_code
+    name_en = spec.name_en if spec else field_code
+    return (template.message_zh.format(field=field_code, name=name_zh, detail=detail_zh),
+            template.message_en.format(field=field_code, name=name_en, detail=detail_en or detail_zh))
+
+
+def record_findings(conn: Connection, batch_id: int, record_type: RecordType, findings: list[Finding]) -> None:
+    """Insert findings found in Python (parse failures); SQL-side rules insert set-based themselves."""
+    if not findings:
+        return
+    rows = []
+    for finding in findings:
+        zh, en = messages(finding.rule, finding.field, record_type, finding.detail_zh, finding.detail_en)
+        rows.append((batch_id, finding.row_no, finding.field, str(finding.rule), zh, en,
+                     json.dumps(finding.raw, ensure_ascii=False)))
+    cursor = conn.connection.driver_connection.cursor()
+    from psycopg2.extras import execute_values
+
+    execute_values(cursor, """
+        INSERT INTO audit.quarantine (batch_id, row_no, field, rule, message_zh, message_en, raw)
+        VALUES %s ON CONFLICT (batch_id, row_no, field, rule) DO NOTHING
+    """, rows, page_size=1000)

@@ -1,0 +1,341 @@
+"""Stage: decode, parse and map a landed source, then COPY its rows as text into staging.<record_type>.
+
+Nothing is dropped: a row that cannot be parsed (wrong column count, undecodable bytes, NUL
+characters, a JSON line that is not an object) goes to audit.quarantine with rule `parse`; a file
+that cannot be read at all fails its batch with a reason. Header problems (unknown headers,
+two headers for one field) are reported for the batch-level checks to hold the batch.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from charset_normalizer import from_bytes
+from sqlalchemy.engine import Engine
+
+from etl.catalog import Catalog, Feed, RecordType, Role, Rule, header_index, normalise_header
+from etl.keys import record_uid
+from etl.land import Batch
+from etl.quarantine import Finding, record_findings
+from etl.stage.tables import column, staging_table
+
+# Columns a transport adds around the record (API and SQL sources): known, not part of the record.
+TRANSPORT_COLUMNS = frozenset({"ID", "UPDATED_AT"})
+SAMPLE_BYTES = 1 << 20
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class UnreadableSource(Exception):
+    """The landed file cannot be read at all (truncated, encrypted, not the declared format)."""
+
+    def __init__(self, reason_zh: str, reason_en: str) -> None:
+        super().__init__(f"{reason_zh} / {reason_en}")
+        self.reason_zh = reason_zh
+        self.reason_en = reason_en
+
+
+@dataclass
+class StageResult:
+    rows_in: int = 0
+    parse_failures: int = 0
+    encoding: str | None = None
+    headers: list[str] = field(default_factory=list)
+    mapped: dict[str, str] = field(default_factory=dict)
+    unknown_headers: list[str] = field(default_factory=list)
+    duplicate_fields: list[str] = field(default_factory=list)
+    elapsed_ms: int = 0
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) or GB18030, decided from the bytes by charset-normalizer."""
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        # A cut in the middle of a multi-byte character at the sample's end is not evidence against UTF-8.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(sample, cp_isolation=["gb18030", "utf_8", "big5"]).best()
+    return "gb18030" if best is None or best.encoding in ("gb18030", "gb2312", "gbk") else best.encoding
+
+
+def _cell_text(value: object) -> str | None:
+    """An XLSX cell as the text a department meant: dates as ISO, whole numbers without '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _read_csv(path: Path, encoding: str) -> Iterator[list[str]]:
+    # surrogateescape keeps undecodable bytes visible so the row, not the file, is rejected.
+    with path.open("r", encoding=encoding, errors="surrogateescape", newline="") as handle:
+        yield from csv.reader(handle, strict=True)
+
+
+def _read_xlsx(path: Path) -> Iterator[list[str | None]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise UnreadableSource("Excel 文件无法打开（可能已损坏、被截断或设置了密码）",
+                               f"the Excel file cannot be opened (damaged, truncated or password-protected: "
+                               f"{type(exc).__name__})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        width = 0
+        for row in sheet.iter_rows(values_only=True):
+            values = [_cell_text(v) for v in row]
+            width = width or len(values)
+            # Excel stores no trailing empty cells: a short row is a row with blanks at the end.
+            yield values + [None] * (width - len(values))
+    finally:
+        workbook.close()
+
+
+def _read_jsonl(path: Path) -> Iterator[dict | str]:
+    with path.open("r", encoding="utf-8", errors="surrogateescape") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                yield line
+                continue
+            yield value if isinstance(value, dict) else line
+
+
+def _bad_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "\x00" in value:
+        return "包含 NUL 字符 / contains a NUL character"
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return "包含无法按文件编码解码的字节 / contains bytes that do not decode in the file's encoding"
+    return None
+
+
+class _CopyBuffer(io.RawIOBase):
+    """A read-only file over an iterator of CSV lines, so COPY streams without holding the batch."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - RawIOBase signature
+        while len(self._pending) < len(buffer):
+            try:
+                self._pending += next(self._lines).encode("utf-8")
+            except StopIteration:
+                break
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class _Stager:
+    def __init__(self, batch: Batch, record_type: RecordType, feed: Feed) -> None:
+        self.batch = batch
+        self.record_type = record_type
+        self.feed = feed
+        self.result = StageResult()
+        self.findings: list[Finding] = []
+        self.codes: list[str] = []
+        document = record_type.role(Role.DOCUMENT_NUMBER)
+        self.document_code = document.code if document else None
+
+    def map_headers(self, headers: list[str]) -> list[int | None]:
+        """Position of each source column in self.codes (None: transport column or unknown)."""
+        index = header_index(self.record_type, self.feed)
+        positions: list[int | None] = []
+        self.result.headers = headers
+        for header in headers:
+            key = normalise_header(header or "")
+            code = index.get(key)
+            if code is None:
+                if key not in TRANSPORT_COLUMNS and key:
+                    self.result.unknown_headers.append(header)
+                positions.append(None)
+                continue
+            if code in self.result.mapped.values():
+                self.result.duplicate_fields.append(code)
+                positions.append(None)
+                continue
+            self.result.mapped[header] = code
+            self.codes.append(code)
+            positions.append(len(self.codes) - 1)
+        return positions
+
+    def parse_failure(self, row_no: int, raw: dict, detail_zh: str, detail_en: str) -> None:
+        self.result.parse_failures += 1
+        self.findings.append(Finding(row_no=row_no, field="*", rule=Rule.PARSE, raw=raw,
+                                     detail_zh=detail_zh, detail_en=detail_en))
+
+    def rows(self, records: Iterator[list[str | None]]) -> Iterator[str]:
+        """CSV lines for COPY from positional records (CSV and XLSX); the first record is the header."""
+        header = next(records, None)
+        if header is None:
+            return
+        headers = [(h or "").strip() for h in header]
+        positions = self.map_headers(headers)
+        width = len(headers)
+        row_no = 0
+        for record in records:
+            if not record or all(v is None or v == "" for v in record):
+                continue  # a blank line is not a record
+            row_no += 1
+            raw = {headers[i] if i < width else f"#{i + 1}": v for i, v in enumerate(record)}
+            trailing = record[width:]
+            if len(record) < width or any(v not in (None, "") for v in trailing):
+                self.parse_failure(row_no, raw, f"列数为 {len(record)}，表头为 {width} 列",
+                                   f"{len(record)} columns where the header has {width}")
+                continue
+            problem = next((p for p in map(_bad_text, record) if p), None)
+            if problem:
+                zh, en = problem.split(" / ")
+                self.parse_failure(row_no, _printable(raw), zh, en)
+                continue
+            values: list[str | None] = [None] * len(self.codes)
+            for position, value in zip(positions, record, strict=False):
+                if position is not None:
+                    values[position] = value
+            yield self.line(row_no, values)
+        self.result.rows_in = row_no
+
+    def json_rows(self, records: Iterator[dict | str]) -> Iterator[str]:
+        """CSV lines for COPY from JSON objects; keys are mapped as they first appear."""
+        index = header_index(self.record_type, self.feed)
+        # Keys can first appear in any record, but COPY needs its column list up front: use every field.
+        self.codes = [f.code for f in self.record_type.fields]
+        position_of_code = {code: i for i, code in enumerate(self.codes)}
+        positions: dict[str, int | None] = {}
+        row_no = 0
+        for record in records:
+            row_no += 1
+            if isinstance(record, str):
+                self.parse_failure(row_no, {"line": _printable_text(record[:2000])}, "不是有效的 JSON 对象",
+                                   "not a valid JSON object")
+                continue
+            for key in record:
+                if key not in positions:
+                    normalised = normalise_header(key)
+                    code = index.get(normalised)
+                    positions[key] = position_of_code[code] if code else None
+                    self.result.headers.append(key)
+                    if code:
+                        self.result.mapped[key] = code
+                    elif normalised not in TRANSPORT_COLUMNS:
+                        self.result.unknown_headers.append(key)
+            text = {k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                    for k, v in record.items()}
+            problem = next((p for p in map(_bad_text, text.values()) if p), None)
+            if problem:
+                zh, en = problem.split(" / ")
+                self.parse_failure(row_no, _printable(text), zh, en)
+                continue
+            values: list[str | None] = [None] * len(self.codes)
+            for key, value in text.items():
+                position = positions[key]
+                if position is not None:
+                    values[position] = value
+            yield self.line(row_no, values)
+        self.result.rows_in = row_no
+
+    def line(self, row_no: int, values: list[str | None]) -> str:
+        document = values[self.codes.index(self.document_code)] if self.document_code in self.codes else None
+        uid = record_uid(self.batch.department_code, self.batch.record_type_code, document)
+        return _csv_line(self.batch.batch_id, row_no, uid, values)
+
+
+def _printable_text(value: str) -> str:
+    return value.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _printable(raw: dict) -> dict:
+    return {k: None if v is None else _printable_text(str(v)) for k, v in raw.items()}
+
+
+def _csv_line(batch_id: int, row_no: int, uid: object, values: list[str | None]) -> str:
+    out = io.StringIO()
+    # Empty strings and NULLs both become NULL: a blank cell is an absent value.
+    csv.writer(out, lineterminator="\n").writerow([batch_id, row_no, uid, *[v if v else None for v in values]])
+    return out.getvalue()
+
+
+def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
+    """Parse the landed file into staging (replacing any earlier attempt for this batch)."""
+    started = time.monotonic()
+    feed = next(f for f in catalog.department_by_code[batch.department_code].feeds if f.code == batch.feed_code)
+    record_type = catalog.record_type_by_code[batch.record_type_code]
+    stager = _Stager(batch, record_type, feed)
+    path = batch.landed_path
+    if batch.source_format == "csv":
+        stager.result.encoding = batch.source_encoding or detect_encoding(path)
+        lines: Iterator[str] = stager.rows(_read_csv(path, stager.result.encoding))
+    elif batch.source_format == "xlsx":
+        lines = stager.rows(_read_xlsx(path))
+    else:
+        stager.result.encoding = "utf-8"
+        lines = stager.json_rows(_read_jsonl(path))
+
+    table = staging_table(record_type)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE batch_id = %(b)s", {"b": batch.batch_id})
+        conn.exec_driver_sql("DELETE FROM audit.quarantine WHERE batch_id = %(b)s", {"b": batch.batch_id})
+        first = _peek(lines)  # parses the header, so the column list is known before COPY starts
+        if first is not None:
+            columns = ", ".join(["batch_id", "row_no", "record_uid", *[column(c) for c in stager.codes]])
+            cursor = conn.connection.driver_connection.cursor()
+            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)",
+                               io.BufferedReader(_CopyBuffer(_chain(first, lines)), buffer_size=1 << 16))
+        else:
+            for _ in lines:  # exhaust: an all-failing source still counts its rows
+                pass
+        record_findings(conn, batch.batch_id, record_type, stager.findings)
+        result = stager.result
+        result.elapsed_ms = int((time.monotonic() - started) * 1000)
+        conn.execute(sa.text("""
+            UPDATE audit.batch
+               SET status = 'staged', rows_in = :rows_in, source_encoding = coalesce(:encoding, source_encoding),
+                   header_map = CAST(:header_map AS jsonb), stage_ms = :ms, updated_at = now()
+             WHERE batch_id = :batch_id
+        """), {"rows_in": result.rows_in, "encoding": result.encoding, "ms": result.elapsed_ms,
+               "batch_id": batch.batch_id,
+               "header_map": json.dumps({"mapped": result.mapped, "unknown": result.unknown_headers,
+                                         "duplicate_fields": result.duplicate_fields}, ensure_ascii=False)})
+    return result
+
+
+def _peek(lines: Iterator[str]) -> str | None:
+    return next(lines, None)
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest

@@ -1,0 +1,151 @@
+"""Validate a staged batch inside PostgreSQL: normalise, quarantine failing rows, hold suspicious batches.
+
+Row-level rules come from `etl.validate.rules` (compiled from the catalog) and run as one
+set-based INSERT into audit.quarantine. Batch-level checks hold the whole batch (status `held`)
+with a reason in Chinese and English; nothing from a held batch is loaded until it is released.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from etl.catalog import Catalog, RecordType, Role
+from etl.land import Batch
+from etl.quarantine import messages
+from etl.stage.tables import clean_table, column, staging_table
+from etl.validate.rules import clean_columns, literal, row_rules
+
+# A feed whose batch is this many times larger or smaller than its usual size is held for review.
+ROW_COUNT_FACTOR = 10
+ROW_COUNT_MIN_HISTORY = 3
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    rows_in: int
+    rows_quarantined: int
+    held: bool
+    reason: str | None
+    elapsed_ms: int
+
+
+def _execute(conn: Connection, sql: str) -> None:
+    # Generated SQL with literals only: the raw cursor leaves '%' and ':' alone.
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(sql)
+
+
+def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int) -> None:
+    columns = clean_columns(record_type)
+    document = record_type.role(Role.DOCUMENT_NUMBER)
+    document_expr = next(c.expression for c in columns if c.name == column(document.code))
+    _execute(conn, f"DELETE FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}")
+    _execute(conn, f"""
+        INSERT INTO {clean_table(record_type)}
+               (batch_id, row_no, record_uid, first_row_no, {", ".join(c.name for c in columns)})
+        SELECT s.batch_id, s.row_no, s.record_uid,
+               CASE WHEN {document_expr} IS NULL THEN s.row_no
+                    ELSE min(s.row_no) OVER (PARTITION BY {document_expr}) END,
+               {", ".join(c.expression for c in columns)}
+          FROM {staging_table(record_type)} s
+         WHERE s.batch_id = {int(batch_id)}
+    """)
+
+
+def _raw_json(header_map: dict[str, str]) -> str:
+    """The raw row keyed by the department's own headers, for feedback; personal data stays in audit."""
+    if not header_map:
+        return "'{}'::jsonb"
+    pairs = [f"{literal(header)}, s_raw.{column(code)}" for header, code in header_map.items()]
+    chunks = [pairs[i:i + 40] for i in range(0, len(pairs), 40)]  # jsonb_build_object takes ≤ 100 args
+    return " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+
+
+def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, header_map: dict[str, str]) -> None:
+    checks = []
+    for rule in row_rules(record_type):
+        template_zh, template_en = messages(rule.rule, rule.field, record_type, "{detail}", "{detail}")
+        checks.append(f"(CASE WHEN {rule.predicate} THEN {literal(rule.field)} END, {literal(str(rule.rule))}, "
+                      f"{literal(template_zh)}, {literal(template_en)}, {rule.detail_zh}, {rule.detail_en})")
+    _execute(conn, f"""
+        INSERT INTO audit.quarantine (batch_id, row_no, field, rule, message_zh, message_en, raw)
+        SELECT n.batch_id, n.row_no, f.field, f.rule,
+               replace(f.template_zh, '{{detail}}', coalesce(f.detail_zh, '')),
+               replace(f.template_en, '{{detail}}', coalesce(f.detail_en, '')),
+               {_raw_json(header_map)}
+          FROM {clean_table(record_type)} n
+          JOIN {staging_table(record_type)} s_raw ON s_raw.batch_id = n.batch_id AND s_raw.row_no = n.row_no
+         CROSS JOIN LATERAL (VALUES {", ".join(checks)})
+               AS f(field, rule, template_zh, template_en, detail_zh, detail_en)
+         WHERE n.batch_id = {int(batch_id)} AND f.field IS NOT NULL
+        ON CONFLICT (batch_id, row_no, field, rule) DO NOTHING
+    """)
+
+
+def _hold_reasons(conn: Connection, record_type: RecordType, batch: Batch, rows_in: int,
+                  header_info: dict) -> list[str]:
+    reasons: list[str] = []
+    if header_info.get("unknown"):
+        unknown = "、".join(header_info["unknown"][:20])
+        reasons.append(f"表头不属于“{record_type.name_zh}”：{unknown} / "
+                       f"headers unknown for record type {record_type.code}: {', '.join(header_info['unknown'][:20])}")
+    if header_info.get("duplicate_fields"):
+        fields = ", ".join(header_info["duplicate_fields"])
+        reasons.append(f"多个表头对应同一字段：{fields} / several headers map to the same field: {fields}")
+    if rows_in > 0:
+        required = [f for f in record_type.fields if f.required]
+        empties = conn.execute(sa.text(
+            "SELECT " + ", ".join(f"count({column(f.code)}) AS {column(f.code)}" for f in required)
+            + f" FROM {staging_table(record_type)} WHERE batch_id = :b"), {"b": batch.batch_id}).one()._mapping
+        empty = [f for f in required if empties[column(f.code)] == 0]
+        if empty:
+            reasons.append("必填列整列为空：" + "、".join(f"{f.name_zh}（{f.code}）" for f in empty)
+                           + " / required columns entirely empty: " + ", ".join(f.code for f in empty))
+    history = conn.execute(sa.text("""
+        SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY rows_in) AS median
+          FROM (SELECT rows_in FROM audit.batch
+                 WHERE department_code = :d AND feed_code = :f AND status = 'loaded' AND batch_id <> :b
+                   AND rows_in > 0
+                 ORDER BY batch_id DESC LIMIT 20) recent
+    """), {"d": batch.department_code, "f": batch.feed_code, "b": batch.batch_id}).one()
+    if history.n >= ROW_COUNT_MIN_HISTORY and history.median:
+        median = float(history.median)
+        if rows_in > median * ROW_COUNT_FACTOR or rows_in < median / ROW_COUNT_FACTOR:
+            reasons.append(f"行数 {rows_in} 与该数据源近期中位数 {median:.0f} 相差超过 {ROW_COUNT_FACTOR} 倍 / "
+                           f"{rows_in} rows is more than {ROW_COUNT_FACTOR}x away from the feed's recent median "
+                           f"of {median:.0f}")
+    return reasons
+
+
+def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: bool = False) -> ValidationResult:
+    """Normalise and check a staged batch; quarantine failing rows; hold it if batch-level checks fail."""
+    started = time.monotonic()
+    record_type = catalog.record_type_by_code[batch.record_type_code]
+    with engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT rows_in, header_map FROM audit.batch WHERE batch_id = :b FOR UPDATE"),
+                           {"b": batch.batch_id}).one()
+        header_info = row.header_map or {}
+        _materialise_clean(conn, record_type, batch.batch_id)
+        # Parse findings from staging stay; row rules are re-derived, so a re-run records each finding once.
+        conn.execute(sa.text("DELETE FROM audit.quarantine WHERE batch_id = :b AND rule <> 'parse'"),
+                     {"b": batch.batch_id})
+        _quarantine_rows(conn, record_type, batch.batch_id, header_info.get("mapped", {}))
+        quarantined = conn.scalar(sa.text(
+            "SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"), {"b": batch.batch_id})
+        reasons = [] if released else _hold_reasons(conn, record_type, batch, row.rows_in, header_info)
+        reason = "；".join(reasons) if reasons else None
+        elapsed = int((time.monotonic() - started) * 1000)
+        conn.execute(sa.text("""
+            UPDATE audit.batch
+               SET status = :status, status_reason = :reason, rows_quarantined = :quarantined,
+                   validate_ms = :ms, updated_at = now()
+             WHERE batch_id = :b
+        """), {"status": "held" if reasons else "validated", "reason": reason, "quarantined": quarantined,
+               "ms": elapsed, "b": batch.batch_id})
+    return ValidationResult(rows_in=row.rows_in, rows_quarantined=quarantined, held=bool(reasons), reason=reason,
+                            elapsed_ms=elapsed)
+

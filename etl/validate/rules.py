@@ -1,0 +1,161 @@
+"""The catalog's field specs and rules compiled to SQL, in one place.
+
+Two things come out of a record type: how each raw staged text becomes a clean typed value
+(`clean_columns`, used to fill staging.<type>_clean), and each row-level rule as a predicate over
+that clean row (`row_rules`). The quarantine INSERT and the Great Expectations suite are both
+built from the same predicates, so what GX reports and what is quarantined cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from etl.catalog import FieldSpec, FieldType, RecordType, Role, Rule
+from etl.stage.tables import column
+from etl.workdays import CALENDAR_START
+
+# Characters trimmed from text values: ASCII whitespace, no-break space and the ideographic space.
+TRIM = "E' \\t\\r\\n\\u00a0\\u3000'"
+MULTI_VALUE_SEPARATORS = "'\\s*[;；、,，]\\s*'"
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bad_flag(field: FieldSpec) -> str:
+    """Column flagging a value that was given but could not be read as its type."""
+    return f"{column(field.code)}__bad"
+
+
+@dataclass(frozen=True)
+class CleanColumn:
+    name: str
+    sql_type: str
+    expression: str  # over the raw staging row `s`
+
+
+def _trimmed(raw: str) -> str:
+    return f"NULLIF(btrim({raw}, {TRIM}), '')"
+
+
+def _is_code(field: FieldSpec) -> bool:
+    # Codes (USCC, ID numbers) are compared after full-width -> half-width, trim and upper-case.
+    return field.type == FieldType.USCC or field.personal
+
+
+def clean_columns(record_type: RecordType) -> list[CleanColumn]:
+    columns: list[CleanColumn] = []
+    for field in record_type.fields:
+        raw = f"s.{column(field.code)}"
+        name = column(field.code)
+        if field.type == FieldType.DATE:
+            columns.append(CleanColumn(name, "date", f"dw.parse_cn_date({raw})"))
+            columns.append(CleanColumn(bad_flag(field), "boolean",
+                                       f"({_trimmed(raw)} IS NOT NULL AND dw.parse_cn_date({raw}) IS NULL)"))
+        elif field.type == FieldType.DECIMAL:
+            number = f"replace(dw.halfwidth(btrim({raw}, {TRIM})), ',', '')"
+            columns.append(CleanColumn(name, "numeric",
+                                       f"CASE WHEN {number} ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN {number}::numeric END"))
+            columns.append(CleanColumn(bad_flag(field), "boolean",
+                                       f"({_trimmed(raw)} IS NOT NULL AND NOT coalesce({number} ~ "
+                                       f"'^-?[0-9]+(\\.[0-9]+)?$', false))"))
+        elif _is_code(field):
+            columns.append(CleanColumn(name, "text", f"NULLIF(dw.normalize_code({raw}), '')"))
+        elif field.type == FieldType.YEAR:
+            columns.append(CleanColumn(name, "text", f"dw.halfwidth({_trimmed(raw)})"))
+        elif field.multi_value:
+            columns.append(CleanColumn(name, "text",
+                                       f"regexp_replace({_trimmed(raw)}, {MULTI_VALUE_SEPARATORS}, ';', 'g')"))
+        else:
+            columns.append(CleanColumn(name, "text", _trimmed(raw)))
+    return columns
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """One check: rows where `predicate` holds fail `rule` on `field`; details go into the message."""
+
+    field: str
+    rule: Rule
+    predicate: str  # over the clean row `n`
+    detail_zh: str = "''"
+    detail_en: str = "''"
+
+
+def _array(values: tuple[str, ...]) -> str:
+    return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"
+
+
+def _field_rules(field: FieldSpec) -> list[RowRule]:
+    col = f"n.{column(field.code)}"
+    rules: list[RowRule] = []
+    if field.required:
+        given = f"{col} IS NULL AND NOT n.{bad_flag(field)}" if field.type in (
+            FieldType.DATE, FieldType.DECIMAL) else f"{col} IS NULL"
+        rules.append(RowRule(field.code, Rule.REQUIRED, given))
+    if field.max_length and field.type in (FieldType.TEXT, FieldType.ENUM):
+        rules.append(RowRule(field.code, Rule.MAX_LENGTH, f"length({col}) > {field.max_length}",
+                             literal(str(field.max_length))))
+    if field.type == FieldType.ENUM and field.allowed:
+        if field.multi_value:
+            predicate = f"NOT (string_to_array({col}, ';') <@ {_array(field.allowed)})"
+        else:
+            predicate = f"{col} <> ALL({_array(field.allowed)})"
+        rules.append(RowRule(field.code, Rule.ALLOWED_VALUES, predicate, f"left({col}, 100)", f"left({col}, 100)"))
+    if field.type == FieldType.DATE:
+        rules.append(RowRule(field.code, Rule.DATE_FORMAT, f"n.{bad_flag(field)}",
+                             f"left(s_raw.{column(field.code)}, 100)", f"left(s_raw.{column(field.code)}, 100)"))
+        if field.not_future:
+            rules.append(RowRule(field.code, Rule.DATE_FUTURE,
+                                 f"{col} > (now() AT TIME ZONE 'Asia/Shanghai')::date"))
+        if field.role == Role.DECISION_DATE:
+            # The warehouse calendar (dw.dim_date) starts in 2000; older decisions are out of scope.
+            rules.append(RowRule(field.code, Rule.DATE_FORMAT, f"{col} < DATE '{CALENDAR_START.isoformat()}'",
+                                 f"{col}::text || '（早于 {CALENDAR_START.isoformat()}）'",
+                                 f"{col}::text || ' (before {CALENDAR_START.isoformat()})'"))
+    if field.type == FieldType.DECIMAL:
+        rules.append(RowRule(field.code, Rule.AMOUNT, f"(n.{bad_flag(field)} OR {col} < 0)",
+                             f"left(s_raw.{column(field.code)}, 100)", f"left(s_raw.{column(field.code)}, 100)"))
+    if field.type == FieldType.YEAR:
+        rules.append(RowRule(field.code, Rule.DATE_FORMAT, f"{col} !~ '^(19|20)[0-9]{{2}}$'",
+                             f"left({col}, 100)", f"left({col}, 100)"))
+    if field.type == FieldType.USCC:
+        rules.append(RowRule(field.code, Rule.USCC_CHECKSUM, f"{col} IS NOT NULL AND NOT dw.is_valid_uscc({col})"))
+    return rules
+
+
+def row_rules(record_type: RecordType) -> list[RowRule]:
+    """Every row-level rule of a record type, in a stable order."""
+    rules: list[RowRule] = []
+    for field in record_type.fields:
+        rules.extend(_field_rules(field))
+    fields = record_type.field_by_code
+    for order in record_type.date_order:
+        start, end = f"n.{column(order.start)}", f"n.{column(order.end)}"
+        rules.append(RowRule(order.end, Rule.DATE_ORDER, f"{end} < {start}",
+                             f"{start}::text", f"{start}::text"))
+    for rule in record_type.rules:
+        when = f"n.{column(rule.when.field)} = {literal(rule.when.equals)}"
+        condition_zh = f"“{fields[rule.when.field].name_zh}”为“{rule.when.equals}”"
+        condition_en = f"{rule.when.field} is {rule.when.equals}"
+        if rule.require:
+            for code in rule.require:
+                rules.append(RowRule(code, rule.rule, f"{when} AND n.{column(code)} IS NULL",
+                                     literal(condition_zh), literal(condition_en)))
+        elif rule.starts_with is not None:
+            col = f"n.{column(rule.field)}"
+            rules.append(RowRule(rule.field, rule.rule,
+                                 f"{when} AND {col} IS NOT NULL AND left({col}, {len(rule.starts_with)}) <> "
+                                 f"{literal(rule.starts_with)}",
+                                 literal(f"{condition_zh}时应以 {rule.starts_with} 开头"),
+                                 literal(f"must start with {rule.starts_with} when {condition_en}")))
+        elif rule.check == "id_number":
+            col = f"n.{column(rule.field)}"
+            rules.append(RowRule(rule.field, rule.rule,
+                                 f"{when} AND {col} IS NOT NULL AND NOT dw.is_valid_id_number({col})"))
+    document = record_type.role(Role.DOCUMENT_NUMBER)
+    assert document is not None  # the catalog guarantees it
+    rules.append(RowRule(document.code, Rule.DUPLICATE_IN_BATCH, "n.first_row_no < n.row_no",
+                         "n.first_row_no::text", "n.first_row_no::text"))
+    return rules
