@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -88,12 +89,106 @@ def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: 
 
 @cli.command()
 def status() -> None:
-    """Show what the warehouse holds: migrations, dimensions, facts, batches."""
+    """Show what the warehouse holds, and per department: last batch, rows, held batches."""
+    from etl.summary import department_status, held_batches
     from etl.warehouse import get_engine
 
     engine = get_engine()
     with engine.connect() as conn:
         click.echo(describe_warehouse(conn))
+        click.echo("")
+        click.echo(department_status(conn))
+        click.echo("")
+        click.echo(held_batches(conn))
+
+
+@cli.command()
+@click.argument("department", required=False)
+@click.option("--all", "all_departments", is_flag=True, help="Every department in the catalog.")
+@click.option("--file", "only_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only this dropped file (file feeds of DEPARTMENT).")
+@click.option("--simulate", "simulate_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Serve the departments from generated data (a local department simulator).")
+def ingest(department: str | None, all_departments: bool, only_file: Path | None, simulate_dir: Path | None) -> None:
+    """Extract, land, stage, validate and load one department's feeds (or --all)."""
+    from etl.catalog import catalog
+    from etl.warehouse import get_engine
+
+    cat = catalog()
+    if all_departments == bool(department):
+        raise click.UsageError("Name one DEPARTMENT or give --all.")
+    if department and department not in cat.department_by_code:
+        raise UserError(f"There is no department {department!r}; known: {', '.join(cat.department_by_code)}.")
+    departments = cat.departments if all_departments else [cat.department_by_code[department]]
+    engine = get_engine()
+    outcomes = run_ingest(engine, cat, departments, simulate_dir=simulate_dir, only_file=only_file)
+    _exit_on_problems(outcomes)
+
+
+def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None):
+    """Ingest departments with a progress bar and print the summary table."""
+    import contextlib
+    import os
+
+    from tqdm import tqdm
+
+    from etl.ingest import ingest_department
+    from etl.summary import outcomes_table
+
+    with contextlib.ExitStack() as stack:
+        drop_dir = config.drop_dir()
+        if simulate_dir is not None:
+            from etl.sim.departments import DepartmentSimulator
+
+            simulator = stack.enter_context(DepartmentSimulator(simulate_dir))
+            os.environ.update(simulator.connection_env())
+            drop_dir = simulator.file_drop_dir
+        outcomes = []
+        for dept in tqdm(departments, desc="ingest", unit="dept", disable=len(departments) < 2):
+            outcomes.extend(ingest_department(engine, cat, dept, file_drop_dir=drop_dir, only_file=only_file))
+    click.echo(outcomes_table(outcomes))
+    for outcome in outcomes:
+        if outcome.status in ("held", "failed", "source_error"):
+            click.echo(f"  {outcome.status}: {outcome.department}/{outcome.feed} batch {outcome.batch_id}: "
+                       f"{outcome.reason}")
+    feedback = [o.feedback for o in outcomes if o.feedback]
+    if feedback:
+        click.echo(f"feedback workbooks for departments: {len(feedback)} under {config.var_dir() / 'feedback'}")
+    return outcomes
+
+
+def _exit_on_problems(outcomes) -> None:
+    if any(o.status == "source_error" for o in outcomes):
+        sys.exit(3)
+
+
+@cli.command()
+@click.argument("batch_id", type=int)
+@click.option("--by", "released_by", default=lambda: os.environ.get("USER", "unknown"), show_default="$USER",
+              help="Who reviewed and released it.")
+def release(batch_id: int, released_by: str) -> None:
+    """Release a held batch after review: its rows are checked and loaded, batch-level holds lifted."""
+    from etl.catalog import catalog
+    from etl.ingest import release_batch
+    from etl.warehouse import get_engine
+
+    outcome = release_batch(get_engine(), catalog(), batch_id, released_by)
+    click.echo(f"batch {batch_id}: {outcome.status}; rows in {outcome.rows_in}, loaded {outcome.rows_loaded}, "
+               f"unchanged {outcome.rows_unchanged}, quarantined {outcome.rows_quarantined}")
+
+
+@cli.group()
+def expectations() -> None:
+    """Great Expectations suites (generated from the catalog into expectations/)."""
+
+
+@expectations.command("build")
+def expectations_build() -> None:
+    """Regenerate expectations/<record_type>.json from the catalog's rules."""
+    from etl.validate.gx_suites import write_suites
+
+    for path in write_suites():
+        click.echo(f"wrote {path}")
 
 
 def describe_warehouse(conn: sa.Connection) -> str:
@@ -166,6 +261,15 @@ def run(records: int, seed: int) -> None:
     from etl.main_job import run_main_job
 
     run_main_job(records=records, seed=seed, as_of=_today_in_china(), echo=click.echo)
+
+
+def _register_simulators() -> None:
+    from etl.sim.cli import sim
+
+    cli.add_command(sim)
+
+
+_register_simulators()
 
 
 def main() -> None:

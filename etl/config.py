@@ -37,3 +37,8 @@ def embedded_port() -> int:
     if not 1024 <= port <= 65535:
         raise ValueError(f"CREDITWH_EMBEDDED_PORT must be between 1024 and 65535, got {port}")
     return port
+
+
+def drop_dir() -> Path:
+    """Where departments drop files (one folder per department); CREDITWH_DROP_DIR in production."""
+    return Path(os.environ.get("CREDITWH_DROP_DIR", var_dir() / "data" / "files")).resolve()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from etl.catalog import Catalog, Department, Feed
 from etl.errors import UserError
 from etl.extract.base import Connector, FeedContext
 from etl.extract.errors import SourceError
+from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
 from etl.load import load_batch
 from etl.stage import UnreadableSource, stage_batch
@@ -41,6 +42,7 @@ class BatchOutcome:
     rows_unchanged: int = 0
     rows_quarantined: int = 0
     reason: str | None = None
+    feedback: Path | None = None
 
 
 def connector_for(feed: Feed) -> Connector:
@@ -131,7 +133,17 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
             batch = land(engine, department, feed, source)
             remove_work_file(source, work_dir)
             outcomes.append(process_batch(engine, catalog, batch))
-    return outcomes
+    return [_with_feedback(engine, catalog, outcome) for outcome in outcomes]
+
+
+def _with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> BatchOutcome:
+    """Rejections go back to the department as a workbook, written once per batch."""
+    if outcome.batch_id is None or not (outcome.rows_quarantined or outcome.status in ("held", "failed")):
+        return outcome
+    path = feedback_path(outcome.department, outcome.feed, outcome.batch_id)
+    if not path.exists():
+        path = write_feedback(engine, catalog, outcome.batch_id)
+    return replace(outcome, feedback=path)
 
 
 def ingest_department(engine: Engine, catalog: Catalog, department: Department, *,

@@ -1,7 +1,7 @@
-"""The main job behind `make run`: set up the warehouse, produce department data, report.
+"""The main job behind `make run`: set up the warehouse, produce department data, ingest it, report.
 
-Later stages (ingest through Airflow, publish, indicators) extend this job; it stays the one
-command a newcomer runs to see the whole system work on their machine.
+Later stages (the same ingest through Airflow, publishing, indicators) extend this job; it stays
+the one command a newcomer runs to see the whole system work on their machine.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from etl import config
 from etl.catalog import catalog
-from etl.cli import describe_warehouse
 from etl.generate import generate
 from etl.migrate import migrate
 from etl.reference import seed_reference_data
@@ -21,11 +20,15 @@ from etl.warehouse import get_engine, redact
 
 
 def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], None] = print) -> None:
+    from etl.cli import describe_warehouse, run_ingest
+    from etl.summary import identity_violations
+
     started = time.monotonic()
     engine = get_engine()
     echo(f"== warehouse {redact(engine.url.render_as_string(hide_password=False))}")
     applied = migrate(engine)
-    counts = seed_reference_data(engine, catalog())
+    cat = catalog()
+    counts = seed_reference_data(engine, cat)
     echo(f"   migrations applied now: {len(applied)}; reference data: {counts.departments} departments, "
          f"{counts.record_types} record types, {counts.dates} calendar days")
 
@@ -36,8 +39,14 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
     summary = generate(data_dir, records=records, seed=seed, defect_rate=0.05, as_of=as_of)
     echo(summary.describe())
 
+    echo("== ingest: 26 departments through the department simulator (files, APIs, SQL front databases)")
+    run_ingest(engine, cat, cat.departments, simulate_dir=data_dir)
+
     echo("== warehouse contents")
     with engine.connect() as conn:
         echo(describe_warehouse(conn))
-    echo(f"== done in {time.monotonic() - started:.1f} s. Next: `creditwh status`, the sources under "
-         f"{data_dir}, the seeded defects in {data_dir / 'manifest.json'}.")
+        broken = identity_violations(conn)
+    echo("   accounting identity rows_in = loaded + unchanged + quarantined: "
+         + ("holds for every batch" if not broken else f"BROKEN for batches {broken}"))
+    echo(f"== done in {time.monotonic() - started:.1f} s. Next: `.venv/bin/creditwh status`, feedback workbooks "
+         f"under {config.var_dir() / 'feedback'}, seeded defects in {data_dir / 'manifest.json'}.")

@@ -207,8 +207,8 @@ class _Pull:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_BadPayload),
             stop=tenacity.stop_after_attempt(self.connector.payload_attempts),
-            wait=tenacity.wait_exponential_jitter(initial=self.connector.payload_wait, max=30,
-                                                  jitter=self.connector.payload_wait),
+            wait=(tenacity.wait_exponential(multiplier=self.connector.payload_wait, max=30)
+                  + tenacity.wait_random(0, self.connector.payload_wait)),
             before_sleep=lambda state: log.warning("%s: %s; asking again", self.where(),
                                                    state.outcome.exception()),
             reraise=True,

@@ -126,17 +126,18 @@ def test_updated_since_increment_brings_only_records_updated_later(sim, connecto
 
 
 def test_retries_ride_through_errors_resets_bad_bodies_and_rate_limits(data_dir, monkeypatch, connector, tmp_path):
-    faults = Faults(error_rate=0.3, reset_rate=0.05, malformed_json_rate=0.05, rate_limit_every=6, seed=7)
+    faults = Faults(error_rate=0.3, reset_rate=0.1, malformed_json_rate=0.05, rate_limit_every=9, seed=7)
     simulator = start_sim(data_dir, monkeypatch, faults)
     try:
         started = time.monotonic()
-        [source] = connector.extract(context(tmp_path, "court", "dishonest_debtor", page_size=4))
+        [source] = connector.extract(context(tmp_path, "court", "dishonest_debtor", page_size=6))
         elapsed = time.monotonic() - started
     finally:
         simulator.stop()
     expected = page_records(data_dir, "court", "dishonest_debtor")
     assert [json.loads(line) for line in lines(source.path)] == expected
     assert simulator.stats["server_error"] >= 3 and simulator.stats["rate_limited"] >= 1
+    assert simulator.stats["reset"] >= 1 and simulator.stats["malformed_json"] >= 1
     # each 429 said Retry-After: 1, and the client waited for it (back-off alone is a few ms here)
     assert elapsed >= 0.95 * simulator.stats["rate_limited"]
 

@@ -1,0 +1,68 @@
+"""Plain-text summaries of ingest runs and of the warehouse, for the terminal."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from tabulate import tabulate
+
+from etl.ingest import BatchOutcome
+
+
+def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
+    """Per department: batches and rows in / loaded / unchanged / quarantined, plus held and failed."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
+    for o in outcomes:
+        row = totals[o.department]
+        row[0] += o.batch_id is not None
+        row[1] += o.rows_in
+        row[2] += o.rows_loaded
+        row[3] += o.rows_unchanged
+        row[4] += o.rows_quarantined
+        row[5] += o.status == "held"
+        row[6] += o.status in ("failed", "source_error")
+    rows = [[department, *values] for department, values in sorted(totals.items())]
+    rows.append(["TOTAL", *[sum(r[i] for r in totals.values()) for i in range(7)]])
+    return tabulate(rows, headers=["department", "batches", "rows in", "loaded", "unchanged", "quarantined",
+                                   "held", "failed"], tablefmt="simple", intfmt=",")
+
+
+def identity_violations(conn: Connection) -> list[int]:
+    """Loaded batches whose rows do not add up (the schema forbids it; this double-checks)."""
+    return list(conn.scalars(sa.text("""
+        SELECT batch_id FROM audit.batch
+         WHERE status = 'loaded' AND rows_in <> rows_loaded + rows_unchanged + rows_quarantined
+    """)))
+
+
+def department_status(conn: Connection) -> str:
+    rows = conn.execute(sa.text("""
+        SELECT d.department_code, count(b.batch_id) AS batches, max(b.updated_at) AS last_batch,
+               coalesce(sum(b.rows_in), 0) AS rows_in, coalesce(sum(b.rows_loaded), 0) AS loaded,
+               coalesce(sum(b.rows_unchanged), 0) AS unchanged, coalesce(sum(b.rows_quarantined), 0) AS quarantined,
+               count(*) FILTER (WHERE b.status = 'held') AS held,
+               count(*) FILTER (WHERE b.status = 'failed') AS failed
+          FROM dw.dim_department d
+          LEFT JOIN audit.batch b ON b.department_code = d.department_code
+         WHERE d.is_active
+         GROUP BY d.department_code ORDER BY d.department_code
+    """)).all()
+    table = [[r.department_code, r.batches, r.last_batch.strftime("%Y-%m-%d %H:%M") if r.last_batch else "-",
+              r.rows_in, r.loaded, r.unchanged, r.quarantined, r.held, r.failed] for r in rows]
+    return tabulate(table, headers=["department", "batches", "last batch (UTC)", "rows in", "loaded", "unchanged",
+                                    "quarantined", "held", "failed"], tablefmt="simple", intfmt=",")
+
+
+def held_batches(conn: Connection) -> str:
+    rows = conn.execute(sa.text("""
+        SELECT batch_id, department_code, feed_code, source_name, rows_in, status_reason
+          FROM audit.batch WHERE status IN ('held', 'failed') ORDER BY batch_id
+    """)).all()
+    if not rows:
+        return "no held or failed batches"
+    return tabulate([[r.batch_id, r.department_code, r.feed_code, r.source_name[:40], r.rows_in,
+                      (r.status_reason or "")[:120]] for r in rows],
+                    headers=["batch", "department", "feed", "source", "rows", "reason"], tablefmt="simple")
