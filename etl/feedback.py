@@ -73,7 +73,8 @@ def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | No
     sheet.cell(row=1, column=1).font = Font(bold=True, size=12)
     next_row = 2
     if batch.status in ("held", "failed") and batch.status_reason:
-        _set_text(sheet.cell(row=2, column=1), f"整批{'暂扣' if batch.status == 'held' else '未能处理'}：{batch.status_reason}")
+        verdict = "暂扣" if batch.status == "held" else "未能处理"
+        _set_text(sheet.cell(row=2, column=1), f"整批{verdict}：{batch.status_reason}")
         sheet.cell(row=2, column=1).font = Font(bold=True, color="C00000")
         next_row = 3
     for column, title in enumerate(HEADERS, start=1):

@@ -20,6 +20,7 @@ from etl.catalog import Catalog, Department, Feed
 from etl.errors import UserError
 from etl.extract.base import Connector, FeedContext
 from etl.extract.errors import SourceError
+from etl.faults import crash_point
 from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
 from etl.load import load_batch
@@ -76,10 +77,13 @@ def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcom
             SELECT status, status_reason, released_at, rows_in, rows_loaded, rows_unchanged, rows_quarantined
               FROM audit.batch WHERE batch_id = :b
         """), {"b": batch.batch_id}).one()
+    if state.status == "loaded":
+        # The same bytes arrived again: recognised, not loaded twice.
+        return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name,
+                            "already_loaded", reason=f"same bytes as batch {batch.batch_id}, loaded before")
     if state.status not in UNFINISHED:
         return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name,
-                            state.status, state.rows_in, state.rows_loaded, state.rows_unchanged,
-                            state.rows_quarantined, state.status_reason)
+                            state.status, state.rows_in, 0, 0, state.rows_quarantined, state.status_reason)
     # Staging is UNLOGGED and may be gone after a crash: every unfinished batch is staged afresh.
     try:
         stage_batch(engine, batch, catalog)
@@ -131,6 +135,7 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
             sources = [s for s in sources if s.path.resolve() == only_file.resolve()]
         for source in sources:
             batch = land(engine, department, feed, source)
+            crash_point("land.after_commit")
             remove_work_file(source, work_dir)
             outcomes.append(process_batch(engine, catalog, batch))
     return [_with_feedback(engine, catalog, outcome) for outcome in outcomes]

@@ -17,7 +17,7 @@ def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
     totals: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
     for o in outcomes:
         row = totals[o.department]
-        row[0] += o.batch_id is not None
+        row[0] += o.batch_id is not None and o.status != "already_loaded"
         row[1] += o.rows_in
         row[2] += o.rows_loaded
         row[3] += o.rows_unchanged

@@ -8,9 +8,12 @@ with `CI` set, unreachable is a failure). Every test database has a unique name 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -39,11 +42,14 @@ def _isolated_var_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 
 
 @pytest.fixture(scope="session")
-def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    server = EmbeddedServer(pgdata=tmp_path_factory.mktemp("embedded") / "pgdata", port=_free_port())
+def embedded_server() -> Iterator[EmbeddedServer]:
+    # Outside pytest's numbered temp dirs: a concurrent pytest session may rotate those away mid-run.
+    home = Path(tempfile.mkdtemp(prefix="creditwh-test-pg-"))
+    server = EmbeddedServer(pgdata=home / "pgdata", port=_free_port())
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _reachable(url: str) -> str | None:

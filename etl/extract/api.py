@@ -21,14 +21,17 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
+import requests.auth
 import tenacity
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 from etl.connections import Connection, get_connection
@@ -39,6 +42,20 @@ from etl.extract.errors import SourceError
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer <token>`; given as `auth=` so a ~/.netrc entry can never replace it."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(****)"
 
 
 class _BadPayload(Exception):
@@ -68,10 +85,12 @@ class ApiConnector:
         self.session = requests.Session()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.trust_env = False  # no .netrc credentials or proxy variables sneaking in
 
     def close(self) -> None:
         self.session.close()
+
+    def retries_text(self) -> str:
+        return f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"
 
     def __enter__(self) -> ApiConnector:
         return self
@@ -107,8 +126,7 @@ class _Pull:
         self.endpoint = endpoint
         self.url = conn.base_url() + endpoint
         self.headers = {"Accept": "application/json"}
-        if conn.password:
-            self.headers["Authorization"] = f"Bearer {conn.password}"
+        self.auth = _BearerAuth(conn.password) if conn.password else None
         self.verify: bool | str = conn.extra.get("ca_bundle") or True  # TLS verification is never turned off
         self.count = 0
         self.first_id: Any = None
@@ -224,19 +242,20 @@ class _Pull:
     def _fetch_once(self, params: dict[str, Any], page_no: int) -> dict:
         session = self.connector.session
         try:
-            response = session.get(self.url, params=params, headers=self.headers, timeout=self.connector.timeout,
-                                   verify=self.verify, allow_redirects=False)
+            response = session.get(self.url, params=params, headers=self.headers, auth=self.auth,
+                                   timeout=self.connector.timeout, verify=self.verify, allow_redirects=False)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             raise _BadPayload(f"the connection dropped while page {page_no} was being read") from None
         except requests.exceptions.SSLError:
             raise SourceError(f"{self.where()}: the TLS certificate of {self.conn.base_url()} could not be "
                               f"verified; fix the certificate or set the connection's extra ca_bundle.") from None
-        except requests.exceptions.Timeout:
-            raise SourceError(f"{self.where()}: the API at {self.conn.base_url()} did not answer page {page_no} "
-                              f"in time, {self.connector.retries} retries included.") from None
         except requests.exceptions.RequestException as exc:
+            cause = _innermost(exc)
+            if isinstance(exc, requests.exceptions.Timeout) or isinstance(cause, TimeoutError | Urllib3Timeout):
+                raise SourceError(f"{self.where()}: the API at {self.conn.base_url()} did not answer page {page_no} "
+                                  f"in time, even after {self.connector.retries_text()}.") from None
             raise SourceError(f"{self.where()}: cannot get page {page_no} from {self.conn.base_url()} "
-                              f"({_reason(exc)}), {self.connector.retries} retries included.") from None
+                              f"({_describe(cause)}) after {self.connector.retries_text()}.") from None
         with response:
             status = response.status_code
             if status in (401, 403):
@@ -244,7 +263,7 @@ class _Pull:
                                   f"check the token (password) of connection {self.settings.connection_id}.")
             if status in RETRY_STATUSES:
                 raise SourceError(f"{self.where()}: the API still answered HTTP {status} at page {page_no} after "
-                                  f"{self.connector.retries} retries.")
+                                  f"{self.connector.retries_text()}.")
             if status != 200:
                 raise SourceError(f"{self.where()}: the API answered HTTP {status} at page {page_no}"
                                   f"{_error_text(response)}.")
@@ -270,15 +289,20 @@ def _moment(value: str) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests error, in a few words."""
+def _innermost(exc: BaseException) -> BaseException:
+    """The root cause inside a requests/urllib3 error (MaxRetryError -> ProtocolError -> OSError ...)."""
     seen = exc
-    while True:
-        inner = getattr(seen, "reason", None) or seen.__context__ or (seen.args[0] if seen.args else None)
+    for _ in range(10):
+        inner = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__ \
+            or next((a for a in seen.args if isinstance(a, BaseException)), None)
         if not isinstance(inner, BaseException) or inner is seen:
             break
         seen = inner
-    text = str(seen).strip() or type(seen).__name__
+    return seen
+
+
+def _describe(exc: BaseException) -> str:
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).strip()) or type(exc).__name__
     return text.splitlines()[0][:200]
 
 

@@ -130,6 +130,7 @@ class SqlConnector:
         rows = 0
         streaming = False
         last: tuple[Any, Any] | None = None
+        raw_cursor = None
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as out, engine.connect() as conn:
                 table = self._table(conn, settings.table, where, url)
@@ -144,6 +145,7 @@ class SqlConnector:
                     statement = statement.where(sa.or_(updated > ts, sa.and_(updated == ts, key > ident)))
                 streaming = True
                 result = conn.execution_options(stream_results=True, yield_per=self.yield_per).execute(statement)
+                raw_cursor = getattr(result, "cursor", None)
                 names = list(result.keys())
                 key_index, updated_index = names.index(key.name), names.index(updated.name)
                 writer = csv.writer(out, lineterminator="\n")
@@ -159,6 +161,7 @@ class SqlConnector:
             raise
         except sa.exc.DBAPIError as exc:
             part.unlink(missing_ok=True)
+            _defuse_dead_stream(raw_cursor)
             if streaming:
                 raise SourceError(f"{where}: the front database {_describe(url)} failed after {rows} rows of "
                                   f"{settings.table} ({_first_line(exc)}); nothing was landed.") from None
@@ -188,6 +191,22 @@ class SqlConnector:
             return sa.Table(name, sa.MetaData(), autoload_with=conn)
         except sa.exc.NoSuchTableError:
             raise SourceError(f"{where}: the front database {_describe(url)} has no table {name}.") from None
+
+
+def _defuse_dead_stream(cursor: Any) -> None:
+    """Stop PyMySQL from reading a dead connection when the streaming cursor is garbage-collected.
+
+    After the connection is lost mid-stream, PyMySQL's unbuffered result still believes rows are pending, and
+    its `__del__` hooks try to drain them from a closed socket, printing "Exception ignored ... 'NoneType'
+    object has no attribute 'read'" (PyMySQL PR #810, unmerged). The connection is gone either way, so mark
+    the result finished. Other drivers are left alone.
+    """
+    result = getattr(cursor, "_result", None)
+    if cursor is None or type(cursor).__module__.split(".")[0] != "pymysql" or result is None:
+        return
+    if getattr(result, "unbuffered_active", False):
+        result.unbuffered_active = False
+        cursor.connection = None
 
 
 def _python_type(column: sa.Column) -> type | None:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from etl.catalog import Catalog, FieldType, RecordType, Role
 from etl.errors import UserError
+from etl.faults import crash_point
 from etl.land import Batch
 from etl.stage.tables import clean_table, column, staging_table
 from etl.validate.rules import literal
@@ -188,4 +189,6 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
                    "value": batch.watermark_to, "b": batch.batch_id})
         for table in (staging_table(record_type), clean_table(record_type)):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch.batch_id})
+        crash_point("load.before_commit")
+    crash_point("load.after_commit")
     return LoadResult(state.rows_in, loaded, valid - loaded, quarantined, elapsed)

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import base64
 import bisect
+import contextlib
 import datetime as dt
 import hmac
 import json
 import logging
 import math
 import random
+import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -137,8 +140,8 @@ class FeedStore:
                     raise ValueError(f"{self.department}/{self.feed} already has a record with id {record_id}")
                 moment = _parse_time(str(record["updated_at"]))
                 self._by_id[record_id] = record
-                bisect.insort(self._ids, record_id)
-                bisect.insort(self._by_time, (moment, record_id))
+                _insert_sorted(self._ids, record_id)
+                _insert_sorted(self._by_time, (moment, record_id))
                 stored.append(record)
         return stored
 
@@ -158,6 +161,14 @@ class FeedStore:
             first = start + (page - 1) * limit
             keys = self._by_time[first : first + limit] if first < len(self._by_time) else []
             return [self._by_id[i] for _, i in keys], -(-total // limit)
+
+
+def _insert_sorted(items: list, item) -> None:
+    """Append when in order (the usual case: generated pages, new records), else insert in place."""
+    if not items or items[-1] <= item:
+        items.append(item)
+    else:
+        bisect.insort(items, item)
 
 
 def _load_pages(directory: Path) -> list[dict]:
@@ -181,6 +192,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address, simulator: DepartmentSimulator) -> None:
         self.simulator = simulator
         super().__init__(address, _Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up (timed out, gave up) is routine; anything else is logged with its traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            log.debug("sim: client %s went away", client_address)
+            return
+        log.exception("sim: request from %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -221,11 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
     def reset(self) -> None:
         """Drop the connection without answering (RST, as a crashed gateway does)."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
-        except OSError:
-            pass
 
 
 _HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway"
@@ -329,10 +345,8 @@ class DepartmentSimulator:
         with self._connections_lock:
             open_connections = list(self._connections)
         for connection in open_connections:  # idle keep-alive connections would hold their threads
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -471,7 +485,8 @@ class DepartmentSimulator:
             data, more = store.after_id(last_id, size)
             next_id = data[-1]["id"] if data else last_id
             return {"data": data, "next_cursor": encode_cursor(next_id), "has_more": more}
-        since_raw = query.get("updated_since") or None
+        # an unencoded "+" in a query string arrives as a space: "…T08:00:00 08:00" meant "…T08:00:00+08:00"
+        since_raw = re.sub(r" (\d{2}:?\d{2})$", r"+\1", (query.get("updated_since") or "").strip()) or None
         try:
             since = _parse_time(since_raw) if since_raw else None
         except ValueError:

@@ -23,6 +23,7 @@ from charset_normalizer import from_bytes
 from sqlalchemy.engine import Engine
 
 from etl.catalog import Catalog, Feed, RecordType, Role, Rule, header_index, normalise_header
+from etl.faults import crash_point
 from etl.keys import record_uid
 from etl.land import Batch
 from etl.quarantine import Finding, record_findings
@@ -318,6 +319,7 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
             for _ in lines:  # exhaust: an all-failing source still counts its rows
                 pass
         record_findings(conn, batch.batch_id, record_type, stager.findings)
+        crash_point("stage.before_commit")
         result = stager.result
         result.elapsed_ms = int((time.monotonic() - started) * 1000)
         conn.execute(sa.text("""

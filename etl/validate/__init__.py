@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from etl.catalog import Catalog, RecordType, Role
+from etl.faults import crash_point
 from etl.land import Batch
 from etl.quarantine import messages
 from etl.stage.tables import clean_table, column, staging_table
@@ -138,6 +139,7 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
             "SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"), {"b": batch.batch_id})
         reasons = [] if released else _hold_reasons(conn, record_type, batch, row.rows_in, header_info)
         reason = "；".join(reasons) if reasons else None
+        crash_point("validate.before_commit")
         elapsed = int((time.monotonic() - started) * 1000)
         conn.execute(sa.text("""
             UPDATE audit.batch

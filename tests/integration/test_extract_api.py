@@ -200,7 +200,7 @@ def test_unreachable_api_is_a_source_error(monkeypatch, tmp_path):
         api.extract(context(tmp_path, "tax", "penalty"))
     message = str(caught.value)
     assert message.startswith(f"department tax feed penalty: cannot get page 1 from http://127.0.0.1:{simulator_port}")
-    assert "refused" in message.lower() and "\n" not in message
+    assert message.endswith("(Connection refused) after 1 retry.") and "\n" not in message
     assert list(tmp_path.iterdir()) == []
 
 
@@ -210,3 +210,17 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_slow_api_times_out_after_retries(data_dir, monkeypatch, tmp_path):
+    simulator = start_sim(data_dir, monkeypatch, Faults(latency_ms=600))
+    url = simulator.url
+    try:
+        with ApiConnector(retries=1, backoff_factor=0.01, read_timeout=0.2) as api, \
+                pytest.raises(SourceError) as caught:
+            api.extract(context(tmp_path, "tax", "penalty"))
+    finally:
+        simulator.stop()
+    assert str(caught.value) == (f"department tax feed penalty: the API at {url} did not answer page 1 "
+                                 f"in time, even after 1 retry.")
+    assert list(tmp_path.iterdir()) == []

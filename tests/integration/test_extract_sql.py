@@ -179,8 +179,10 @@ def test_mariadb_text_timestamps_utf8mb4_and_ties(mariadb, tmp_path):
         ])
     connector = SqlConnector(yield_per=2)
     [first] = connector.extract(context(tmp_path / "1"))
-    assert read_csv(first.path) == [COLUMNS, ["1", "2024-06-01T08:00:00Z", "𠀾记餐饮（个体）😀", "示住建许〔2024〕1号"],
-                                    ["2", "2024-06-02T08:00:00Z", "乙公司", ""], ["3", "2024-06-02T08:00:00Z", "丙公司", "3号"]]
+    assert read_csv(first.path) == [COLUMNS,
+                                    ["1", "2024-06-01T08:00:00Z", "𠀾记餐饮（个体）😀", "示住建许〔2024〕1号"],
+                                    ["2", "2024-06-02T08:00:00Z", "乙公司", ""],
+                                    ["3", "2024-06-02T08:00:00Z", "丙公司", "3号"]]
     assert first.watermark_to == "2024-06-02T08:00:00Z|3"
     with mariadb.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO t_license VALUES (4, '2024-06-02T08:00:00Z', '丁公司', '4号')"))

@@ -96,6 +96,12 @@ def test_updated_since_paging_filters_and_orders_by_updated_at_then_id(sim, data
             break
         page += 1
     assert served == wanted
+    # the same moment written with an offset, and with the "+" left unencoded (it arrives as a space)
+    moment = dt.datetime.fromisoformat(since).astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()
+    with_offset = get(sim, "/tax/api/v1/penalty", updated_since=moment, page_size=5000).json()["data"]
+    raw_plus = requests.get(f"{sim.url}/tax/api/v1/penalty?page_size=5000&updated_since={moment}",
+                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).json()["data"]
+    assert with_offset == raw_plus == wanted
     everything = get(sim, "/tax/api/v1/penalty", page_size=5000).json()
     assert everything["data"] == expected and everything["has_more"] is False
 

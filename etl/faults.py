@@ -1,0 +1,23 @@
+"""Crash points for recovery tests: `CREDITWH_CRASH_AT=load.before_commit:3` kills the process with
+SIGKILL the third time that point is reached. Unset (always, in production), it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+
+_reached: Counter[str] = Counter()
+
+
+def crash_point(name: str) -> None:
+    setting = os.environ.get("CREDITWH_CRASH_AT")
+    if not setting:
+        return
+    point, _, nth = setting.partition(":")
+    if point != name:
+        return
+    _reached[name] += 1
+    if _reached[name] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
