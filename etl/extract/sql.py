@@ -153,7 +153,10 @@ class SqlConnector:
                 for chunk in result.partitions():
                     writer.writerows([_text(v) for v in row] for row in chunk)
                     rows += len(chunk)
-                    last = (chunk[-1][updated_index], chunk[-1][key_index])
+                    # the watermark is the last row with an updated_at (NULLs sort first or last by dialect)
+                    tracked = next((r for r in reversed(chunk) if r[updated_index] is not None), None)
+                    if tracked is not None:
+                        last = (tracked[updated_index], tracked[key_index])
                     if self.progress is not None:
                         self.progress(rows)
         except SourceError:
@@ -178,7 +181,13 @@ class SqlConnector:
             return []
         final = part.with_name(part.name.removesuffix(".part"))
         part.replace(final)
-        watermark_to = f"{_text(last[0])}{WATERMARK_SEPARATOR}{_text(last[1])}"
+        if last is None:  # only rows without updated_at: nothing to move the watermark to
+            log.warning("%s: no row of %s has %s; the watermark stays where it was", where, settings.table,
+                        settings.updated_at_column)
+            watermark_to = context.watermark
+            last = (None, None)
+        else:
+            watermark_to = f"{_text(last[0])}{WATERMARK_SEPARATOR}{_text(last[1])}"
         start = context.watermark.rpartition(WATERMARK_SEPARATOR)[0] if context.watermark else "start"
         name = f"sql {settings.table} updated_at {start}→{_text(last[0])} ({rows} rows)"
         log.info("%s: %s", where, name)

@@ -56,6 +56,14 @@ class StageResult:
     elapsed_ms: int = 0
 
 
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def detect_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) or GB18030, decided from the bytes by charset-normalizer."""
     with path.open("rb") as handle:
@@ -68,6 +76,12 @@ def detect_encoding(path: Path) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    # A UTF-8 file with a few rows pasted in from a GBK system: UTF-8 it is, and those rows get rejected.
+    lines = [line for line in sample.split(b"\n")[:-1] if not line.isascii()]
+    undecodable = sum(1 for line in lines if not _decodes(line, "utf-8"))
+    # GB18030-encoded Chinese is almost never valid UTF-8, so in a GB18030 file nearly every line fails.
+    if lines and undecodable < len(lines) / 2:
+        return "utf-8"
     best = from_bytes(sample, cp_isolation=["gb18030", "utf_8", "big5"]).best()
     return "gb18030" if best is None or best.encoding in ("gb18030", "gb2312", "gbk") else best.encoding
 
@@ -85,10 +99,65 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def _read_csv(path: Path, encoding: str) -> Iterator[list[str]]:
+@dataclass(frozen=True)
+class BrokenLine:
+    """A physical line that could not be read as a CSV record (e.g. a quote opened and never closed)."""
+
+    text: str
+
+
+class _LineFeeder:
+    """The file's physical lines for csv.reader, remembering what each record consumed, with push-back."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._pushed: list[str] = []
+        self._consumed: list[str] = []
+
+    def __iter__(self) -> _LineFeeder:
+        return self
+
+    def __next__(self) -> str:
+        line = self._pushed.pop() if self._pushed else next(self._lines)
+        self._consumed.append(line)
+        return line
+
+    def take_consumed(self) -> list[str]:
+        consumed, self._consumed = self._consumed, []
+        return consumed
+
+    def push_back(self, lines: list[str]) -> None:
+        self._pushed.extend(reversed(lines))
+
+
+def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
+    """CSV records; a record that swallowed several lines yet has the wrong width is an unclosed quote:
+    its first line is reported broken and the following lines are read again, so one stray quote
+    costs one row, not the rest of the file."""
     # surrogateescape keeps undecodable bytes visible so the row, not the file, is rejected.
     with path.open("r", encoding=encoding, errors="surrogateescape", newline="") as handle:
-        yield from csv.reader(handle, strict=True)
+        feeder = _LineFeeder(iter(handle))
+        reader = csv.reader(feeder)
+        header = next(reader, None)
+        if header is None:
+            return
+        feeder.take_consumed()
+        yield header
+        width = len(header)
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                record = None
+            lines = feeder.take_consumed()
+            if record is None or (len(lines) > 1 and len(record) != width):
+                yield BrokenLine(lines[0].rstrip("\r\n") if lines else "")
+                feeder.push_back(lines[1:])
+                reader = csv.reader(feeder)
+                continue
+            yield record
 
 
 def _read_xlsx(path: Path) -> Iterator[list[str | None]]:
@@ -181,7 +250,7 @@ class _Stager:
             code = index.get(key)
             if code is None:
                 if key not in TRANSPORT_COLUMNS and key:
-                    self.result.unknown_headers.append(header)
+                    self.result.unknown_headers.append(_printable_text(header))
                 positions.append(None)
                 continue
             if code in self.result.mapped.values():
@@ -195,10 +264,10 @@ class _Stager:
 
     def parse_failure(self, row_no: int, raw: dict, detail_zh: str, detail_en: str) -> None:
         self.result.parse_failures += 1
-        self.findings.append(Finding(row_no=row_no, field="*", rule=Rule.PARSE, raw=raw,
+        self.findings.append(Finding(row_no=row_no, field="*", rule=Rule.PARSE, raw=_printable(raw),
                                      detail_zh=detail_zh, detail_en=detail_en))
 
-    def rows(self, records: Iterator[list[str | None]]) -> Iterator[str]:
+    def rows(self, records: Iterator[list[str | None] | BrokenLine]) -> Iterator[str]:
         """CSV lines for COPY from positional records (CSV and XLSX); the first record is the header."""
         header = next(records, None)
         if header is None:
@@ -208,6 +277,11 @@ class _Stager:
         width = len(headers)
         row_no = 0
         for record in records:
+            if isinstance(record, BrokenLine):
+                row_no += 1
+                self.parse_failure(row_no, {"line": _printable_text(record.text[:2000])},
+                                   "引号不成对或格式错误，该行无法解析", "unbalanced quote or malformed line")
+                continue
             if not record or all(v is None or v == "" for v in record):
                 continue  # a blank line is not a record
             row_no += 1
@@ -220,7 +294,7 @@ class _Stager:
             problem = next((p for p in map(_bad_text, record) if p), None)
             if problem:
                 zh, en = problem.split(" / ")
-                self.parse_failure(row_no, _printable(raw), zh, en)
+                self.parse_failure(row_no, raw, zh, en)
                 continue
             values: list[str | None] = [None] * len(self.codes)
             for position, value in zip(positions, record, strict=False):
@@ -252,13 +326,13 @@ class _Stager:
                     if code:
                         self.result.mapped[key] = code
                     elif normalised not in TRANSPORT_COLUMNS:
-                        self.result.unknown_headers.append(key)
+                        self.result.unknown_headers.append(_printable_text(key))
             text = {k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
                     for k, v in record.items()}
             problem = next((p for p in map(_bad_text, text.values()) if p), None)
             if problem:
                 zh, en = problem.split(" / ")
-                self.parse_failure(row_no, _printable(text), zh, en)
+                self.parse_failure(row_no, text, zh, en)
                 continue
             values: list[str | None] = [None] * len(self.codes)
             for key, value in text.items():
@@ -279,7 +353,7 @@ def _printable_text(value: str) -> str:
 
 
 def _printable(raw: dict) -> dict:
-    return {k: None if v is None else _printable_text(str(v)) for k, v in raw.items()}
+    return {_printable_text(str(k)): None if v is None else _printable_text(str(v)) for k, v in raw.items()}
 
 
 def _csv_line(batch_id: int, row_no: int, uid: object, values: list[str | None]) -> str:

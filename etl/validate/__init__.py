@@ -90,6 +90,8 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
 def _hold_reasons(conn: Connection, record_type: RecordType, batch: Batch, rows_in: int,
                   header_info: dict) -> list[str]:
     reasons: list[str] = []
+    if not header_info.get("mapped"):
+        reasons.append("文件为空或没有可识别的表头 / the source is empty or has no recognisable header row")
     if header_info.get("unknown"):
         unknown = "、".join(header_info["unknown"][:20])
         reasons.append(f"表头不属于“{record_type.name_zh}”：{unknown} / "

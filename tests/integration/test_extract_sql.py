@@ -112,6 +112,14 @@ def test_watermark_ties_on_updated_at_are_neither_lost_nor_repeated(tie_db, tmp_
     assert connector.extract(context(tmp_path / "3", watermark=second.watermark_to)) == []
 
 
+def test_rows_without_updated_at_come_on_the_first_pull_and_never_hold_the_watermark(tie_db, tmp_path):
+    with sqlite3.connect(tie_db) as db:
+        db.execute("INSERT INTO t_license VALUES (9, NULL, '无时间公司', NULL)")
+    [source] = SqlConnector(yield_per=4).extract(context(tmp_path))
+    assert [r[0] for r in read_csv(source.path)[1:]] == ["9", "1", "2", "3", "4", "5", "6"]
+    assert source.watermark_to == "2024-06-03T08:00:00Z|6"
+
+
 def test_missing_file_table_or_column_is_a_source_error_without_a_file(tie_db, monkeypatch, tmp_path):
     connector = SqlConnector()
     with pytest.raises(SourceError, match="has no table t_nothing"):

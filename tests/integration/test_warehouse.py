@@ -24,8 +24,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def server(tmp_path):
-    server = EmbeddedServer(pgdata=tmp_path / "pgdata", port=_free_port())
+def pg_home():
+    # Not pytest's tmp_path: the embedded server's system user must traverse it, and a concurrent
+    # pytest session may rotate numbered temp dirs away.
+    home = Path(tempfile.mkdtemp(prefix="creditwh-test-home-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def server(pg_home):
+    server = EmbeddedServer(pgdata=pg_home / "pgdata", port=_free_port())
     yield server
     server.stop()
 
@@ -66,9 +75,9 @@ def test_port_taken_by_another_server_is_a_clear_error(server):
     assert server.running_port() is None
 
 
-def test_two_embedded_servers_on_one_port_conflict_clearly(server, tmp_path):
+def test_two_embedded_servers_on_one_port_conflict_clearly(server, pg_home):
     server.start()
-    other = EmbeddedServer(pgdata=tmp_path / "other", port=server.port)
+    other = EmbeddedServer(pgdata=pg_home / "other", port=server.port)
     with pytest.raises(UserError, match="already in use"):
         other.start()
 

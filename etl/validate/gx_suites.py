@@ -1,0 +1,172 @@
+"""Great Expectations suites generated from the catalog: the same row rules the quarantine runs.
+
+Every `RowRule` of `etl.validate.rules.row_rules` becomes one `UnexpectedRowsExpectation` whose
+query selects the rows where the rule's predicate holds, over the batch of
+`staging.<record_type>_clean` that GX hands in as `{batch}`. The quarantine INSERT runs the very
+same predicates, so what GX reports and what is quarantined cannot drift apart.
+
+The suites are committed as `expectations/<record_type>.json` (regenerate them with
+`creditwh expectations build`); a unit test fails when a file no longer matches the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from etl import config
+from etl.catalog import RecordType, catalog
+from etl.quarantine import messages
+from etl.validate.rules import RowRule, clean_columns, row_rules
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+EXPECTATIONS_DIR = config.PROJECT_ROOT / "expectations"
+GENERATOR_COMMAND = "creditwh expectations build"
+
+_BUILTIN_COLUMNS = ("batch_id", "row_no", "record_uid", "first_row_no")
+
+
+def suite_path(record_type_code: str, directory: Path | None = None) -> Path:
+    return (directory or EXPECTATIONS_DIR) / f"{record_type_code}.json"
+
+
+def _escape_braces(sql: str) -> str:
+    # GX fills `{batch}` with str.format: a literal brace (a regex quantifier such as `[0-9]{2}`)
+    # must be doubled, or formatting fails at validation time.
+    return sql.replace("{", "{{").replace("}", "}}")
+
+
+def unexpected_rows_query(predicate: str, exclude: tuple[str, ...] = ()) -> str:
+    """The rows of the batch where `predicate` (over the clean row `n`) holds, as GX wants it.
+
+    For a query asset GX substitutes `{batch}` with `(<asset query>) AS subselect`, so the batch
+    cannot be aliased directly (`... AS subselect n` is a syntax error); wrapping it in a derived
+    table gives the predicates their alias `n` for table and query assets alike.
+    `exclude` holds earlier predicates of the same (field, rule): the quarantine records a row once
+    per (field, rule), so a row they already caught is not counted again here.
+    """
+    where = f"({predicate})"
+    for earlier in exclude:
+        where += f" AND NOT coalesce(({earlier}), false)"
+    return "SELECT n.row_no FROM (SELECT * FROM {batch}) AS n WHERE " + _escape_braces(where)
+
+
+def _sql_literal_text(expression: str) -> str | None:
+    """The text of a plain SQL string literal ('...'), or None for any other expression."""
+    if len(expression) >= 2 and expression[0] == expression[-1] == "'" and "'" not in expression[1:-1].replace(
+            "''", ""):
+        return expression[1:-1].replace("''", "'")
+    return None
+
+
+def _detail_text(expression: str) -> str | None:
+    """A detail expression for a description: a literal as is, `<row value> || '<suffix>'` as '…<suffix>'."""
+    text = _sql_literal_text(expression)
+    if text is not None:
+        return text
+    head, sep, tail = expression.rpartition(" || ")
+    suffix = _sql_literal_text(tail) if sep else None
+    return None if suffix is None else "…" + suffix
+
+
+def describe(rule: RowRule, record_type: RecordType) -> str:
+    """The quarantine reason in Chinese and English; row-dependent details are shown as '…'."""
+    detail_zh = _detail_text(rule.detail_zh)
+    detail_en = _detail_text(rule.detail_en) or detail_zh  # as messages(): English falls back to Chinese
+    zh, en = messages(rule.rule, rule.field, record_type,
+                      "…" if detail_zh in (None, "") else detail_zh,
+                      "…" if detail_en in (None, "") else detail_en)
+    return f"{zh} / {en}"
+
+
+def build_suite(record_type: RecordType | str) -> dict[str, Any]:
+    """The record type's expectation suite as a JSON-serialisable GX 1.x suite dict."""
+    import great_expectations as gx
+    from great_expectations import expectations as gxe
+
+    if isinstance(record_type, str):
+        record_type = catalog().record_type_by_code[record_type]
+    columns = [*_BUILTIN_COLUMNS, *(c.name for c in clean_columns(record_type))]
+    expectations: list[Any] = [
+        gxe.ExpectTableRowCountToBeBetween(
+            min_value=0, description="批次行数（仅记录）/ Rows in the batch (recorded only)"),
+        *(gxe.ExpectColumnToExist(column=name, description=f"规范化表包含列 {name} / The clean table has column {name}")
+          for name in columns),
+    ]
+    seen: dict[tuple[str, str], list[str]] = {}
+    for rule in row_rules(record_type):
+        key = (rule.field, str(rule.rule))
+        earlier = tuple(seen.setdefault(key, []))
+        expectations.append(gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=unexpected_rows_query(rule.predicate, earlier),
+            description=describe(rule, record_type),
+            meta={"field": rule.field, "rule": str(rule.rule)},
+        ))
+        seen[key].append(rule.predicate)
+    suite = gx.ExpectationSuite(
+        name=record_type.code,
+        expectations=expectations,
+        meta={
+            "record_type": record_type.code,
+            "name_zh": record_type.name_zh,
+            "name_en": record_type.name_en,
+            "generated_from": "etl/catalog (etl.validate.rules.row_rules)",
+            "note_zh": f"由目录自动生成，请勿手工修改；目录变更后运行 `{GENERATOR_COMMAND}` 重新生成。",
+            "note_en": f"Generated from the catalog; do not edit by hand. Run `{GENERATOR_COMMAND}` after "
+                       "catalog changes.",
+        },
+    )
+    document = suite.to_json_dict()
+    if len(document["expectations"]) != len(expectations):
+        # ExpectationSuite logs and drops an invalid expectation instead of raising.
+        raise ValueError(f"suite {record_type.code}: GX dropped {len(expectations) - len(document['expectations'])} "
+                         "invalid expectations")
+    return _without_ids(document)
+
+
+def _without_ids(document: dict[str, Any]) -> dict[str, Any]:
+    """GX assigns random ids when a suite is saved in a context; files stay deterministic without them."""
+    document = {k: v for k, v in document.items() if k != "id"}
+    document["expectations"] = [{k: v for k, v in e.items() if k not in ("id", "rendered_content")}
+                                for e in document["expectations"]]
+    return document
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def write_suites(directory: Path | None = None) -> list[Path]:
+    """Write expectations/<record_type>.json for every record type; returns the paths written."""
+    directory = directory or EXPECTATIONS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for record_type in catalog().record_types:
+        path = suite_path(record_type.code, directory)
+        text = render(build_suite(record_type))
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def read_suite_document(record_type_code: str, directory: Path | None = None) -> dict[str, Any]:
+    with suite_path(record_type_code, directory).open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_suite(record_type_code: str, directory: Path | None = None):
+    """The committed suite as a fresh `gx.ExpectationSuite` (not bound to any context)."""
+    import great_expectations as gx
+
+    document = read_suite_document(record_type_code, directory)
+    suite = gx.ExpectationSuite(**document)
+    if len(suite.expectations) != len(document["expectations"]):
+        raise ValueError(f"{suite_path(record_type_code, directory)}: GX rejected some expectations "
+                         f"({len(suite.expectations)} of {len(document['expectations'])} loaded)")
+    return suite
