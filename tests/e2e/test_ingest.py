@@ -169,8 +169,8 @@ def test_killed_run_resumed_equals_uninterrupted_run(factory, simulator, crash_a
     url = crashed.url.render_as_string(hide_password=False)
     env = {**os.environ, "WAREHOUSE_URL": url, "CREDITWH_DROP_DIR": str(simulator.file_drop_dir),
            "CREDITWH_VAR_DIR": str(tmp_path / "var")}
-    killed = subprocess.run([sys.executable, "-m", "etl", "ingest", "--all"], env={**env, "CREDITWH_CRASH_AT": crash_at},
-                            cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    killed = subprocess.run([sys.executable, "-m", "etl", "ingest", "--all"], cwd=config.PROJECT_ROOT,
+                            env={**env, "CREDITWH_CRASH_AT": crash_at}, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr[-2000:]
     with crashed.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM dw.fact_credit_record")) < len(expected["facts"])

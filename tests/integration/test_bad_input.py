@@ -24,9 +24,11 @@ from etl.land import land
 pytestmark = pytest.mark.integration
 
 # Standard Chinese headers of a health penalty file, and one valid row to vary.
-PENALTY_HEADERS = ["行政相对人名称", "行政相对人类别", "统一社会信用代码", "法定代表人", "行政处罚决定书文号", "违法行为类型",
-                   "违法事实", "处罚依据", "处罚类别", "处罚内容", "罚款金额（万元）", "处罚决定日期", "处罚有效期",
-                   "处罚机关", "处罚机关统一社会信用代码", "数据来源单位", "数据来源单位统一社会信用代码"]
+PENALTY_HEADERS = [
+    "行政相对人名称", "行政相对人类别", "统一社会信用代码", "法定代表人", "行政处罚决定书文号", "违法行为类型",
+    "违法事实", "处罚依据", "处罚类别", "处罚内容", "罚款金额（万元）", "处罚决定日期", "处罚有效期", "处罚机关",
+    "处罚机关统一社会信用代码", "数据来源单位", "数据来源单位统一社会信用代码",
+]
 
 
 def penalty_row(**overrides: str) -> list[str]:
@@ -103,8 +105,8 @@ def test_embedded_newline_is_one_record_and_unbalanced_quote_costs_one_row(wareh
 
 def test_headers_of_another_record_type_hold_the_batch(warehouse, tmp_path):
     licence_headers = ["行政相对人名称", "行政相对人类别", "许可决定文书号", "许可类别", "许可决定日期"]
-    outcome = run(warehouse, write_csv(tmp_path / "licence.csv", [["甲公司", "法人及非法人组织", "许1", "普通", "2025-01-02"]],
-                                       headers=licence_headers))
+    row = ["甲公司", "法人及非法人组织", "许1", "普通", "2025-01-02"]
+    outcome = run(warehouse, write_csv(tmp_path / "licence.csv", [row], headers=licence_headers))
     assert outcome.status == "held"
     assert "许可决定文书号" in outcome.reason and "headers unknown" in outcome.reason
     with warehouse.connect() as conn:
