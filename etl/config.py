@@ -42,3 +42,12 @@ def embedded_port() -> int:
 def drop_dir() -> Path:
     """Where departments drop files (one folder per department); CREDITWH_DROP_DIR in production."""
     return Path(os.environ.get("CREDITWH_DROP_DIR", var_dir() / "data" / "files")).resolve()
+
+
+def file_settle_seconds() -> float:
+    """How long a dropped file's size must hold still before it is taken (CREDITWH_FILE_SETTLE_SECONDS).
+
+    0 by default: departments upload under a .part/.tmp name and rename when complete, which the
+    file connector honours. Set it for drop folders written without that discipline.
+    """
+    return float(os.environ.get("CREDITWH_FILE_SETTLE_SECONDS", "0"))

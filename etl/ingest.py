@@ -50,7 +50,7 @@ def connector_for(feed: Feed) -> Connector:
     if feed.transport == "file":
         from etl.extract.file import FileConnector
 
-        return FileConnector(settle_seconds=0)
+        return FileConnector(settle_seconds=config.file_settle_seconds())
     if feed.transport == "api":
         from etl.extract.api import ApiConnector
 

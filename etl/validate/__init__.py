@@ -67,22 +67,43 @@ def _raw_json(header_map: dict[str, str]) -> str:
 
 
 def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, header_map: dict[str, str]) -> None:
+    rules = row_rules(record_type)
     checks = []
-    for rule in row_rules(record_type):
+    for rule in rules:
         template_zh, template_en = messages(rule.rule, rule.field, record_type, "{detail}", "{detail}")
-        checks.append(f"(CASE WHEN {rule.predicate} THEN {literal(rule.field)} END, {literal(str(rule.rule))}, "
-                      f"{literal(template_zh)}, {literal(template_en)}, {rule.detail_zh}, {rule.detail_en})")
+        checks.append(f"(CASE WHEN {rule.sql(joined_checks=True)} THEN {literal(rule.field)} END, "
+                      f"{literal(str(rule.rule))}, {literal(template_zh)}, {literal(template_en)}, "
+                      f"{rule.detail_zh}, {rule.detail_en})")
+    # Codes repeat (an agency's own code is on every row): check each distinct code once.
+    checked = sorted(set().union(*(rule.checked_columns() for rule in rules)))
+    table = clean_table(record_type)
+    codes = " UNION ".join(f"SELECT {c} FROM {table} WHERE batch_id = {int(batch_id)}" for c in checked)
+    _execute(conn, f"""
+        DROP TABLE IF EXISTS code_checks;
+        CREATE TEMP TABLE code_checks ON COMMIT DROP AS
+        SELECT code, dw.is_valid_uscc(code) AS uscc_ok, dw.is_valid_id_number(code) AS id_number_ok
+          FROM ({codes}) AS distinct_codes (code) WHERE code IS NOT NULL;
+        ANALYZE code_checks;
+    """)
+    # Joined twice: once to find failing rows, once (for those few) to say which rules they broke.
+    joins = "\n".join(f"LEFT JOIN code_checks v_{c} ON v_{c}.code = n.{c}" for c in checked)
     _execute(conn, f"""
         INSERT INTO audit.quarantine (batch_id, row_no, field, rule, message_zh, message_en, raw)
         SELECT n.batch_id, n.row_no, f.field, f.rule,
                replace(f.template_zh, '{{detail}}', coalesce(f.detail_zh, '')),
                replace(f.template_en, '{{detail}}', coalesce(f.detail_en, '')),
                {_raw_json(header_map)}
-          FROM {clean_table(record_type)} n
+          FROM (SELECT n.*
+                  FROM {table} n
+                  {joins}
+                 WHERE n.batch_id = {int(batch_id)}
+                   -- Most rows pass everything: find the failing ones first, then say why.
+                   AND ({" OR ".join(f"coalesce({rule.sql(joined_checks=True)}, false)" for rule in rules)})) n
           JOIN {staging_table(record_type)} s_raw ON s_raw.batch_id = n.batch_id AND s_raw.row_no = n.row_no
+          {joins}
          CROSS JOIN LATERAL (VALUES {", ".join(checks)})
                AS f(field, rule, template_zh, template_en, detail_zh, detail_en)
-         WHERE n.batch_id = {int(batch_id)} AND f.field IS NOT NULL
+         WHERE f.field IS NOT NULL
         ON CONFLICT (batch_id, row_no, field, rule) DO NOTHING
     """)
 

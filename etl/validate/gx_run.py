@@ -1,0 +1,222 @@
+"""Run a record type's Great Expectations suite on one batch, inside PostgreSQL, and build Data Docs.
+
+Each call builds its own *ephemeral* GX context (nothing on disk to race on when Airflow runs
+batches in parallel), a SQL data source on the warehouse URL and a query asset holding just the
+batch's rows of `staging.<record_type>_clean`. The suite comes from the committed
+`expectations/<record_type>.json` (see `etl.validate.gx_suites`), read and checked against the
+catalog once per process. All work is pushed down: GX sends each expectation's SQL to the
+server and only counts come back (`SUMMARY` results carry no row values, so no personal data
+reaches the validation results or the HTML).
+
+Data Docs: the ephemeral context gets a filesystem Data Docs site at `data_docs_dir` and a
+filesystem validation-results store at `data_docs_dir/_results` (JSON of each run). GX's index
+builder drops pages whose result is not in the results store, so the store must be the shared
+directory, not the ephemeral in-memory one: otherwise each run would delete every other batch's
+page. Building is serialised by a lock (threads and processes) because the index and the static
+assets are rewritten on every build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etl.catalog import catalog
+from etl.errors import UserError
+from etl.stage.tables import clean_table
+from etl.validate.gx_suites import GENERATOR_COMMAND, build_suite, load_suite, read_suite_document, suite_path
+
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+
+log = logging.getLogger(__name__)
+
+DATA_SOURCE = "warehouse"
+SITE_NAME = "creditwh"
+RESULTS_SUBDIR = "_results"
+# The index lists at most this many recent validation runs (each listed run is read back from JSON).
+INDEX_RESULTS_LIMIT = 500
+
+_suites: dict[str, Any] = {}
+_suites_lock = threading.Lock()
+_docs_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class GxOutcome:
+    """What GX found in one batch.
+
+    `evaluated` is the number of expectations GX evaluated; `rows` the batch's row count;
+    `unexpected` maps (field code, rule) to the number of rows failing it, only where non-zero,
+    and is directly comparable with `SELECT field, rule, count(*) FROM audit.quarantine ...`.
+    `errors` lists expectations GX could not evaluate (their rows are unknown, success is False).
+    """
+
+    record_type: str
+    batch_id: int
+    success: bool
+    evaluated: int
+    rows: int | None
+    unexpected: dict[tuple[str, str], int]
+    elapsed_s: float
+    data_docs_page: Path | None = None
+    errors: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def suite_for(record_type_code: str):
+    """The record type's suite, read once per process and checked against the catalog.
+
+    The suite object is only read during validation (it is never added to a context), so one
+    instance is safely shared by every run and thread of the process.
+    """
+    with _suites_lock:
+        suite = _suites.get(record_type_code)
+        if suite is None:
+            if record_type_code not in catalog().record_type_by_code:
+                raise UserError(f"Unknown record type {record_type_code!r}.")
+            path = suite_path(record_type_code)
+            if not path.exists():
+                raise UserError(f"{path} is missing; run `{GENERATOR_COMMAND}`.")
+            if read_suite_document(record_type_code) != build_suite(record_type_code):
+                raise UserError(f"{path} no longer matches the catalog's rules; run `{GENERATOR_COMMAND}` "
+                                "and commit the result.")
+            suite = _suites[record_type_code] = load_suite(record_type_code)
+        return suite
+
+
+def _project_config(data_docs_dir: Path | None):
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    stores = dict(defaults.stores)
+    sites: dict[str, Any] = {}
+    if data_docs_dir is not None:
+        stores[defaults.validation_results_store_name] = {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(data_docs_dir / RESULTS_SUBDIR)},
+        }
+        sites[SITE_NAME] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                   "validation_results_limit": INDEX_RESULTS_LIMIT},
+            # Suite pages would need every suite in the (in-memory) expectations store, or the index
+            # builder deletes the other suites' pages; the validation pages show the expectations.
+            "site_section_builders": {"expectations": "None", "profiling": "None"},
+        }
+    return DataContextConfig(store_backend_defaults=defaults, stores=stores, data_docs_sites=sites,
+                             analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
+
+
+def _count_unexpected(result) -> tuple[int | None, dict[tuple[str, str], int], list[str]]:
+    rows: int | None = None
+    unexpected: dict[tuple[str, str], int] = {}
+    errors: list[str] = []
+    for r in result.results:
+        config = r.expectation_config
+        exception = r.exception_info or {}
+        if exception.get("raised_exception"):
+            what = config.meta.get("field", "") + "/" + config.meta.get("rule", "") if config.meta else config.type
+            errors.append(f"{config.type} {what}: {exception.get('exception_message')}")
+            continue
+        if config.type == "expect_table_row_count_to_be_between":
+            rows = r.result.get("observed_value")
+        elif config.type == "unexpected_rows_expectation":
+            count = int(r.result.get("observed_value") or 0)
+            if count:
+                key = (config.meta["field"], config.meta["rule"])
+                unexpected[key] = unexpected.get(key, 0) + count
+    return rows, unexpected, errors
+
+
+def _build_docs(context, data_docs_dir: Path, key) -> Path | None:
+    import fasteners
+
+    data_docs_dir.mkdir(parents=True, exist_ok=True)
+    with _docs_lock, fasteners.InterProcessLock(str(data_docs_dir / ".build.lock")):
+        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key], build_index=True)
+    urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME, only_if_exists=True)
+    url = urls[0]["site_url"] if urls else None
+    return Path(url.removeprefix("file://")) if url else None
+
+
+def _dispose(data_source) -> None:
+    # Each run gets its own SQLAlchemy engines: close their pools rather than wait for collection.
+    try:
+        data_source.get_execution_engine().close()
+    except Exception:  # noqa: BLE001 - cleanup must not hide the outcome
+        log.debug("could not close the GX execution engine", exc_info=True)
+    engine = getattr(data_source, "_engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
+def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
+              data_docs_dir: Path | None = None) -> GxOutcome:
+    """Validate batch `batch_id` of `staging.<record_type>_clean` with GX; Data Docs under `data_docs_dir`."""
+    started = time.perf_counter()
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    batch_id = int(batch_id)
+    suite = suite_for(record_type_code)
+    record_type = catalog().record_type_by_code[record_type_code]
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+    timings["suite"] = mark - started
+
+    context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
+    data_source = context.data_sources.add_sql(
+        DATA_SOURCE, connection_string=warehouse_url,
+        kwargs={"connect_args": {"application_name": f"creditwh-gx-{record_type_code}-{batch_id}"}})
+    try:
+        asset = data_source.add_query_asset(
+            f"{record_type_code}_batch_{batch_id}",
+            query=f"SELECT * FROM {clean_table(record_type)} WHERE batch_id = {batch_id}")
+        batch_definition = asset.add_batch_definition_whole_table("batch")
+        timings["context"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+
+        result = batch_definition.get_batch().validate(suite, result_format="SUMMARY")
+        timings["validate"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+    finally:
+        _dispose(data_source)
+
+    rows, unexpected, errors = _count_unexpected(result)
+    page = None
+    if data_docs_dir is not None:
+        run_id = RunIdentifier(run_name=f"batch-{batch_id}", run_time=dt.datetime.now(dt.UTC))
+        result.meta["run_id"] = run_id
+        result.meta["validation_time"] = run_id.run_time
+        result.meta["creditwh"] = {"record_type": record_type_code, "batch_id": batch_id}
+        key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+                                         run_id=run_id, batch_identifier=result.batch_id)
+        context.validation_results_store.set(key, result)
+        page = _build_docs(context, Path(data_docs_dir), key)
+        timings["data_docs"] = time.perf_counter() - mark
+
+    outcome = GxOutcome(
+        record_type=record_type_code, batch_id=batch_id, success=bool(result.success) and not errors,
+        evaluated=int(result.statistics.get("evaluated_expectations", 0)), rows=rows, unexpected=unexpected,
+        elapsed_s=time.perf_counter() - started, data_docs_page=page, errors=errors, timings=timings)
+    if errors:
+        log.warning("GX could not evaluate %d expectations of %s batch %s: %s", len(errors), record_type_code,
+                    batch_id, errors[0])
+    return outcome
