@@ -95,6 +95,7 @@ def _upsert_subjects(conn: Connection, batch_id: int) -> None:
           LEFT JOIN dw.dim_subject d ON d.subject_code = i.subject_code AND d.is_current
     """)
     _execute(conn, """
+        ANALYZE incoming_subject;
         ALTER TABLE incoming_subject ADD COLUMN attributes_hash char(64);
         UPDATE incoming_subject
            SET attributes_hash = encode(sha256(convert_to(
@@ -161,6 +162,8 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
         if state.status != "validated":
             raise UserError(f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
         valid = _incoming(conn, record_type, batch)
+        # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
+        _execute(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
         orphans = conn.scalar(sa.text("SELECT count(*) FROM incoming WHERE subject_code IS NULL"))
         if orphans:
             # Validation guarantees a subject code; failing loudly beats counting rows as unchanged.

@@ -74,15 +74,18 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
         checks.append(f"(CASE WHEN {rule.sql(joined_checks=True)} THEN {literal(rule.field)} END, "
                       f"{literal(str(rule.rule))}, {literal(template_zh)}, {literal(template_en)}, "
                       f"{rule.detail_zh}, {rule.detail_en})")
-    # Codes repeat (an agency's own code is on every row): check each distinct code once.
+    # Codes repeat (an agency's own code is on every row): check each distinct code once, per kind.
     checked = sorted(set().union(*(rule.checked_columns() for rule in rules)))
     table = clean_table(record_type)
-    codes = " UNION ".join(f"SELECT {c} FROM {table} WHERE batch_id = {int(batch_id)}" for c in checked)
+    by_kind = sorted(set().union(*(rule.checked_codes() for rule in rules)))
+    codes = " UNION ".join(f"SELECT '{kind}', {c} FROM {table} WHERE batch_id = {int(batch_id)}"
+                           for kind, c in by_kind) or "SELECT NULL, NULL WHERE false"
     _execute(conn, f"""
         DROP TABLE IF EXISTS code_checks;
         CREATE TEMP TABLE code_checks ON COMMIT DROP AS
-        SELECT code, dw.is_valid_uscc(code) AS uscc_ok, dw.is_valid_id_number(code) AS id_number_ok
-          FROM ({codes}) AS distinct_codes (code) WHERE code IS NOT NULL;
+        SELECT code, bool_or(kind = 'uscc' AND dw.is_valid_uscc(code)) AS uscc_ok,
+               bool_or(kind = 'id_number' AND dw.is_valid_id_number(code)) AS id_number_ok
+          FROM ({codes}) AS distinct_codes (kind, code) WHERE code IS NOT NULL GROUP BY code;
         ANALYZE code_checks;
     """)
     # Joined twice: once to find failing rows, once (for those few) to say which rules they broke.

@@ -9,11 +9,15 @@ server and only counts come back (`SUMMARY` results carry no row values, so no p
 reaches the validation results or the HTML).
 
 Data Docs: the ephemeral context gets a filesystem Data Docs site at `data_docs_dir` and a
-filesystem validation-results store at `data_docs_dir/_results` (JSON of each run). GX's index
-builder drops pages whose result is not in the results store, so the store must be the shared
-directory, not the ephemeral in-memory one: otherwise each run would delete every other batch's
-page. Building is serialised by a lock (threads and processes) because the index and the static
-assets are rewritten on every build.
+filesystem validation-results store at `data_docs_dir/_results` (the JSON of each run). A run
+renders only its own page (about 0.1 s). The index page is rebuilt by `build_data_docs_index`
+(once after a wave of batches, or per run with `build_index=True`): GX reads back every listed
+result to render it, so its cost grows with the number of runs kept (about 5 ms each), and its
+builder deletes the pages of results missing from the results store. That is why the store is
+the shared directory and never the ephemeral in-memory one: an index built from an in-memory
+store, as a Checkpoint's UpdateDataDocsAction always does, would delete every other batch's page.
+Builds are serialised by a lock (threads and processes): the static assets and the index are
+rewritten each time.
 """
 
 from __future__ import annotations
@@ -141,15 +145,30 @@ def _count_unexpected(result) -> tuple[int | None, dict[tuple[str, str], int], l
     return rows, unexpected, errors
 
 
-def _build_docs(context, data_docs_dir: Path, key) -> Path | None:
+def _build_docs(context, data_docs_dir: Path, resource_identifiers: list, build_index: bool) -> None:
     import fasteners
 
     data_docs_dir.mkdir(parents=True, exist_ok=True)
     with _docs_lock, fasteners.InterProcessLock(str(data_docs_dir / ".build.lock")):
-        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key], build_index=True)
-    urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME, only_if_exists=True)
-    url = urls[0]["site_url"] if urls else None
+        context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=resource_identifiers,
+                                build_index=build_index)
+
+
+def _url_to_path(url: str | None) -> Path | None:
     return Path(url.removeprefix("file://")) if url else None
+
+
+def build_data_docs_index(data_docs_dir: Path) -> Path:
+    """Rebuild `index.html` of the Data Docs site over the runs kept in `data_docs_dir/_results`."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    data_docs_dir = Path(data_docs_dir)
+    context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
+    # An empty list would mean "render every page again"; a key that matches nothing renders none.
+    nothing = [ExpectationSuiteIdentifier(name="__index_only__")]
+    _build_docs(context, data_docs_dir, nothing, build_index=True)
+    return data_docs_dir / "index.html"
 
 
 def _dispose(data_source) -> None:
@@ -164,8 +183,13 @@ def _dispose(data_source) -> None:
 
 
 def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
-              data_docs_dir: Path | None = None) -> GxOutcome:
-    """Validate batch `batch_id` of `staging.<record_type>_clean` with GX; Data Docs under `data_docs_dir`."""
+              data_docs_dir: Path | None = None, *, build_index: bool = False) -> GxOutcome:
+    """Validate batch `batch_id` of `staging.<record_type>_clean` with GX.
+
+    With `data_docs_dir`, the run's result is kept under `data_docs_dir/_results` and its HTML page
+    rendered (returned as `data_docs_page`); `build_index=True` also rebuilds the site's index
+    (see `build_data_docs_index`, the cheaper choice when many batches run).
+    """
     started = time.perf_counter()
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
@@ -209,7 +233,9 @@ def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
         key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
                                          run_id=run_id, batch_identifier=result.batch_id)
         context.validation_results_store.set(key, result)
-        page = _build_docs(context, Path(data_docs_dir), key)
+        _build_docs(context, Path(data_docs_dir), [key], build_index=build_index)
+        urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME, only_if_exists=True)
+        page = _url_to_path(urls[0]["site_url"] if urls else None)
         timings["data_docs"] = time.perf_counter() - mark
 
     outcome = GxOutcome(

@@ -54,6 +54,12 @@ def unexpected_rows_query(predicate: str, exclude: tuple[str, ...] = ()) -> str:
     return "SELECT n.row_no FROM (SELECT * FROM {batch}) AS n WHERE " + _escape_braces(where)
 
 
+def predicate_sql(rule: RowRule) -> str:
+    """The rule's predicate as plain SQL over `n` (checksum functions inline, as GX runs it alone)."""
+    render = getattr(rule, "sql", None)
+    return render() if callable(render) else rule.predicate
+
+
 def _sql_literal_text(expression: str) -> str | None:
     """The text of a plain SQL string literal ('...'), or None for any other expression."""
     if len(expression) >= 2 and expression[0] == expression[-1] == "'" and "'" not in expression[1:-1].replace(
@@ -100,12 +106,13 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
     for rule in row_rules(record_type):
         key = (rule.field, str(rule.rule))
         earlier = tuple(seen.setdefault(key, []))
+        predicate = predicate_sql(rule)
         expectations.append(gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=unexpected_rows_query(rule.predicate, earlier),
+            unexpected_rows_query=unexpected_rows_query(predicate, earlier),
             description=describe(rule, record_type),
             meta={"field": rule.field, "rule": str(rule.rule)},
         ))
-        seen[key].append(rule.predicate)
+        seen[key].append(predicate)
     suite = gx.ExpectationSuite(
         name=record_type.code,
         expectations=expectations,

@@ -109,6 +109,10 @@ class RowRule:
     def checked_columns(self) -> set[str]:
         return {m.group(2) for m in CODE_CHECK.finditer(self.predicate)}
 
+    def checked_codes(self) -> set[tuple[str, str]]:
+        """(kind, column) pairs whose checksum this rule needs."""
+        return {(m.group(1), m.group(2)) for m in CODE_CHECK.finditer(self.predicate)}
+
 
 def _array(values: tuple[str, ...]) -> str:
     return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"
