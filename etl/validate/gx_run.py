@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from etl.stage.tables import clean_table
 from etl.validate.gx_suites import GENERATOR_COMMAND, build_suite, load_suite, read_suite_document, suite_path
 
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
+# add_sql is deliberate (add_postgres rejects socket URLs); GX warns about it once per process.
+warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
 
 log = logging.getLogger(__name__)
 

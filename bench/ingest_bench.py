@@ -1,0 +1,300 @@
+"""Ingest benchmark: our pipeline against plain COPY (the floor) and the tutorial path, side by side.
+
+    python bench/ingest_bench.py --records 1000000 --runs 3
+
+For each run, on fresh databases of the same server:
+  * floor     - COPY of the same rows (one CSV per record type, prepared untimed) into unindexed text tables;
+  * tutorial  - pandas read_csv -> Great Expectations on the pandas DataFrame -> DataFrame.to_sql;
+  * ours      - extract, land, stage, validate and load all 26 departments through the department simulator;
+  * increment - our ingest again after 1% of the records were added or changed (ratio to the full run);
+  * memory    - peak RSS of our ingest process.
+Figures are medians over the runs with min and max, and ratios to the baselines measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from etl.catalog import catalog, header_index, normalise_header  # noqa: E402
+from etl.generate import generate  # noqa: E402
+from etl.stage import _read_csv, _read_jsonl, _read_xlsx, detect_encoding  # noqa: E402
+from etl.warehouse import get_engine  # noqa: E402
+
+
+def flatten_sources(data_dir: Path, out_dir: Path) -> dict[str, tuple[Path, int]]:
+    """One UTF-8 CSV per record type with standard field codes: the same rows, for the baselines."""
+    cat = catalog()
+    writers: dict[str, tuple[csv.writer, object, list[str]]] = {}
+    counts: dict[str, int] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for department, feed in cat.feeds():
+        record_type = cat.record_type_by_code[feed.record_type]
+        codes = [f.code for f in record_type.fields]
+        if record_type.code not in writers:
+            handle = (out_dir / f"{record_type.code}.csv").open("w", encoding="utf-8", newline="")
+            writer = csv.writer(handle)
+            writer.writerow(codes)
+            writers[record_type.code] = (writer, handle, codes)
+            counts[record_type.code] = 0
+        writer, _, _ = writers[record_type.code]
+        index = header_index(record_type, feed)
+        for rows in _source_rows(data_dir, department.code, feed):
+            header, body = rows
+            positions = [index.get(normalise_header(str(h))) for h in header]
+            for record in body:
+                mapped = dict.fromkeys(codes, "")
+                for code, value in zip(positions, record, strict=False):
+                    if code:
+                        mapped[code] = "" if value is None else str(value)
+                writer.writerow(mapped.values())
+                counts[record_type.code] += 1
+    for _, handle, _ in writers.values():
+        handle.close()
+    return {code: (out_dir / f"{code}.csv", counts[code]) for code in writers}
+
+
+def _source_rows(data_dir: Path, department: str, feed):
+    if feed.transport == "file":
+        for path in sorted((data_dir / "files" / department).glob(feed.file.pattern)):
+            rows = _read_xlsx(path) if feed.file.format == "xlsx" else _read_csv(path, detect_encoding(path))
+            header = next(rows)
+            yield header, rows
+    elif feed.transport == "api":
+        records = []
+        for page in sorted((data_dir / "api" / department / feed.code).glob("page-*.json")):
+            records.extend(json.loads(page.read_text(encoding="utf-8"))["data"])
+        if records:
+            header = list(records[0])
+            yield header, ([r.get(h) for h in header] for r in records)
+    else:
+        import sqlite3
+
+        with sqlite3.connect(data_dir / "sql" / f"{department}.sqlite") as conn:
+            cursor = conn.execute(f"SELECT * FROM {feed.sql.table}")  # noqa: S608 - catalog table name
+            header = [d[0] for d in cursor.description]
+            yield header, cursor
+
+
+def fresh_database(admin_url: str) -> sa.Engine:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return sa.create_engine(sa.make_url(admin_url).set(database=name))
+
+
+def drop_database(admin_url: str, engine: sa.Engine) -> None:
+    name = engine.url.database
+    engine.dispose()
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def time_floor(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float:
+    cat = catalog()
+    with engine.begin() as conn:
+        for code in flat:
+            columns = ", ".join(f"{f.code.lower()} text" for f in cat.record_type_by_code[code].fields)
+            conn.execute(sa.text(f"CREATE TABLE floor_{code} ({columns})"))
+    started = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for code, (path, _) in flat.items():
+            with path.open("rb") as handle:
+                cursor.copy_expert(f"COPY floor_{code} FROM STDIN WITH (FORMAT csv, HEADER true)", handle)
+        raw.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - started
+
+
+def time_tutorial(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float:
+    """The path most tutorials show: pandas read_csv, GX on the DataFrame, DataFrame.to_sql."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+
+    cat = catalog()
+    started = time.perf_counter()
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas("tutorial")
+    for code, (path, _) in flat.items():
+        record_type = cat.record_type_by_code[code]
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        suite = context.suites.add(gx.ExpectationSuite(name=f"tutorial_{code}"))
+        for field in record_type.fields:
+            if field.required:
+                suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=field.code))
+            if field.allowed and not field.multi_value:
+                suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=field.code, value_set=list(field.allowed),
+                                                                      mostly=0.5))
+            if field.max_length:
+                suite.add_expectation(gxe.ExpectColumnValueLengthsToBeBetween(column=field.code, max_value=field.max_length))
+        asset = source.add_dataframe_asset(name=f"asset_{code}")
+        batch_definition = asset.add_batch_definition_whole_dataframe(f"batch_{code}")
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        batch.validate(suite)
+        frame.to_sql(f"tutorial_{code}", engine, if_exists="append", index=False, chunksize=10_000)
+    return time.perf_counter() - started
+
+
+def run_ours(url: str, data_dir: Path, var_dir: Path) -> tuple[float, int]:
+    """Our ingest in a child process (so its peak memory is its own); returns seconds and peak RSS in MB."""
+    script = (
+        "import os, time\n"
+        "from etl.catalog import catalog\n"
+        "from etl.ingest import ingest_department\n"
+        "from etl.sim.departments import DepartmentSimulator\n"
+        "from etl.warehouse import get_engine\n"
+        "engine = get_engine(); cat = catalog()\n"
+        f"with DepartmentSimulator({str(data_dir)!r}) as sim:\n"
+        "    os.environ.update(sim.connection_env())\n"
+        "    started = time.perf_counter()\n"
+        "    for d in cat.departments:\n"
+        "        ingest_department(engine, cat, d, file_drop_dir=sim.file_drop_dir)\n"
+        "    print(time.perf_counter() - started)\n"
+    )
+    env = {**os.environ, "WAREHOUSE_URL": url, "CREDITWH_VAR_DIR": str(var_dir)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return float(result.stdout.strip().splitlines()[-1]), max(peak, before) // 1024
+
+
+def prepare_schema(engine: sa.Engine) -> None:
+    from etl.migrate import migrate
+    from etl.reference import seed_reference_data
+
+    migrate(engine)
+    seed_reference_data(engine, catalog())
+
+
+def add_one_percent(data_dir: Path, records: int, seed: int, as_of: dt.date, work: Path) -> None:
+    """1% more records: a second generation of records/100 rows, dropped in as new files, pages and rows."""
+    extra = work / "extra"
+    generate(extra, records=max(records // 100, 3 * len(catalog().feeds())), seed=seed + 1, defect_rate=0.02,
+             as_of=as_of)
+    for path in (extra / "files").rglob("*.*"):
+        target = data_dir / "files" / path.parent.name / path.name.replace("_", "_increment_", 1)
+        target.write_bytes(path.read_bytes())
+    import sqlite3
+
+    for database in (extra / "sql").glob("*.sqlite"):
+        with sqlite3.connect(database) as source, sqlite3.connect(data_dir / "sql" / database.name) as target:
+            for (table,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                rows = source.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
+                offset = target.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]  # noqa: S608
+                marks = ", ".join("?" * len(rows[0]))
+                target.executemany(f"INSERT INTO {table} VALUES ({marks})",  # noqa: S608
+                                   [(r[0] + offset, "2099-01-01T00:00:00Z", *r[2:]) for r in rows])
+    for feed_dir in (extra / "api").glob("*/*"):
+        pages = sorted((data_dir / "api" / feed_dir.parent.name / feed_dir.name).glob("page-*.json"))
+        last = json.loads(pages[-1].read_text(encoding="utf-8"))
+        offset = sum(len(json.loads(p.read_text(encoding="utf-8"))["data"]) for p in pages)
+        records_extra = []
+        for page in sorted(feed_dir.glob("page-*.json")):
+            records_extra.extend(json.loads(page.read_text(encoding="utf-8"))["data"])
+        for i, record in enumerate(records_extra, start=1):
+            record["id"] = offset + i
+            record["updated_at"] = "2099-01-01T00:00:00Z"
+        last["data"].extend(records_extra)
+        pages[-1].write_text(json.dumps(last, ensure_ascii=False), encoding="utf-8")
+
+
+def summarise(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.md")
+    args = parser.parse_args()
+
+    admin_url = get_engine().url.set(database="postgres").render_as_string(hide_password=False)
+    as_of = dt.date.today()
+    results: dict[str, list[float]] = {"floor": [], "tutorial": [], "ours": [], "increment": [], "memory": []}
+    with tempfile.TemporaryDirectory(prefix="creditwh-bench-") as work_name:
+        work = Path(work_name)
+        data_dir = work / "data"
+        generate(data_dir, records=args.records, seed=args.seed, defect_rate=0.02, as_of=as_of)
+        flat = flatten_sources(data_dir, work / "flat")
+        rows = sum(n for _, n in flat.values())
+        for run in range(args.runs):
+            for name, timer in (("floor", time_floor), ("tutorial", time_tutorial)):
+                engine = fresh_database(admin_url)
+                try:
+                    results[name].append(timer(engine, flat))
+                finally:
+                    drop_database(admin_url, engine)
+            engine = fresh_database(admin_url)
+            try:
+                prepare_schema(engine)
+                url = engine.url.render_as_string(hide_password=False)
+                run_data = work / f"run{run}"
+                subprocess.run(["cp", "-a", str(data_dir), str(run_data)], check=True)
+                seconds, peak_mb = run_ours(url, run_data, work / f"var{run}")
+                results["ours"].append(seconds)
+                results["memory"].append(peak_mb)
+                add_one_percent(run_data, args.records, args.seed, as_of, work / f"inc{run}")
+                increment, _ = run_ours(url, run_data, work / f"var{run}")
+                results["increment"].append(increment)
+            finally:
+                drop_database(admin_url, engine)
+            print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in results.items()), flush=True)
+
+    ratio_floor = [o / f for o, f in zip(results["ours"], results["floor"], strict=True)]
+    ratio_tutorial = [t / o for o, t in zip(results["ours"], results["tutorial"], strict=True)]
+    ratio_increment = [i / o for o, i in zip(results["ours"], results["increment"], strict=True)]
+    lines = [
+        f"# Ingest benchmark — {rows:,} records, {args.runs} runs",
+        "",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.node()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; server: {get_engine().url.host}:{get_engine().url.port}",
+        f"- command: `python bench/ingest_bench.py --records {args.records} --runs {args.runs}`",
+        "",
+        "| figure | median (min, max) | rows/s (median) | target |",
+        "|---|---|---|---|",
+        f"| plain COPY (floor), s | {summarise(results['floor'])} | {rows / statistics.median(results['floor']):,.0f} | |",
+        f"| tutorial path (read_csv → GX pandas → to_sql), s | {summarise(results['tutorial'])} | "
+        f"{rows / statistics.median(results['tutorial']):,.0f} | |",
+        f"| our ingest (extract → load, 26 departments), s | {summarise(results['ours'])} | "
+        f"{rows / statistics.median(results['ours']):,.0f} | |",
+        f"| ours ÷ floor | {summarise(ratio_floor)} | | ≤ 4 |",
+        f"| tutorial ÷ ours (speed-up) | {summarise(ratio_tutorial)} | | ≥ 2 |",
+        f"| 1% increment ÷ full run | {summarise(ratio_increment)} | | ≤ 0.05 |",
+        f"| peak memory of our ingest, MB | {summarise(results['memory'])} | | < 1024 |",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

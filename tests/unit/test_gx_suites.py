@@ -1,0 +1,105 @@
+"""The committed Great Expectations suites are exactly what the catalog's row rules generate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from etl.catalog import catalog
+from etl.validate.gx_suites import (
+    EXPECTATIONS_DIR,
+    GENERATOR_COMMAND,
+    build_suite,
+    load_suite,
+    predicate_sql,
+    render,
+    suite_path,
+    write_suites,
+)
+from etl.validate.rules import clean_columns, row_rules
+
+pytestmark = pytest.mark.unit
+
+RECORD_TYPES = [rt.code for rt in catalog().record_types]
+STALE = (f"is stale or missing: regenerate the suites with `{GENERATOR_COMMAND}` "
+         "(or `.venv/bin/python -c 'from etl.validate.gx_suites import write_suites; write_suites()'`) "
+         "and commit expectations/")
+
+
+@pytest.fixture(scope="module")
+def suites() -> dict[str, dict]:
+    return {code: build_suite(code) for code in RECORD_TYPES}
+
+
+@pytest.mark.parametrize("code", RECORD_TYPES)
+def test_committed_suite_matches_the_catalog(code, suites):
+    path = suite_path(code)
+    assert path.exists(), f"{path} {STALE}"
+    assert path.read_text(encoding="utf-8") == render(suites[code]), f"{path} {STALE}"
+
+
+def test_no_suite_files_for_unknown_record_types():
+    files = {p.stem for p in EXPECTATIONS_DIR.glob("*.json")}
+    assert files == set(RECORD_TYPES), f"expectations/ holds {sorted(files - set(RECORD_TYPES))} {STALE}"
+
+
+@pytest.mark.parametrize("code", RECORD_TYPES)
+def test_one_expectation_per_row_rule_in_order(code, suites):
+    record_type = catalog().record_type_by_code[code]
+    rules = row_rules(record_type)
+    unexpected = [e for e in suites[code]["expectations"] if e["type"] == "unexpected_rows_expectation"]
+    assert [(e["meta"]["field"], e["meta"]["rule"]) for e in unexpected] == [(r.field, str(r.rule)) for r in rules]
+    for expectation, rule in zip(unexpected, rules, strict=True):
+        query = expectation["kwargs"]["unexpected_rows_query"]
+        # GX fills {batch} with str.format: every other brace must be escaped, and the predicate survive.
+        formatted = query.format(batch="(SELECT * FROM t) AS subselect")
+        assert predicate_sql(rule) in formatted or predicate_sql(rule, joined_checks=True) in formatted
+        assert formatted.startswith("SELECT n.row_no FROM ")
+        assert " / " in expectation["description"]  # Chinese / English
+
+
+@pytest.mark.parametrize("code", RECORD_TYPES)
+def test_batch_level_expectations(code, suites):
+    record_type = catalog().record_type_by_code[code]
+    others = [e for e in suites[code]["expectations"] if e["type"] != "unexpected_rows_expectation"]
+    columns = {e["kwargs"]["column"] for e in others if e["type"] == "expect_column_to_exist"}
+    expected = {"batch_id", "row_no", "record_uid", "first_row_no"} | {c.name for c in clean_columns(record_type)}
+    assert columns == expected
+    row_count = [e for e in others if e["type"] == "expect_table_row_count_to_be_between"]
+    assert [e["kwargs"] for e in row_count] == [{"min_value": 0}]
+
+
+@pytest.mark.parametrize("code", RECORD_TYPES)
+def test_suite_document_is_deterministic_and_described(code, suites):
+    record_type = catalog().record_type_by_code[code]
+    document = suites[code]
+    assert document["name"] == code
+    assert document["meta"]["name_zh"] == record_type.name_zh
+    assert document["meta"]["name_en"] == record_type.name_en
+    assert "id" not in document and all("id" not in e for e in document["expectations"])
+    assert build_suite(code) == document
+
+
+def test_rules_sharing_field_and_rule_are_not_counted_twice(suites):
+    # The quarantine records a row once per (field, rule); a later rule of the same pair excludes the earlier.
+    expectations = [e for e in suites["penalty"]["expectations"] if e["meta"].get("rule") == "date_format"
+                    and e["meta"]["field"] == "CF_JDRQ"]
+    assert len(expectations) == 2
+    assert "AND NOT coalesce((n.cf_jdrq__bad), false)" in expectations[1]["kwargs"]["unexpected_rows_query"]
+
+
+def test_write_and_load_round_trip(tmp_path, suites):
+    paths = write_suites(tmp_path)
+    assert sorted(p.name for p in paths) == sorted(f"{code}.json" for code in RECORD_TYPES)
+    first = {p.name: p.read_bytes() for p in paths}
+    write_suites(tmp_path)
+    assert {p.name: p.read_bytes() for p in paths} == first
+    text = (tmp_path / "penalty.json").read_text(encoding="utf-8")
+    assert text.endswith("}\n") and "行政处罚" in text
+    assert json.loads(text) == suites["penalty"]
+
+    suite = load_suite("penalty", tmp_path)
+    assert suite.name == "penalty"
+    assert len(suite.expectations) == len(suites["penalty"]["expectations"])
+    assert suite.meta["name_zh"] == "行政处罚"
