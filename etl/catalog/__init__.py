@@ -69,6 +69,7 @@ class Role(StrEnum):
     VALID_FROM = "valid_from"
     VALID_TO = "valid_to"
     FINE_AMOUNT = "fine_amount"
+    RECORD_STATUS = "record_status"
 
 
 class FieldSpec(Strict):
@@ -137,6 +138,8 @@ class RecordType(Strict):
     fields: tuple[FieldSpec, ...]
     rules: tuple[ConditionalRule, ...] = ()
     date_order: tuple[DateOrder, ...] = ()
+    status_values: dict[str, Literal["revoked", "corrected"]] = Field(
+        default_factory=dict, description="value of the record_status field -> fact status")
 
     @functools.cached_property
     def field_by_code(self) -> dict[str, FieldSpec]:
@@ -169,6 +172,9 @@ class RecordType(Strict):
         for needed in (Role.SUBJECT_NAME, Role.SUBJECT_TYPE, Role.DOCUMENT_NUMBER, Role.DECISION_DATE):
             if needed not in roles:
                 raise ValueError(f"no field has role {needed.value}")
+        status_field = self.role(Role.RECORD_STATUS)
+        if self.status_values and (status_field is None or not set(self.status_values) <= set(status_field.allowed)):
+            raise ValueError("status_values need a record_status field whose allowed values include them")
         return self
 
 

@@ -47,6 +47,16 @@ def _col(record_type: RecordType, role: Role) -> str:
     return f"n.{column(field.code)}" if field else "NULL::text"
 
 
+def _status(record_type: RecordType) -> str:
+    """The fact status a department's own status field says (revocations), else active."""
+    field = record_type.role(Role.RECORD_STATUS)
+    if field is None or not record_type.status_values:
+        return "'active'"
+    cases = " ".join(f"WHEN {literal(value)} THEN {literal(status)}"
+                     for value, status in record_type.status_values.items())
+    return f"CASE n.{column(field.code)} {cases} ELSE 'active' END"
+
+
 def _attributes(record_type: RecordType) -> str:
     pairs = [f"{literal(f.code)}, n.{column(f.code)}" for f in record_type.fields]
     chunks = [pairs[i:i + 40] for i in range(0, len(pairs), 40)]
@@ -72,6 +82,7 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
                {_col(record_type, Role.DOCUMENT_NUMBER)} AS document_number,
                to_char({_col(record_type, Role.DECISION_DATE)}, 'YYYYMMDD')::integer AS decision_date_key,
                {fine_expr} AS fine_amount,
+               {_status(record_type)} AS status,
                a.attributes,
                encode(sha256(convert_to(a.attributes::text, 'UTF8')), 'hex') AS content_hash
           FROM {clean_table(record_type)} n
@@ -132,15 +143,16 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
     return _execute(conn, f"""
         INSERT INTO dw.fact_credit_record
                (record_uid, subject_key, record_type_key, department_key, decision_date_key, document_number,
-                fine_amount, attributes, content_hash, batch_id, source_row_no)
+                fine_amount, status, attributes, content_hash, batch_id, source_row_no)
         SELECT i.record_uid, s.subject_key, {int(keys.record_type_key)}, {int(keys.department_key)},
-               i.decision_date_key, i.document_number, i.fine_amount, i.attributes, i.content_hash,
+               i.decision_date_key, i.document_number, i.fine_amount, i.status, i.attributes, i.content_hash,
                {int(batch.batch_id)}, i.row_no
           FROM incoming i
           JOIN dw.dim_subject s ON s.subject_code = i.subject_code AND s.is_current
         ON CONFLICT (record_uid) DO UPDATE
            SET subject_key = EXCLUDED.subject_key, decision_date_key = EXCLUDED.decision_date_key,
                document_number = EXCLUDED.document_number, fine_amount = EXCLUDED.fine_amount,
+               status = EXCLUDED.status,
                attributes = EXCLUDED.attributes, content_hash = EXCLUDED.content_hash,
                batch_id = EXCLUDED.batch_id, source_row_no = EXCLUDED.source_row_no, updated_at = now()
          WHERE dw.fact_credit_record.content_hash IS DISTINCT FROM EXCLUDED.content_hash

@@ -180,3 +180,23 @@ def test_feedback_workbook_masks_ids_and_never_holds_formulas(warehouse, tmp_pat
     texts = " ".join(str(c.value) for c in cells)
     assert "=cmd|' /C calc'!A0" in texts and "+1-2" in texts
     assert "410523199001011238" not in texts
+
+
+def test_correction_keeps_history_and_revocation_changes_status(warehouse, tmp_path):
+    number = f"示卫罚〔2025〕{uuid.uuid4().int % 10**8}号"
+    first = run(warehouse, write_csv(tmp_path / "v1.csv", [penalty_row(行政处罚决定书文号=number)]))
+    changed = penalty_row(行政处罚决定书文号=number, 处罚内容="罚款三千元")
+    corrected = run(warehouse, write_csv(tmp_path / "v2.csv", [changed]))
+    same_again = run(warehouse, write_csv(tmp_path / "v3.csv", [changed, penalty_row()]))
+    revoked = run(warehouse, write_csv(tmp_path / "v4.csv", [[*changed, "撤销"]],
+                                       headers=[*PENALTY_HEADERS, "当前状态"]))
+    assert (first.rows_loaded, corrected.rows_loaded) == (1, 1)
+    assert (same_again.rows_loaded, same_again.rows_unchanged) == (1, 1)
+    assert revoked.rows_loaded == 1
+    with warehouse.connect() as conn:
+        fact = conn.execute(sa.text("""
+            SELECT f.status, f.attributes->>'CF_NR' AS content, count(h.*) AS versions
+              FROM dw.fact_credit_record f LEFT JOIN dw.fact_credit_record_history h USING (record_key)
+             WHERE f.document_number = :n GROUP BY f.record_key"""), {"n": number}).one()
+    assert (fact.status, fact.content, fact.versions) == ("revoked", "罚款三千元", 2)
+
