@@ -109,7 +109,10 @@ def status() -> None:
               help="Only this dropped file (file feeds of DEPARTMENT).")
 @click.option("--simulate", "simulate_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Serve the departments from generated data (a local department simulator).")
-def ingest(department: str | None, all_departments: bool, only_file: Path | None, simulate_dir: Path | None) -> None:
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Departments ingested at once, each in its own process.")
+def ingest(department: str | None, all_departments: bool, only_file: Path | None, simulate_dir: Path | None,
+           workers: int) -> None:
     """Extract, land, stage, validate and load one department's feeds (or --all)."""
     from etl.catalog import catalog
     from etl.warehouse import get_engine
@@ -121,18 +124,19 @@ def ingest(department: str | None, all_departments: bool, only_file: Path | None
         raise UserError(f"There is no department {department!r}; known: {', '.join(cat.department_by_code)}.")
     departments = cat.departments if all_departments else [cat.department_by_code[department]]
     engine = get_engine()
-    outcomes = run_ingest(engine, cat, departments, simulate_dir=simulate_dir, only_file=only_file)
+    outcomes = run_ingest(engine, cat, departments, simulate_dir=simulate_dir, only_file=only_file, workers=workers)
     _exit_on_problems(outcomes)
 
 
-def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None):
+def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None,
+               workers: int = 1):
     """Ingest departments with a progress bar and print the summary table."""
     import contextlib
     import os
 
     from tqdm import tqdm
 
-    from etl.ingest import ingest_department
+    from etl.ingest import ingest_department, ingest_departments
     from etl.summary import outcomes_table
 
     with contextlib.ExitStack() as stack:
@@ -143,9 +147,13 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
             simulator = stack.enter_context(DepartmentSimulator(simulate_dir))
             os.environ.update(simulator.connection_env())
             drop_dir = simulator.file_drop_dir
-        outcomes = []
-        for dept in tqdm(departments, desc="ingest", unit="dept", disable=len(departments) < 2):
-            outcomes.extend(ingest_department(engine, cat, dept, file_drop_dir=drop_dir, only_file=only_file))
+        if only_file is not None:
+            outcomes = [o for dept in departments
+                        for o in ingest_department(engine, cat, dept, file_drop_dir=drop_dir, only_file=only_file)]
+        else:
+            with tqdm(total=len(departments), desc="ingest", unit="dept", disable=len(departments) < 2) as bar:
+                outcomes = ingest_departments(engine, cat, list(departments), workers=workers,
+                                              file_drop_dir=drop_dir, on_done=lambda _: bar.update())
     click.echo(outcomes_table(outcomes))
     for outcome in outcomes:
         if outcome.status in ("held", "failed", "source_error"):

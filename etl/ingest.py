@@ -176,3 +176,41 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
              WHERE batch_id = :b
         """), {"b": batch_id, "who": released_by})
     return process_batch(engine, catalog, read_batch(engine, batch_id))
+
+
+def _ingest_in_worker(url: str, department_code: str, file_drop_dir: Path | None) -> list[BatchOutcome]:
+    from etl.catalog import catalog
+    from etl.warehouse import get_engine
+
+    cat = catalog()
+    return ingest_department(get_engine(url), cat, cat.department_by_code[department_code],
+                             file_drop_dir=file_drop_dir)
+
+
+def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Department], *, workers: int = 1,
+                       file_drop_dir: Path | None = None, on_done=None) -> list[BatchOutcome]:
+    """Several departments at once in worker processes (as Airflow runs them); loads still commit one at a
+    time where they touch the shared subject dimension."""
+    if workers <= 1:
+        outcomes: list[BatchOutcome] = []
+        for department in departments:
+            outcomes.extend(ingest_department(engine, catalog, department, file_drop_dir=file_drop_dir))
+            if on_done:
+                on_done(department)
+        return outcomes
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    url = engine.url.render_as_string(hide_password=False)
+    by_future = {}
+    outcomes_by_department: dict[str, list[BatchOutcome]] = {}
+    # spawn: a forked copy of a pooled database connection must never be shared with the parent.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for department in departments:
+            by_future[pool.submit(_ingest_in_worker, url, department.code, file_drop_dir)] = department
+        for future in as_completed(by_future):
+            department = by_future[future]
+            outcomes_by_department[department.code] = future.result()
+            if on_done:
+                on_done(department)
+    return [o for d in departments for o in outcomes_by_department[d.code]]
