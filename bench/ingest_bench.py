@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from etl.catalog import catalog, header_index, normalise_header  # noqa: E402
 from etl.generate import generate  # noqa: E402
-from etl.stage import _read_csv, _read_jsonl, _read_xlsx, detect_encoding  # noqa: E402
+from etl.stage import _read_csv, _read_xlsx, detect_encoding  # noqa: E402
 from etl.warehouse import get_engine  # noqa: E402
 
 
@@ -152,7 +152,8 @@ def time_tutorial(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float
                 suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=field.code, value_set=list(field.allowed),
                                                                       mostly=0.5))
             if field.max_length:
-                suite.add_expectation(gxe.ExpectColumnValueLengthsToBeBetween(column=field.code, max_value=field.max_length))
+                suite.add_expectation(gxe.ExpectColumnValueLengthsToBeBetween(column=field.code,
+                                                                              max_value=field.max_length))
         asset = source.add_dataframe_asset(name=f"asset_{code}")
         batch_definition = asset.add_batch_definition_whole_dataframe(f"batch_{code}")
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
@@ -284,7 +285,8 @@ def main() -> None:
         "",
         "| figure | median (min, max) | rows/s (median) | target |",
         "|---|---|---|---|",
-        f"| plain COPY (floor), s | {summarise(results['floor'])} | {rows / statistics.median(results['floor']):,.0f} | |",
+        f"| plain COPY (floor), s | {summarise(results['floor'])} | "
+        f"{rows / statistics.median(results['floor']):,.0f} | |",
         f"| tutorial path (read_csv → GX pandas → to_sql), s | {summarise(results['tutorial'])} | "
         f"{rows / statistics.median(results['tutorial']):,.0f} | |",
         f"| our ingest (extract → load, 26 departments), s | {summarise(results['ours'])} | "
