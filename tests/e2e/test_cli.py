@@ -74,3 +74,35 @@ def test_embedded_warehouse_by_default_reused_and_stopped(tmp_path):
         stop = creditwh("db", "stop", env=env)
     assert stop.stdout.strip() == "stopped"
     assert "not running" in creditwh("db", "status", env=env).stdout
+
+
+def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_path):
+    import datetime as dt
+
+    from etl.generate import generate
+
+    data = tmp_path / "data"
+    generate(data, records=600, seed=5, defect_rate=0.05, as_of=dt.date.today())
+    # A department sends a file whose headers belong to another record type: held for review.
+    stray = data / "files" / "health" / "penalty_29991231.csv"
+    stray.write_text("行政相对人名称,许可决定文书号\n甲公司,许1\n", encoding="utf-8")
+    env = {"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_VAR_DIR": str(tmp_path / "var")}
+    assert creditwh("init", env=env).returncode == 0
+
+    ingest = creditwh("ingest", "--all", "--simulate", str(data), "--workers", "2", env=env)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "TOTAL" in ingest.stdout and "601" in ingest.stdout  # 600 generated rows + the stray file's row
+    assert "held: health/penalty" in ingest.stdout and "许可决定文书号" in ingest.stdout
+
+    status = creditwh("status", env=env)
+    held_line = next(line for line in status.stdout.splitlines() if "penalty_29991231.csv" in line)
+    batch_id = held_line.split()[0]
+    released = creditwh("release", batch_id, "--by", "reviewer", env=env)
+    assert released.returncode == 0, released.stderr
+    # Released means checked row by row: the row lacks most required fields, so it is quarantined.
+    assert f"batch {batch_id}: loaded; rows in 1, loaded 0, unchanged 0, quarantined 1" in released.stdout
+    again = creditwh("release", batch_id, env=env)
+    assert again.returncode == 2 and "not held" in again.stderr
+
+    unknown = creditwh("ingest", "no_such_department", env=env)
+    assert unknown.returncode == 2 and "There is no department 'no_such_department'" in unknown.stderr
