@@ -159,6 +159,10 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
         if outcome.status in ("held", "failed", "source_error"):
             click.echo(f"  {outcome.status}: {outcome.department}/{outcome.feed} batch {outcome.batch_id}: "
                        f"{outcome.reason}")
+    if config.gx_enabled() and any(o.status == "loaded" for o in outcomes):
+        from etl.validate.gx_run import build_data_docs_index
+
+        click.echo(f"Great Expectations Data Docs: {build_data_docs_index(config.data_docs_dir())}")
     feedback = [o.feedback for o in outcomes if o.feedback]
     if feedback:
         click.echo(f"feedback workbooks for departments: {len(feedback)} under {config.var_dir() / 'feedback'}")

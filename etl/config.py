@@ -51,3 +51,12 @@ def file_settle_seconds() -> float:
     file connector honours. Set it for drop folders written without that discipline.
     """
     return float(os.environ.get("CREDITWH_FILE_SETTLE_SECONDS", "0"))
+
+
+def gx_enabled() -> bool:
+    """Run the Great Expectations suites on every batch (CREDITWH_GX=off skips them, e.g. for a quick look)."""
+    return os.environ.get("CREDITWH_GX", "on").lower() not in ("off", "0", "false", "no")
+
+
+def data_docs_dir() -> Path:
+    return var_dir() / "gx" / "data_docs"

@@ -25,7 +25,7 @@ from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
 from etl.load import load_batch
 from etl.stage import UnreadableSource, stage_batch
-from etl.validate import validate_batch
+from etl.validate import check_with_great_expectations, validate_batch
 
 log = logging.getLogger(__name__)
 UNFINISHED = ("landed", "staged", "validated")
@@ -93,6 +93,11 @@ def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcom
     if validation.held:
         return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "held",
                             validation.rows_in, 0, 0, validation.rows_quarantined, validation.reason)
+    if config.gx_enabled():
+        disagreement = check_with_great_expectations(engine, batch)
+        if disagreement:
+            return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "held",
+                                validation.rows_in, 0, 0, validation.rows_quarantined, disagreement)
     result = load_batch(engine, batch, catalog)
     return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "loaded",
                         result.rows_in, result.rows_loaded, result.rows_unchanged, result.rows_quarantined)

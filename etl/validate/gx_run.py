@@ -31,7 +31,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
+from etl import config
 from etl.catalog import catalog
 from etl.errors import UserError
 from etl.stage.tables import clean_table
@@ -158,7 +161,12 @@ def _build_docs(context, data_docs_dir: Path, resource_identifiers: list, build_
 
 
 def _url_to_path(url: str | None) -> Path | None:
-    return Path(url.removeprefix("file://")) if url else None
+    return Path(url2pathname(urlparse(url).path)) if url else None
+
+
+def default_data_docs_dir() -> Path:
+    """Where the pipeline keeps its Data Docs site: var/gx/data_docs."""
+    return config.var_dir() / "gx" / "data_docs"
 
 
 def build_data_docs_index(data_docs_dir: Path) -> Path:
@@ -166,7 +174,7 @@ def build_data_docs_index(data_docs_dir: Path) -> Path:
     import great_expectations as gx
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    data_docs_dir = Path(data_docs_dir)
+    data_docs_dir = Path(data_docs_dir).resolve()
     context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
     # An empty list would mean "render every page again"; a key that matches nothing renders none.
     nothing = [ExpectationSuiteIdentifier(name="__index_only__")]
@@ -202,6 +210,7 @@ def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
     )
 
     batch_id = int(batch_id)
+    data_docs_dir = Path(data_docs_dir).resolve() if data_docs_dir is not None else None
     suite = suite_for(record_type_code)
     record_type = catalog().record_type_by_code[record_type_code]
     timings: dict[str, float] = {}
@@ -236,7 +245,7 @@ def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
         key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
                                          run_id=run_id, batch_identifier=result.batch_id)
         context.validation_results_store.set(key, result)
-        _build_docs(context, Path(data_docs_dir), [key], build_index=build_index)
+        _build_docs(context, data_docs_dir, [key], build_index=build_index)
         urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME, only_if_exists=True)
         page = _url_to_path(urls[0]["site_url"] if urls else None)
         timings["data_docs"] = time.perf_counter() - mark

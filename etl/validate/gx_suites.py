@@ -19,9 +19,9 @@ from typing import Any
 from etl import config
 from etl.catalog import RecordType, catalog
 from etl.quarantine import messages
-from etl.validate.rules import CODE_CHECK, RowRule, clean_columns, row_rules
+from etl.validate.rules import RowRule, clean_columns, row_rules
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 EXPECTATIONS_DIR = config.PROJECT_ROOT / "expectations"
 GENERATOR_COMMAND = "creditwh expectations build"
@@ -39,45 +39,32 @@ def _escape_braces(sql: str) -> str:
     return sql.replace("{", "{{").replace("}", "}}")
 
 
-def unexpected_rows_query(predicate: str, exclude: tuple[str, ...] = (), joins: str = "") -> str:
+def unexpected_rows_query(predicate: str, exclude: tuple[str, ...] = ()) -> str:
     """The rows of the batch where `predicate` (over the clean row `n`) holds, as GX wants it.
 
     For a query asset GX substitutes `{batch}` with `(<asset query>) AS subselect`, so the batch
     cannot be aliased directly (`... AS subselect n` is a syntax error); wrapping it in a derived
-    table gives the predicates their alias `n` for table and query assets alike. A query with a
-    JOIN is the exception: GX then substitutes a bare `(<asset query>)` and leaves the alias to us
-    (PostgreSQL 15 refuses a subquery in FROM without one), so `joins` switch to `{batch} AS n`.
+    table gives the predicates their alias `n` for table and query assets alike. (A query with a
+    JOIN is substituted differently: a bare `(<asset query>)`, aliased by the query itself.)
     `exclude` holds earlier predicates of the same (field, rule): the quarantine records a row once
     per (field, rule), so a row they already caught is not counted again here.
     """
     where = f"({predicate})"
     for earlier in exclude:
         where += f" AND NOT coalesce(({earlier}), false)"
-    # `joins` are GX-ready: their own `{batch}` placeholders stay, nothing else in them has braces.
-    source = "{batch} AS n " + joins if joins else "(SELECT * FROM {batch}) AS n"
-    return f"SELECT n.row_no FROM {source} WHERE " + _escape_braces(where)
+    return "SELECT n.row_no FROM (SELECT * FROM {batch}) AS n WHERE " + _escape_braces(where)
 
 
-def _code_check_joins(rule: RowRule) -> str:
-    """LEFT JOINs giving `v_<column>.<kind>_ok` per distinct code of the batch, as the quarantine does.
+def predicate_sql(rule: RowRule) -> str:
+    """The rule's predicate as plain SQL over `n`, checksum functions called inline.
 
-    A checksum function costs microseconds per call and agencies' codes repeat on every row:
-    checking each distinct code once makes these the cheapest expectations instead of the dearest.
+    Not the quarantine's joined form (each distinct code checked once via a join): a freshly
+    staged batch has no planner statistics, the planner then expects one row and picks a nested
+    loop that re-runs the distinct-code subquery for every row (many minutes for 100,000 rows,
+    where the five inline checksum expectations of a penalty batch take about 3 s).
     """
-    kinds: dict[str, set[str]] = {}
-    for match in CODE_CHECK.finditer(rule.predicate):
-        kinds.setdefault(match.group(2), set()).add(match.group(1))
-    joins = []
-    for col, wanted in sorted(kinds.items()):
-        checks = ", ".join(f"dw.is_valid_{kind}(d.code) AS {kind}_ok" for kind in sorted(wanted))
-        joins.append(f"LEFT JOIN (SELECT d.code, {checks} FROM (SELECT DISTINCT b.{col} AS code FROM {{batch}} AS b) "
-                     f"AS d) AS v_{col} ON v_{col}.code = n.{col}")
-    return " ".join(joins)
-
-
-def predicate_sql(rule: RowRule, joined_checks: bool = False) -> str:
-    """The rule's predicate as plain SQL over `n`: checksum functions inline, or read from the joins."""
-    return rule.sql(joined_checks=joined_checks)
+    render = getattr(rule, "sql", None)
+    return render() if callable(render) else rule.predicate
 
 
 def _sql_literal_text(expression: str) -> str | None:
@@ -127,11 +114,8 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
         key = (rule.field, str(rule.rule))
         earlier = tuple(seen.setdefault(key, []))
         predicate = predicate_sql(rule)
-        joins = _code_check_joins(rule)
-        query = (unexpected_rows_query(predicate_sql(rule, joined_checks=True), earlier, joins) if joins
-                 else unexpected_rows_query(predicate, earlier))
         expectations.append(gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=query,
+            unexpected_rows_query=unexpected_rows_query(predicate, earlier),
             description=describe(rule, record_type),
             meta={"field": rule.field, "rule": str(rule.rule)},
         ))

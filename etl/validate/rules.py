@@ -127,7 +127,7 @@ def _field_rules(field: FieldSpec) -> list[RowRule]:
         rules.append(RowRule(field.code, Rule.REQUIRED, given))
     if field.max_length and field.type in (FieldType.TEXT, FieldType.ENUM):
         rules.append(RowRule(field.code, Rule.MAX_LENGTH, f"length({col}) > {field.max_length}",
-                             literal(str(field.max_length))))
+                             literal(str(field.max_length)), literal(str(field.max_length))))
     if field.type == FieldType.ENUM and field.allowed:
         if field.multi_value:
             predicate = f"NOT (string_to_array({col}, ';') <@ {_array(field.allowed)})"
