@@ -25,31 +25,38 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# Columns every staging table starts with, and what they mean.
+KEY_COLUMNS = {
+    "batch_id": ("bigint NOT NULL", "所属批次 / Batch the row came in"),
+    "row_no": ("integer NOT NULL", "源数据中的行号 / Row number in the source"),
+    "record_uid": ("uuid", "记录稳定标识（部门、类别、文书号的 UUIDv5）/ Stable record id (UUIDv5)"),
+}
+
+
+def _ensure_table(conn: Connection, table: str, grain: str, key_columns: dict[str, tuple[str, str]],
+                  columns: list[tuple[str, str, str]]) -> None:
+    """Create the table if missing, add missing columns, and (re)state every comment."""
+    definitions = ", ".join(f"{name} {sql_type}" for name, (sql_type, _) in key_columns.items())
+    conn.execute(sa.text(f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ({definitions}, "
+                         f"PRIMARY KEY (batch_id, row_no))"))
+    conn.execute(sa.text(f"COMMENT ON TABLE {table} IS {_literal(grain)}"))
+    for name, (_, comment) in key_columns.items():
+        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {_literal(comment)}"))
+    for name, sql_type, comment in columns:
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {sql_type}"))
+        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {_literal(comment)}"))
+
+
 def ensure_staging_tables(conn: Connection, catalog: Catalog) -> None:
     """Create missing staging tables and columns (a field added to the catalog becomes a column)."""
     for rt in catalog.record_types:
-        table = staging_table(rt)
-        conn.execute(sa.text(f"""
-            CREATE UNLOGGED TABLE IF NOT EXISTS {table} (
-                batch_id   bigint  NOT NULL,
-                row_no     integer NOT NULL,
-                record_uid uuid,
-                PRIMARY KEY (batch_id, row_no)
-            )
-        """))
-        conn.execute(sa.text(
-            f"COMMENT ON TABLE {table} IS "
-            + _literal(f"暂存：{rt.name_zh}，每个批次的每个源行一行 / "
-                       f"Staging for {rt.name_en.lower()}: one row per source row of a batch, values as received")))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.batch_id IS '所属批次 / Batch the row came in'"))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.row_no IS '源数据中的行号 / Row number in the source'"))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.record_uid IS "
-                             "'记录稳定标识（部门、类别、文书号的 UUIDv5）/ Stable record id (UUIDv5)'"))
-        for field in rt.fields:
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column(field.code)} text"))
-            conn.execute(sa.text(
-                f"COMMENT ON COLUMN {table}.{column(field.code)} IS "
-                + _literal(f"{field.name_zh}（{field.code}，原值）/ {field.name_en} ({field.code}, as received)")))
+        _ensure_table(
+            conn, staging_table(rt),
+            f"暂存：{rt.name_zh}，每个批次的每个源行一行 / "
+            f"Staging for {rt.name_en.lower()}: one row per source row of a batch, values as received",
+            KEY_COLUMNS,
+            [(column(f.code), "text", f"{f.name_zh}（{f.code}，原值）/ {f.name_en} ({f.code}, as received)")
+             for f in rt.fields])
 
 
 def clean_table(record_type: RecordType) -> str:
@@ -60,31 +67,17 @@ def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
     """staging.<type>_clean: the batch normalised and typed, read by GX, the quarantine rules and the load."""
     from etl.validate.rules import clean_columns
 
+    key_columns = {**KEY_COLUMNS, "first_row_no": (
+        "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
     for rt in catalog.record_types:
-        table = clean_table(rt)
-        conn.execute(sa.text(f"""
-            CREATE UNLOGGED TABLE IF NOT EXISTS {table} (
-                batch_id     bigint  NOT NULL,
-                row_no       integer NOT NULL,
-                record_uid   uuid,
-                first_row_no integer NOT NULL,
-                PRIMARY KEY (batch_id, row_no)
-            )
-        """))
-        conn.execute(sa.text(
-            f"COMMENT ON TABLE {table} IS "
-            + _literal(f"暂存（已规范化）：{rt.name_zh}，每个批次的每个源行一行 / "
-                       f"Normalised staging for {rt.name_en.lower()}: one row per source row of a batch, typed")))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.batch_id IS '所属批次 / Batch the row came in'"))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.row_no IS '源数据中的行号 / Row number in the source'"))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.record_uid IS "
-                             "'记录稳定标识（部门、类别、文书号的 UUIDv5）/ Stable record id (UUIDv5)'"))
-        conn.execute(sa.text(
-            f"COMMENT ON COLUMN {table}.first_row_no IS "
-            "'同一文书号在本批次首次出现的行号 / First row of the batch with the same document number'"))
+        columns = []
         for clean in clean_columns(rt):
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {clean.name} {clean.sql_type}"))
             field = rt.field_by_code.get(clean.name.upper())
-            text = (f"{field.name_zh}（{field.code}，规范化）/ {field.name_en} ({field.code}, normalised)" if field
-                    else f"{clean.name.removesuffix('__bad').upper()} 有值但无法解析 / value given but unreadable")
-            conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{clean.name} IS " + _literal(text)))
+            comment = (f"{field.name_zh}（{field.code}，规范化）/ {field.name_en} ({field.code}, normalised)" if field
+                       else f"{clean.name.removesuffix('__bad').upper()} 有值但无法解析 / value given but unreadable")
+            columns.append((clean.name, clean.sql_type, comment))
+        _ensure_table(
+            conn, clean_table(rt),
+            f"暂存（已规范化）：{rt.name_zh}，每个批次的每个源行一行 / "
+            f"Normalised staging for {rt.name_en.lower()}: one row per source row of a batch, typed",
+            key_columns, columns)
