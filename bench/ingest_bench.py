@@ -163,26 +163,29 @@ def time_tutorial(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float
 
 
 def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int) -> tuple[float, int]:
-    """Our ingest in a child process (so its peak memory is its own); returns seconds and peak RSS in MB."""
+    """Our ingest in a child process (so its peak memory is its own, without the simulator's);
+    returns seconds and peak RSS in MB."""
+    from etl.sim.departments import DepartmentSimulator
+
     script = (
-        "import os, time\n"
+        "import time\n"
+        "from etl import config\n"
         "from etl.catalog import catalog\n"
         "from etl.ingest import ingest_departments\n"
-        "from etl.sim.departments import DepartmentSimulator\n"
         "from etl.warehouse import get_engine\n"
         "if __name__ == '__main__':\n"
         "    engine = get_engine(); cat = catalog()\n"
-        f"    with DepartmentSimulator({str(data_dir)!r}) as sim:\n"
-        "        os.environ.update(sim.connection_env())\n"
-        "        started = time.perf_counter()\n"
-        f"        ingest_departments(engine, cat, list(cat.departments), workers={workers},\n"
-        "                           file_drop_dir=sim.file_drop_dir)\n"
-        "        print(time.perf_counter() - started)\n"
+        "    started = time.perf_counter()\n"
+        f"    ingest_departments(engine, cat, list(cat.departments), workers={workers},\n"
+        "                       file_drop_dir=config.drop_dir())\n"
+        "    print(time.perf_counter() - started)\n"
     )
-    env = {**os.environ, "WAREHOUSE_URL": url, "CREDITWH_VAR_DIR": str(var_dir)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                            check=True)
+    with DepartmentSimulator(data_dir) as simulator:
+        env = {**os.environ, **simulator.connection_env(), "WAREHOUSE_URL": url, "CREDITWH_VAR_DIR": str(var_dir),
+               "CREDITWH_DROP_DIR": str(simulator.file_drop_dir)}
+        result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                                check=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return float(result.stdout.strip().splitlines()[-1]), max(peak, before) // 1024
 

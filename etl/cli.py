@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-import sqlalchemy as sa
 
 from etl import config
 from etl.errors import UserError
@@ -90,7 +89,7 @@ def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: 
 @cli.command()
 def status() -> None:
     """Show what the warehouse holds, and per department: last batch, rows, held batches."""
-    from etl.summary import department_status, held_batches
+    from etl.summary import department_status, describe_warehouse, held_batches
     from etl.warehouse import get_engine
 
     engine = get_engine()
@@ -201,35 +200,6 @@ def expectations_build() -> None:
 
     for path in write_suites():
         click.echo(f"wrote {path}")
-
-
-def describe_warehouse(conn: sa.Connection) -> str:
-    """A short plain-text inventory of the warehouse, for people."""
-    migrations = conn.execute(sa.text(
-        "SELECT count(*) AS n, max(name) AS last FROM audit.schema_migration")).one()
-    counts = conn.execute(sa.text("""
-        SELECT (SELECT count(*) FROM dw.dim_department WHERE is_active) AS departments,
-               (SELECT count(*) FROM dw.dim_record_type) AS record_types,
-               (SELECT count(*) FROM dw.dim_date) AS dates,
-               (SELECT min(date) FROM dw.dim_date) AS first_date,
-               (SELECT max(date) FROM dw.dim_date) AS last_date,
-               (SELECT count(*) FROM dw.dim_date WHERE is_workday) AS workdays,
-               (SELECT count(*) FROM dw.dim_subject WHERE is_current) AS subjects,
-               (SELECT count(*) FROM dw.fact_credit_record) AS facts,
-               (SELECT count(*) FROM audit.batch) AS batches,
-               (SELECT count(*) FROM audit.quarantine) AS quarantined
-    """)).one()
-    lines = [
-        f"migrations:    {migrations.n} applied (latest {migrations.last})",
-        f"departments:   {counts.departments}",
-        f"record types:  {counts.record_types}",
-        f"calendar:      {counts.dates} days, {counts.first_date} to {counts.last_date} "
-        f"({counts.workdays} working days)",
-        f"subjects:      {counts.subjects} current",
-        f"credit facts:  {counts.facts}",
-        f"batches:       {counts.batches} ({counts.quarantined} quarantined row findings)",
-    ]
-    return "\n".join(lines)
 
 
 @cli.group()

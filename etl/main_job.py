@@ -20,8 +20,8 @@ from etl.warehouse import get_engine, redact
 
 
 def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], None] = print) -> None:
-    from etl.cli import describe_warehouse, run_ingest
-    from etl.summary import identity_violations
+    from etl.cli import run_ingest
+    from etl.summary import describe_warehouse, identity_violations
 
     started = time.monotonic()
     engine = get_engine()

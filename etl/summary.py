@@ -66,3 +66,32 @@ def held_batches(conn: Connection) -> str:
     return tabulate([[r.batch_id, r.department_code, r.feed_code, r.source_name[:40], r.rows_in,
                       (r.status_reason or "")[:120]] for r in rows],
                     headers=["batch", "department", "feed", "source", "rows", "reason"], tablefmt="simple")
+
+
+def describe_warehouse(conn: Connection) -> str:
+    """A short plain-text inventory of the warehouse, for people."""
+    migrations = conn.execute(sa.text(
+        "SELECT count(*) AS n, max(name) AS last FROM audit.schema_migration")).one()
+    counts = conn.execute(sa.text("""
+        SELECT (SELECT count(*) FROM dw.dim_department WHERE is_active) AS departments,
+               (SELECT count(*) FROM dw.dim_record_type) AS record_types,
+               (SELECT count(*) FROM dw.dim_date) AS dates,
+               (SELECT min(date) FROM dw.dim_date) AS first_date,
+               (SELECT max(date) FROM dw.dim_date) AS last_date,
+               (SELECT count(*) FROM dw.dim_date WHERE is_workday) AS workdays,
+               (SELECT count(*) FROM dw.dim_subject WHERE is_current) AS subjects,
+               (SELECT count(*) FROM dw.fact_credit_record) AS facts,
+               (SELECT count(*) FROM audit.batch) AS batches,
+               (SELECT count(*) FROM audit.quarantine) AS quarantined
+    """)).one()
+    lines = [
+        f"migrations:    {migrations.n} applied (latest {migrations.last})",
+        f"departments:   {counts.departments}",
+        f"record types:  {counts.record_types}",
+        f"calendar:      {counts.dates} days, {counts.first_date} to {counts.last_date} "
+        f"({counts.workdays} working days)",
+        f"subjects:      {counts.subjects} current",
+        f"credit facts:  {counts.facts}",
+        f"batches:       {counts.batches} ({counts.quarantined} quarantined row findings)",
+    ]
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import re
 import time
@@ -396,12 +397,12 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE batch_id = %(b)s", {"b": batch.batch_id})
         conn.exec_driver_sql("DELETE FROM audit.quarantine WHERE batch_id = %(b)s", {"b": batch.batch_id})
-        first = _peek(lines)  # parses the header, so the column list is known before COPY starts
+        first = next(lines, None)  # parses the header, so the column list is known before COPY starts
         if first is not None:
             columns = ", ".join(["batch_id", "row_no", "record_uid", *[column(c) for c in stager.codes]])
             cursor = conn.connection.driver_connection.cursor()
             cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)",
-                               io.BufferedReader(_CopyBuffer(_chain(first, lines)), buffer_size=1 << 16))
+                               io.BufferedReader(_CopyBuffer(itertools.chain([first], lines)), buffer_size=1 << 16))
         else:
             for _ in lines:  # exhaust: an all-failing source still counts its rows
                 pass
@@ -419,12 +420,3 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
                "header_map": json.dumps({"mapped": result.mapped, "unknown": result.unknown_headers,
                                          "duplicate_fields": result.duplicate_fields}, ensure_ascii=False)})
     return result
-
-
-def _peek(lines: Iterator[str]) -> str | None:
-    return next(lines, None)
-
-
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
