@@ -134,8 +134,9 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
             sources = connector_for(feed).extract(context)
         except SourceError as exc:
             log.warning("%s/%s: %s", department.code, feed.code, exc)
-            return [*outcomes, BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
-                                            reason=str(exc))]
+            outcomes.append(BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
+                                         reason=str(exc)))
+            sources = []
         if only_file is not None:
             sources = [s for s in sources if s.path.resolve() == only_file.resolve()]
         for source in sources:

@@ -106,3 +106,22 @@ def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_pat
 
     unknown = creditwh("ingest", "no_such_department", env=env)
     assert unknown.returncode == 2 and "There is no department 'no_such_department'" in unknown.stderr
+
+
+def test_unreachable_department_api_is_reported_and_nothing_is_landed(fresh_pg15_url, tmp_path):
+    import datetime as dt
+
+    from etl.generate import generate
+    from etl.sim.departments import DepartmentSimulator, Faults
+
+    data = tmp_path / "data"
+    generate(data, records=300, seed=9, defect_rate=0.0, as_of=dt.date.today())
+    env = {"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_VAR_DIR": str(tmp_path / "var")}
+    assert creditwh("init", env=env).returncode == 0
+    # Every request fails with 503: the connector retries with back-off, then gives up with a sentence.
+    with DepartmentSimulator(data, faults=Faults(error_rate=1.0)) as simulator:
+        result = creditwh("ingest", "court", env={**env, **simulator.connection_env("court")}, timeout=600)
+    assert result.returncode == 3
+    assert "source_error: court/dishonest_debtor" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "var").rglob("landing/court/*/*"))
