@@ -162,7 +162,7 @@ def time_tutorial(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float
     return time.perf_counter() - started
 
 
-def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int) -> tuple[float, int]:
+def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int, gx: bool = True) -> tuple[float, int]:
     """Our ingest in a child process (so its peak memory is its own, without the simulator's);
     returns seconds and peak RSS in MB."""
     from etl.sim.departments import DepartmentSimulator
@@ -183,7 +183,7 @@ def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int) -> tuple[flo
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with DepartmentSimulator(data_dir) as simulator:
         env = {**os.environ, **simulator.connection_env(), "WAREHOUSE_URL": url, "CREDITWH_VAR_DIR": str(var_dir),
-               "CREDITWH_DROP_DIR": str(simulator.file_drop_dir)}
+               "CREDITWH_DROP_DIR": str(simulator.file_drop_dir), "CREDITWH_GX": "on" if gx else "off"}
         result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
                                 check=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -245,7 +245,8 @@ def main() -> None:
 
     admin_url = get_engine().url.set(database="postgres").render_as_string(hide_password=False)
     as_of = dt.date.today()
-    results: dict[str, list[float]] = {"floor": [], "tutorial": [], "ours": [], "increment": [], "memory": []}
+    results: dict[str, list[float]] = {"floor": [], "tutorial": [], "ours": [], "increment": [], "memory": [],
+                                       "ours_without_gx": []}
     with tempfile.TemporaryDirectory(prefix="creditwh-bench-") as work_name:
         work = Path(work_name)
         data_dir = work / "data"
@@ -273,6 +274,17 @@ def main() -> None:
                 results["increment"].append(increment)
             finally:
                 drop_database(admin_url, engine)
+            # The same ingest with the SQL rules alone (CREDITWH_GX=off), to show what GX costs.
+            engine = fresh_database(admin_url)
+            try:
+                prepare_schema(engine)
+                plain_data = work / f"plain{run}"
+                subprocess.run(["cp", "-a", str(data_dir), str(plain_data)], check=True)
+                seconds, _ = run_ours(engine.url.render_as_string(hide_password=False), plain_data,
+                                      work / f"plainvar{run}", args.workers, gx=False)
+                results["ours_without_gx"].append(seconds)
+            finally:
+                drop_database(admin_url, engine)
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in results.items()), flush=True)
 
     ratio_floor = [o / f for o, f in zip(results["ours"], results["floor"], strict=True)]
@@ -294,6 +306,8 @@ def main() -> None:
         f"{rows / statistics.median(results['tutorial']):,.0f} | |",
         f"| our ingest (extract → load, 26 departments), s | {summarise(results['ours'])} | "
         f"{rows / statistics.median(results['ours']):,.0f} | |",
+        f"| our ingest without the GX run (SQL rules only), s | {summarise(results['ours_without_gx'])} | "
+        f"{rows / statistics.median(results['ours_without_gx']):,.0f} | |",
         f"| ours ÷ floor | {summarise(ratio_floor)} | | ≤ 4 |",
         f"| tutorial ÷ ours (speed-up) | {summarise(ratio_tutorial)} | | ≥ 2 |",
         f"| 1% increment ÷ full run | {summarise(ratio_increment)} | | ≤ 0.05 |",
