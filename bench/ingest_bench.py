@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -180,14 +179,41 @@ def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int, gx: bool = T
         "                       file_drop_dir=config.drop_dir())\n"
         "    print(time.perf_counter() - started)\n"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with DepartmentSimulator(data_dir) as simulator:
         env = {**os.environ, **simulator.connection_env(), "WAREHOUSE_URL": url, "CREDITWH_VAR_DIR": str(var_dir),
                "CREDITWH_DROP_DIR": str(simulator.file_drop_dir), "CREDITWH_GX": "on" if gx else "off"}
-        result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                                check=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return float(result.stdout.strip().splitlines()[-1]), max(peak, before) // 1024
+        # Output to files, not pipes: a chatty child must never block on a full pipe while we sample it.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            child = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stdout=out, stderr=err,
+                                     text=True)
+            peak_mb = _watch_peak_rss(child)
+            child.wait()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"our ingest failed: {stderr[-2000:]}")
+    return float(stdout.strip().splitlines()[-1]), peak_mb
+
+
+def _watch_peak_rss(child: subprocess.Popen) -> int:
+    """The largest resident set of any one process of the ingest (coordinator or worker), sampled every 0.5 s."""
+    import psutil
+
+    peak = 0
+    root = psutil.Process(child.pid)
+    while child.poll() is None:
+        try:
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for process in processes:
+            try:
+                peak = max(peak, process.memory_info().rss)
+            except psutil.Error:
+                continue
+        time.sleep(0.5)
+    return peak // 2**20
 
 
 def prepare_schema(engine: sa.Engine) -> None:
