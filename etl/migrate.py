@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from etl import config
 from etl.errors import UserError
+from etl.sqltext import execute_script
 
 FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same for every process migrating this warehouse.
@@ -81,15 +82,6 @@ def _refuse_drift(applied: dict[int, tuple[str, str]], files: list[Migration]) -
                             f"file and put the change in a new numbered migration.")
 
 
-def _execute_script(conn: Connection, sql: str) -> None:
-    # The raw driver cursor with no parameters: psycopg2 then leaves '%' in SQL alone.
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql)
-    finally:
-        cursor.close()
-
-
 def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
     """Apply every pending migration; returns the names applied (empty when up to date)."""
     files = discover(sql_dir)
@@ -100,7 +92,7 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
         conn.commit()
         try:
             with conn.begin():
-                _execute_script(conn, BOOTSTRAP_SQL)
+                execute_script(conn, BOOTSTRAP_SQL)
             rows = conn.execute(sa.text("SELECT version, name, checksum FROM audit.schema_migration")).all()
             conn.commit()
             applied = {r.version: (r.name, r.checksum) for r in rows}
@@ -111,7 +103,7 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
                 started = time.monotonic()
                 try:
                     with conn.begin():
-                        _execute_script(conn, migration.sql)
+                        execute_script(conn, migration.sql)
                         conn.execute(
                             sa.text("INSERT INTO audit.schema_migration (version, name, checksum, duration_ms) "
                                     "VALUES (:v, :n, :c, :d)"),

@@ -19,8 +19,8 @@ from etl.catalog import Catalog, FieldType, RecordType, Role
 from etl.errors import UserError
 from etl.faults import crash_point
 from etl.land import Batch
+from etl.sqltext import execute_script, jsonb_object, literal
 from etl.stage.tables import clean_table, column, staging_table
-from etl.validate.rules import literal
 
 # Serialises the subject dimension step between concurrent loads (the SCD2 insert is check-then-act).
 SUBJECT_LOCK_ID = 0x73756264  # "subd"
@@ -34,12 +34,6 @@ class LoadResult:
     rows_quarantined: int
     elapsed_ms: int
     already_loaded: bool = False
-
-
-def _execute(conn: Connection, sql: str) -> int:
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(sql)
-    return cursor.rowcount
 
 
 def _col(record_type: RecordType, role: Role) -> str:
@@ -59,8 +53,7 @@ def _status(record_type: RecordType) -> str:
 
 def _attributes(record_type: RecordType) -> str:
     pairs = [f"{literal(f.code)}, n.{column(f.code)}" for f in record_type.fields]
-    chunks = [pairs[i:i + 40] for i in range(0, len(pairs), 40)]
-    return "jsonb_strip_nulls(" + " || ".join(f"jsonb_build_object({', '.join(c)})" for c in chunks) + ")"
+    return f"jsonb_strip_nulls({jsonb_object(pairs)})"
 
 
 def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
@@ -69,7 +62,7 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
     id_type = _col(record_type, Role.ID_TYPE)
     fine = record_type.role(Role.FINE_AMOUNT)
     fine_expr = f"n.{column(fine.code)}" if fine and fine.type == FieldType.DECIMAL else "NULL::numeric"
-    return _execute(conn, f"""
+    return execute_script(conn, f"""
         CREATE TEMP TABLE incoming ON COMMIT DROP AS
         SELECT n.row_no, n.record_uid,
                coalesce({uscc}, {id_number}) AS subject_code,
@@ -94,9 +87,9 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
 
 
 def _upsert_subjects(conn: Connection, batch_id: int) -> None:
-    _execute(conn, f"SELECT pg_advisory_xact_lock({SUBJECT_LOCK_ID})")
+    execute_script(conn, f"SELECT pg_advisory_xact_lock({SUBJECT_LOCK_ID})")
     # The latest row of the batch speaks for a subject; empty attributes keep the current version's value.
-    _execute(conn, """
+    execute_script(conn, """
         CREATE TEMP TABLE incoming_subject ON COMMIT DROP AS
         SELECT i.subject_code, i.code_kind, i.subject_type, i.subject_name AS name,
                coalesce(i.legal_representative, d.legal_representative) AS legal_representative,
@@ -105,7 +98,7 @@ def _upsert_subjects(conn: Connection, batch_id: int) -> None:
           FROM (SELECT DISTINCT ON (subject_code) * FROM incoming ORDER BY subject_code, row_no DESC) i
           LEFT JOIN dw.dim_subject d ON d.subject_code = i.subject_code AND d.is_current
     """)
-    _execute(conn, """
+    execute_script(conn, """
         ANALYZE incoming_subject;
         ALTER TABLE incoming_subject ADD COLUMN attributes_hash char(64);
         UPDATE incoming_subject
@@ -116,7 +109,7 @@ def _upsert_subjects(conn: Connection, batch_id: int) -> None:
           FROM incoming_subject i
          WHERE d.subject_key = i.current_key AND i.current_hash <> i.attributes_hash;
     """)
-    _execute(conn, f"""
+    execute_script(conn, f"""
         INSERT INTO dw.dim_subject (subject_code, code_kind, subject_type, name, legal_representative, id_type,
                                     attributes_hash, valid_from, batch_id)
         SELECT subject_code, code_kind, subject_type, name, legal_representative, id_type, attributes_hash, now(),
@@ -131,7 +124,7 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
         SELECT (SELECT department_key FROM dw.dim_department WHERE department_code = :d) AS department_key,
                (SELECT record_type_key FROM dw.dim_record_type WHERE record_type_code = :r) AS record_type_key
     """), {"d": batch.department_code, "r": batch.record_type_code}).one()
-    _execute(conn, """
+    execute_script(conn, """
         INSERT INTO dw.fact_credit_record_history
                (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from)
         SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
@@ -140,7 +133,7 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
           JOIN incoming i ON i.record_uid = f.record_uid
          WHERE f.content_hash <> i.content_hash
     """)
-    return _execute(conn, f"""
+    return execute_script(conn, f"""
         INSERT INTO dw.fact_credit_record
                (record_uid, subject_key, record_type_key, department_key, decision_date_key, document_number,
                 fine_amount, status, attributes, content_hash, batch_id, source_row_no)
@@ -175,7 +168,7 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
             raise UserError(f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
         valid = _incoming(conn, record_type, batch)
         # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
-        _execute(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
+        execute_script(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
         orphans = conn.scalar(sa.text("SELECT count(*) FROM incoming WHERE subject_code IS NULL"))
         if orphans:
             # Validation guarantees a subject code; failing loudly beats counting rows as unchanged.

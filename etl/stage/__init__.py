@@ -42,16 +42,12 @@ class UnreadableSource(Exception):
 
     def __init__(self, reason_zh: str, reason_en: str) -> None:
         super().__init__(f"{reason_zh} / {reason_en}")
-        self.reason_zh = reason_zh
-        self.reason_en = reason_en
 
 
 @dataclass
 class StageResult:
     rows_in: int = 0
-    parse_failures: int = 0
     encoding: str | None = None
-    headers: list[str] = field(default_factory=list)
     mapped: dict[str, str] = field(default_factory=dict)
     unknown_headers: list[str] = field(default_factory=list)
     duplicate_fields: list[str] = field(default_factory=list)
@@ -248,7 +244,6 @@ class _Stager:
         """Position of each source column in self.codes (None: transport column or unknown)."""
         index = header_index(self.record_type, self.feed)
         positions: list[int | None] = []
-        self.result.headers = headers
         for header in headers:
             key = normalise_header(header or "")
             code = index.get(key)
@@ -267,7 +262,6 @@ class _Stager:
         return positions
 
     def parse_failure(self, row_no: int, raw: dict, detail_zh: str, detail_en: str) -> None:
-        self.result.parse_failures += 1
         self.findings.append(Finding(row_no=row_no, field="*", rule=Rule.PARSE, raw=_printable(raw),
                                      detail_zh=detail_zh, detail_en=detail_en))
 
@@ -323,7 +317,6 @@ class _Stager:
                     normalised = normalise_header(key)
                     code = index.get(normalised)
                     positions[key] = position_of_code[code] if code else None
-                    self.result.headers.append(key)
                     if code:
                         self.result.mapped[key] = code
                     elif normalised not in TRANSPORT_COLUMNS:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.catalog import Catalog, RecordType
+from etl.sqltext import literal
 
 
 def staging_table(record_type: RecordType) -> str:
@@ -19,10 +20,6 @@ def staging_table(record_type: RecordType) -> str:
 
 def column(field_code: str) -> str:
     return field_code.lower()
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # Columns every staging table starts with, and what they mean.
@@ -39,12 +36,12 @@ def _ensure_table(conn: Connection, table: str, grain: str, key_columns: dict[st
     definitions = ", ".join(f"{name} {sql_type}" for name, (sql_type, _) in key_columns.items())
     conn.execute(sa.text(f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ({definitions}, "
                          f"PRIMARY KEY (batch_id, row_no))"))
-    conn.execute(sa.text(f"COMMENT ON TABLE {table} IS {_literal(grain)}"))
+    conn.execute(sa.text(f"COMMENT ON TABLE {table} IS {literal(grain)}"))
     for name, (_, comment) in key_columns.items():
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {_literal(comment)}"))
+        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {literal(comment)}"))
     for name, sql_type, comment in columns:
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {sql_type}"))
-        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {_literal(comment)}"))
+        conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {literal(comment)}"))
 
 
 def ensure_staging_tables(conn: Connection, catalog: Catalog) -> None:

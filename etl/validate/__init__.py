@@ -17,8 +17,9 @@ from etl.catalog import Catalog, RecordType, Role
 from etl.faults import crash_point
 from etl.land import Batch
 from etl.quarantine import messages
+from etl.sqltext import execute_script, jsonb_object, literal
 from etl.stage.tables import clean_table, column, staging_table
-from etl.validate.rules import clean_columns, literal, row_rules
+from etl.validate.rules import clean_columns, row_rules
 
 # A feed whose batch is this many times larger or smaller than its usual size is held for review.
 ROW_COUNT_FACTOR = 10
@@ -34,18 +35,12 @@ class ValidationResult:
     elapsed_ms: int
 
 
-def _execute(conn: Connection, sql: str) -> None:
-    # Generated SQL with literals only: the raw cursor leaves '%' and ':' alone.
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(sql)
-
-
 def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int) -> None:
     columns = clean_columns(record_type)
     document = record_type.role(Role.DOCUMENT_NUMBER)
     document_expr = next(c.expression for c in columns if c.name == column(document.code))
-    _execute(conn, f"DELETE FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}")
-    _execute(conn, f"""
+    execute_script(conn, f"DELETE FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}")
+    execute_script(conn, f"""
         INSERT INTO {clean_table(record_type)}
                (batch_id, row_no, record_uid, first_row_no, {", ".join(c.name for c in columns)})
         SELECT s.batch_id, s.row_no, s.record_uid,
@@ -59,11 +54,7 @@ def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int)
 
 def _raw_json(header_map: dict[str, str]) -> str:
     """The raw row keyed by the department's own headers, for feedback; personal data stays in audit."""
-    if not header_map:
-        return "'{}'::jsonb"
-    pairs = [f"{literal(header)}, s_raw.{column(code)}" for header, code in header_map.items()]
-    chunks = [pairs[i:i + 40] for i in range(0, len(pairs), 40)]  # jsonb_build_object takes ≤ 100 args
-    return " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+    return jsonb_object([f"{literal(header)}, s_raw.{column(code)}" for header, code in header_map.items()])
 
 
 def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, header_map: dict[str, str]) -> None:
@@ -80,7 +71,7 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
     by_kind = sorted(set().union(*(rule.checked_codes() for rule in rules)))
     codes = " UNION ".join(f"SELECT '{kind}', {c} FROM {table} WHERE batch_id = {int(batch_id)}"
                            for kind, c in by_kind) or "SELECT NULL, NULL WHERE false"
-    _execute(conn, f"""
+    execute_script(conn, f"""
         DROP TABLE IF EXISTS code_checks;
         CREATE TEMP TABLE code_checks ON COMMIT DROP AS
         SELECT code, bool_or(kind = 'uscc' AND dw.is_valid_uscc(code)) AS uscc_ok,
@@ -90,7 +81,7 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
     """)
     # Joined twice: once to find failing rows, once (for those few) to say which rules they broke.
     joins = "\n".join(f"LEFT JOIN code_checks v_{c} ON v_{c}.code = n.{c}" for c in checked)
-    _execute(conn, f"""
+    execute_script(conn, f"""
         INSERT INTO audit.quarantine (batch_id, row_no, field, rule, message_zh, message_en, raw)
         SELECT n.batch_id, n.row_no, f.field, f.rule,
                replace(f.template_zh, '{{detail}}', coalesce(f.detail_zh, '')),
@@ -158,7 +149,7 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
         header_info = row.header_map or {}
         _materialise_clean(conn, record_type, batch.batch_id)
         # Fresh rows have no planner statistics: without them the rule joins pick nested loops (100x slower).
-        _execute(conn, f"ANALYZE {clean_table(record_type)}")
+        execute_script(conn, f"ANALYZE {clean_table(record_type)}")
         # Parse findings from staging stay; row rules are re-derived, so a re-run records each finding once.
         conn.execute(sa.text("DELETE FROM audit.quarantine WHERE batch_id = :b AND rule <> 'parse'"),
                      {"b": batch.batch_id})

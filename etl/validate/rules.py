@@ -12,16 +12,13 @@ import re
 from dataclasses import dataclass
 
 from etl.catalog import FieldSpec, FieldType, RecordType, Role, Rule
+from etl.sqltext import literal
 from etl.stage.tables import column
 from etl.workdays import CALENDAR_START
 
 # Characters trimmed from text values: ASCII whitespace, no-break space and the ideographic space.
 TRIM = "E' \\t\\r\\n\\u00a0\\u3000'"
 MULTI_VALUE_SEPARATORS = "'\\s*[;；、,，]\\s*'"
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def bad_flag(field: FieldSpec) -> str:

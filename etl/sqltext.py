@@ -1,0 +1,35 @@
+"""Generated SQL: quoting literals, building JSON objects, and running it.
+
+The validation and load steps build statements from the catalog with values inlined as literals,
+so they run on the raw driver cursor without parameters (psycopg2 then leaves '%' and ':' alone).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+# jsonb_build_object takes at most 100 arguments: 50 key/value pairs, kept well under.
+JSONB_PAIRS_PER_CALL = 40
+
+
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def jsonb_object(pairs: list[str]) -> str:
+    """jsonb_build_object over any number of "key, value" pairs, concatenated in chunks."""
+    if not pairs:
+        return "'{}'::jsonb"
+    chunks = [pairs[i:i + JSONB_PAIRS_PER_CALL] for i in range(0, len(pairs), JSONB_PAIRS_PER_CALL)]
+    return " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+
+
+def execute_script(conn: Connection, sql: str) -> int:
+    """Run generated SQL (one or more statements) on the raw driver cursor; returns the last rowcount."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.rowcount
+    finally:
+        cursor.close()
