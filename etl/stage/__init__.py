@@ -239,26 +239,31 @@ class _Stager:
         self.document_code = document.code if document else None
         self._document_position: int | None = None
         self._writer = _LineWriter()
+        self._index = header_index(record_type, feed)
+
+    def resolve_header(self, header: str) -> str | None:
+        """The field code a source header stands for, noting unknown and repeated ones for the batch checks;
+        None for transport columns, unknown headers and a second header for the same field."""
+        key = normalise_header(header or "")
+        code = self._index.get(key)
+        if code is None:
+            if key not in TRANSPORT_COLUMNS and key:
+                self.result.unknown_headers.append(_printable_text(header))
+            return None
+        if code in self.result.mapped.values():
+            self.result.duplicate_fields.append(code)
+            return None
+        self.result.mapped[header] = code
+        return code
 
     def map_headers(self, headers: list[str]) -> list[int | None]:
-        """Position of each source column in self.codes (None: transport column or unknown)."""
-        index = header_index(self.record_type, self.feed)
+        """Position of each source column in self.codes (None: not loaded)."""
         positions: list[int | None] = []
         for header in headers:
-            key = normalise_header(header or "")
-            code = index.get(key)
-            if code is None:
-                if key not in TRANSPORT_COLUMNS and key:
-                    self.result.unknown_headers.append(_printable_text(header))
-                positions.append(None)
-                continue
-            if code in self.result.mapped.values():
-                self.result.duplicate_fields.append(code)
-                positions.append(None)
-                continue
-            self.result.mapped[header] = code
-            self.codes.append(code)
-            positions.append(len(self.codes) - 1)
+            code = self.resolve_header(header)
+            if code is not None:
+                self.codes.append(code)
+            positions.append(len(self.codes) - 1 if code is not None else None)
         return positions
 
     def parse_failure(self, row_no: int, raw: dict, detail_zh: str, detail_en: str) -> None:
@@ -300,7 +305,6 @@ class _Stager:
 
     def json_rows(self, records: Iterator[dict | str]) -> Iterator[str]:
         """CSV lines for COPY from JSON objects; keys are mapped as they first appear."""
-        index = header_index(self.record_type, self.feed)
         # Keys can first appear in any record, but COPY needs its column list up front: use every field.
         self.codes = [f.code for f in self.record_type.fields]
         position_of_code = {code: i for i, code in enumerate(self.codes)}
@@ -314,13 +318,8 @@ class _Stager:
                 continue
             for key in record:
                 if key not in positions:
-                    normalised = normalise_header(key)
-                    code = index.get(normalised)
+                    code = self.resolve_header(key)
                     positions[key] = position_of_code[code] if code else None
-                    if code:
-                        self.result.mapped[key] = code
-                    elif normalised not in TRANSPORT_COLUMNS:
-                        self.result.unknown_headers.append(_printable_text(key))
             text = {k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
                     for k, v in record.items()}
             problem = _bad_text(text.values())
