@@ -33,3 +33,13 @@ def execute_script(conn: Connection, sql: str) -> int:
         return cursor.rowcount
     finally:
         cursor.close()
+
+
+# Memory for the sorts and hashes of one batch statement: a batch's rows are wide (every field as text),
+# and at PostgreSQL's default of 4MB its hash joins spill to disk in thousands of pieces.
+BATCH_WORK_MEM = "64MB"
+
+
+def use_batch_memory(conn: Connection) -> None:
+    """Give the current transaction's statements enough memory for set-based work on one batch."""
+    execute_script(conn, f"SET LOCAL work_mem = '{BATCH_WORK_MEM}'")

@@ -19,7 +19,7 @@ from etl.catalog import Catalog, FieldType, RecordType, Role
 from etl.errors import UserError
 from etl.faults import crash_point
 from etl.land import Batch
-from etl.sqltext import execute_script, jsonb_object, literal
+from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
 from etl.stage.tables import clean_table, column, staging_table
 
 # Serialises the subject dimension step between concurrent loads (the SCD2 insert is check-then-act).
@@ -157,6 +157,7 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
     started = time.monotonic()
     record_type = catalog.record_type_by_code[batch.record_type_code]
     with engine.begin() as conn:
+        use_batch_memory(conn)
         state = conn.execute(sa.text("""
             SELECT status, rows_in, rows_loaded, rows_unchanged, rows_quarantined
               FROM audit.batch WHERE batch_id = :b FOR UPDATE
@@ -169,11 +170,20 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
         valid = _incoming(conn, record_type, batch)
         # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
         execute_script(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
-        orphans = conn.scalar(sa.text("SELECT count(*) FROM incoming WHERE subject_code IS NULL"))
-        if orphans:
-            # Validation guarantees a subject code; failing loudly beats counting rows as unchanged.
-            raise UserError(f"Batch {batch.batch_id}: {orphans} valid rows have no subject code; "
+        orphans = conn.execute(sa.text("""
+            SELECT count(*) FILTER (WHERE subject_code IS NULL) AS no_subject,
+                   count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM dw.dim_date d
+                                                       WHERE d.date_key = incoming.decision_date_key)) AS no_date
+              FROM incoming
+        """)).one()
+        # Validation guarantees both; failing loudly beats counting rows as unchanged or loading orphans
+        # (the fact table checks the decision date here, once per batch, instead of per row).
+        if orphans.no_subject:
+            raise UserError(f"Batch {batch.batch_id}: {orphans.no_subject} valid rows have no subject code; "
                             f"the record type's identity rules in record_types.yml need a look.")
+        if orphans.no_date:
+            raise UserError(f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
+                            f"the warehouse calendar (dw.dim_date); the date rules need a look.")
         _upsert_subjects(conn, batch.batch_id)
         loaded = _upsert_facts(conn, batch)
         quarantined = conn.scalar(sa.text(

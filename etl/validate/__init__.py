@@ -17,7 +17,7 @@ from etl.catalog import Catalog, RecordType, Role
 from etl.faults import crash_point
 from etl.land import Batch
 from etl.quarantine import messages
-from etl.sqltext import execute_script, jsonb_object, literal
+from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
 from etl.stage.tables import clean_table, column, staging_table
 from etl.validate.rules import clean_columns, row_rules
 
@@ -79,20 +79,27 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
           FROM ({codes}) AS distinct_codes (kind, code) WHERE code IS NOT NULL GROUP BY code;
         ANALYZE code_checks;
     """)
-    # Joined twice: once to find failing rows, once (for those few) to say which rules they broke.
+    # Most rows pass everything: find the failing ones first (one pass over the batch), then say why
+    # for those few. Two statements, so the planner never joins the wide raw rows of the whole batch.
     joins = "\n".join(f"LEFT JOIN code_checks v_{c} ON v_{c}.code = n.{c}" for c in checked)
+    execute_script(conn, f"""
+        DROP TABLE IF EXISTS failing_rows;
+        CREATE TEMP TABLE failing_rows ON COMMIT DROP AS
+        SELECT n.row_no
+          FROM {table} n
+          {joins}
+         WHERE n.batch_id = {int(batch_id)}
+           AND ({" OR ".join(f"coalesce({rule.sql(joined_checks=True)}, false)" for rule in rules)});
+        ANALYZE failing_rows;
+    """)
     execute_script(conn, f"""
         INSERT INTO audit.quarantine (batch_id, row_no, field, rule, message_zh, message_en, raw)
         SELECT n.batch_id, n.row_no, f.field, f.rule,
                replace(f.template_zh, '{{detail}}', coalesce(f.detail_zh, '')),
                replace(f.template_en, '{{detail}}', coalesce(f.detail_en, '')),
                {_raw_json(header_map)}
-          FROM (SELECT n.*
-                  FROM {table} n
-                  {joins}
-                 WHERE n.batch_id = {int(batch_id)}
-                   -- Most rows pass everything: find the failing ones first, then say why.
-                   AND ({" OR ".join(f"coalesce({rule.sql(joined_checks=True)}, false)" for rule in rules)})) n
+          FROM failing_rows failing
+          JOIN {table} n ON n.batch_id = {int(batch_id)} AND n.row_no = failing.row_no
           JOIN {staging_table(record_type)} s_raw ON s_raw.batch_id = n.batch_id AND s_raw.row_no = n.row_no
           {joins}
          CROSS JOIN LATERAL (VALUES {", ".join(checks)})
@@ -144,6 +151,7 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
     started = time.monotonic()
     record_type = catalog.record_type_by_code[batch.record_type_code]
     with engine.begin() as conn:
+        use_batch_memory(conn)
         row = conn.execute(sa.text("SELECT rows_in, header_map FROM audit.batch WHERE batch_id = :b FOR UPDATE"),
                            {"b": batch.batch_id}).one()
         header_info = row.header_map or {}
