@@ -19,6 +19,7 @@ from etl.catalog import Catalog, FieldType, RecordType, Role
 from etl.errors import UserError
 from etl.faults import crash_point
 from etl.land import Batch
+from etl.publish.outbox import publicity_for_batch
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
 from etl.stage.tables import clean_table, column, staging_table
 
@@ -126,9 +127,10 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
     """), {"d": batch.department_code, "r": batch.record_type_code}).one()
     execute_script(conn, """
         INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from)
+               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
+                change_reason)
         SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
-               f.updated_at
+               f.updated_at, 'correction'
           FROM dw.fact_credit_record f
           JOIN incoming i ON i.record_uid = f.record_uid
          WHERE f.content_hash <> i.content_hash
@@ -145,7 +147,9 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
         ON CONFLICT (record_uid) DO UPDATE
            SET subject_key = EXCLUDED.subject_key, decision_date_key = EXCLUDED.decision_date_key,
                document_number = EXCLUDED.document_number, fine_amount = EXCLUDED.fine_amount,
-               status = EXCLUDED.status,
+               -- Credit repair and an ended window are the office's decisions: a department's resend keeps them.
+               status = CASE WHEN dw.fact_credit_record.status IN ('repaired', 'expired') AND EXCLUDED.status = 'active'
+                             THEN dw.fact_credit_record.status ELSE EXCLUDED.status END,
                attributes = EXCLUDED.attributes, content_hash = EXCLUDED.content_hash,
                batch_id = EXCLUDED.batch_id, source_row_no = EXCLUDED.source_row_no, updated_at = now()
          WHERE dw.fact_credit_record.content_hash IS DISTINCT FROM EXCLUDED.content_hash
@@ -186,6 +190,8 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
                             f"the warehouse calendar (dw.dim_date); the date rules need a look.")
         _upsert_subjects(conn, batch.batch_id)
         loaded = _upsert_facts(conn, batch)
+        # The upward duty commits with the facts (transactional outbox).
+        publicity_for_batch(conn, batch.batch_id, batch.record_type_code)
         quarantined = conn.scalar(sa.text(
             "SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"), {"b": batch.batch_id})
         elapsed = int((time.monotonic() - started) * 1000)

@@ -1,0 +1,201 @@
+"""Publicity windows on the facts and the transactional outbox (outbox.publicity_item).
+
+Everything here runs inside the caller's transaction: the load computes the windows of the facts a
+batch changed and writes the outbox items with them, so a fact and its upward duty commit together
+or not at all. The same enqueue step serves the load, the daily expiry and credit repair:
+
+- a record that should be public now gets an `upsert` for every platform;
+- a record that should not (revoked, repaired, window ended) gets a `withdraw` for every platform
+  that was last told to publish it; a platform that never had it is told nothing;
+- items still pending for those records are superseded first (never sent, so nothing to undo).
+
+Idempotency keys are derived from platform, record, action, content and cause, so replaying a
+batch writes no new items and the platform can deduplicate a re-sent item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.engine import Connection, Engine
+
+from etl import keys
+from etl.errors import UserError
+from etl.publish.policy import PublicityPolicy, penalty_tiers_sql, policy
+from etl.sqltext import execute_script, literal
+
+TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
+
+
+def _record_type_keys(conn: Connection, codes: tuple[str, ...]) -> dict[str, int]:
+    rows = conn.execute(sa.text("SELECT record_type_code, record_type_key FROM dw.dim_record_type "
+                                "WHERE record_type_code = ANY(:codes)"), {"codes": list(codes)})
+    return {r.record_type_code: r.record_type_key for r in rows}
+
+
+def apply_publicity(conn: Connection, batch_id: int, record_type_code: str,
+                    rules: PublicityPolicy | None = None) -> None:
+    """Compute tier, window and due date of the licence and penalty facts this batch wrote."""
+    rules = rules or policy()
+    if record_type_code not in rules.record_types:
+        return
+    type_key = _record_type_keys(conn, (record_type_code,))[record_type_code]
+    due = f"""(SELECT due.date FROM dw.dim_date decided JOIN dw.dim_date due
+                 ON due.is_workday AND due.workday_number = decided.workday_number + {rules.due_working_days}
+              WHERE decided.date_key = f.decision_date_key)"""
+    decision = "to_date(f.decision_date_key::text, 'YYYYMMDD')"
+    if record_type_code == rules.license.record_type:
+        end_field = literal(rules.license.publicity_end_field)
+        execute_script(conn, f"""
+            UPDATE dw.fact_credit_record f
+               SET publicity_tier = NULL, publicity_start = {decision},
+                   publicity_end = greatest({decision}, coalesce((f.attributes ->> {end_field})::date, {decision})),
+                   publicity_due = {due}
+             WHERE f.batch_id = {int(batch_id)} AND f.record_type_key = {int(type_key)}
+               AND f.status IN ('active', 'revoked')
+        """)
+        return
+    penalty = rules.penalty
+    source_decision = "to_date(src.decision_date_key::text, 'YYYYMMDD')"
+    tiers = penalty_tiers_sql(penalty, source_decision,
+                              f"string_to_array(src.attributes ->> {literal(penalty.types_field)}, ';')",
+                              "src.fine_amount")
+    stated = (f"(src.attributes ->> {literal(penalty.department_end_field)})::date"
+              if penalty.department_end_field else "NULL::date")
+    shortest = "(x.decision_date + make_interval(months => x.min_months))::date"
+    longest = "(x.decision_date + make_interval(months => x.max_months))::date"
+    # A department's own end date is honoured within the tier's bounds; unpublished tiers get no window.
+    execute_script(conn, f"""
+        UPDATE dw.fact_credit_record f
+           SET publicity_tier = x.tier,
+               publicity_start = CASE WHEN x.published THEN x.decision_date END,
+               publicity_end = CASE WHEN x.published
+                                    THEN least({longest}, greatest({shortest}, coalesce(x.stated_end, {longest}))) END,
+               publicity_due = CASE WHEN x.published THEN {due} END
+          FROM (SELECT src.record_key, {source_decision} AS decision_date, {stated} AS stated_end,
+                       t.tier, t.published, t.min_months, t.max_months
+                  FROM dw.fact_credit_record src
+                 CROSS JOIN LATERAL {tiers} t
+                 WHERE src.batch_id = {int(batch_id)} AND src.record_type_key = {int(type_key)}
+                   AND src.status IN ('active', 'revoked')) x
+         WHERE f.record_key = x.record_key
+    """)
+
+
+def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPolicy | None = None) -> int:
+    """Write the outbox items for the facts `records_sql` selects (a query returning record_key);
+    returns how many items were written."""
+    rules = rules or policy()
+    type_keys = _record_type_keys(conn, rules.record_types)
+    platforms = "ARRAY[" + ", ".join(literal(p.code) for p in rules.platforms) + "]::text[]"
+    masked = "ARRAY[" + ", ".join(literal(f) for f in rules.masked_fields) + "]::text[]"
+    execute_script(conn, f"""
+        DROP TABLE IF EXISTS touched_records;
+        CREATE TEMP TABLE touched_records ON COMMIT DROP AS
+        SELECT f.record_key, f.record_uid, f.status, f.publicity_start, f.publicity_end, f.publicity_due,
+               f.attributes, f.content_hash, f.decision_date_key, d.department_code, r.record_type_code
+          FROM dw.fact_credit_record f
+          JOIN dw.dim_department d ON d.department_key = f.department_key
+          JOIN dw.dim_record_type r ON r.record_type_key = f.record_type_key
+         WHERE f.record_key IN ({records_sql})
+           AND f.record_type_key IN ({", ".join(str(k) for k in type_keys.values())});
+        UPDATE outbox.publicity_item o SET status = 'superseded', updated_at = now()
+          FROM touched_records t
+         WHERE o.record_key = t.record_key AND o.status = 'pending';
+    """)
+    return execute_script(conn, f"""
+        INSERT INTO outbox.publicity_item
+               (platform, record_key, record_uid, department_code, record_type_code, action, payload, content_hash,
+                cause, idempotency_key, decision_date, due_date)
+        SELECT p.platform, t.record_key, t.record_uid, t.department_code, t.record_type_code, a.action,
+               CASE WHEN a.action = 'upsert' THEN dw.mask_personal(t.attributes, {masked}) ELSE '{{}}'::jsonb END,
+               t.content_hash, {literal(cause)},
+               encode(sha256(convert_to(concat_ws('|', p.platform, t.record_uid::text, a.action, t.content_hash,
+                                                  {literal(cause)}), 'UTF8')), 'hex'),
+               to_date(t.decision_date_key::text, 'YYYYMMDD'), t.publicity_due
+          FROM touched_records t
+         CROSS JOIN unnest({platforms}) AS p(platform)
+         CROSS JOIN LATERAL (
+               SELECT CASE WHEN t.status = 'active' AND t.publicity_start IS NOT NULL
+                                AND t.publicity_end >= {TODAY} THEN 'upsert' ELSE 'withdraw' END AS action) a
+          LEFT JOIN LATERAL (
+               SELECT o.action AS told FROM outbox.publicity_item o
+                WHERE o.record_key = t.record_key AND o.platform = p.platform AND o.status IN ('sent', 'accepted')
+                ORDER BY o.item_id DESC LIMIT 1) last_told ON true
+         WHERE a.action = 'upsert' OR last_told.told = 'upsert'
+        ON CONFLICT (idempotency_key) DO NOTHING
+    """)
+
+
+def publicity_for_batch(conn: Connection, batch_id: int, record_type_code: str) -> int:
+    """The load's step: windows for the facts this batch wrote, then their outbox items."""
+    rules = policy()
+    if record_type_code not in rules.record_types:
+        return 0
+    apply_publicity(conn, batch_id, record_type_code, rules)
+    return enqueue(conn, f"SELECT record_key FROM dw.fact_credit_record WHERE batch_id = {int(batch_id)}",
+                   f"batch:{int(batch_id)}", rules)
+
+
+def _end_versions(conn: Connection, where: str, reason: str, new_status: str, new_end: str) -> list[int]:
+    """Close the current version of the facts `where` selects (history row), set status and window end."""
+    execute_script(conn, f"""
+        DROP TABLE IF EXISTS ending_records;
+        CREATE TEMP TABLE ending_records ON COMMIT DROP AS
+        SELECT record_key FROM dw.fact_credit_record f WHERE {where} FOR UPDATE;
+        INSERT INTO dw.fact_credit_record_history
+               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
+                change_reason)
+        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
+               f.updated_at, {literal(reason)}
+          FROM dw.fact_credit_record f JOIN ending_records e USING (record_key);
+        UPDATE dw.fact_credit_record f
+           SET status = {literal(new_status)}, publicity_end = {new_end}, updated_at = now()
+          FROM ending_records e WHERE f.record_key = e.record_key;
+    """)
+    return list(conn.scalars(sa.text("SELECT record_key FROM ending_records")))
+
+
+def expire_publicity_windows(engine: Engine, today: dt.date | None = None) -> dict:
+    """Daily: facts whose window has ended become `expired` and are withdrawn from the platforms."""
+    rules = policy()
+    day = f"DATE '{today.isoformat()}'" if today else TODAY
+    with engine.begin() as conn:
+        type_keys = _record_type_keys(conn, rules.record_types)
+        ended = _end_versions(
+            conn, f"f.status = 'active' AND f.publicity_end < {day} "
+                  f"AND f.record_type_key IN ({', '.join(str(k) for k in type_keys.values())})",
+            "expired", "expired", "f.publicity_end")
+        cause = f"expired:{today.isoformat() if today else dt.date.today().isoformat()}"
+        items = enqueue(conn, "SELECT record_key FROM ending_records", cause, rules) if ended else 0
+    return {"expired": len(ended), "withdrawals": items}
+
+
+def repair_penalty(engine: Engine, department_code: str, document_number: str, repaired_on: dt.date) -> dict:
+    """信用修复: end a published penalty's publicity once its tier's minimum period has been served."""
+    rules = policy()
+    uid = keys.record_uid(department_code, rules.penalty.record_type, document_number)
+    with engine.begin() as conn:
+        fact = conn.execute(sa.text("""
+            SELECT f.record_key, f.status, f.publicity_tier, f.publicity_start, f.publicity_end,
+                   to_date(f.decision_date_key::text, 'YYYYMMDD') AS decision_date
+              FROM dw.fact_credit_record f WHERE f.record_uid = :uid FOR UPDATE
+        """), {"uid": uid}).one_or_none()
+        if fact is None:
+            raise UserError(f"没有找到部门 {department_code} 文书号 {document_number} 的行政处罚记录 / "
+                            f"No penalty of department {department_code} with document number {document_number}.")
+        if fact.status != "active" or fact.publicity_start is None:
+            raise UserError(f"该处罚当前状态为 {fact.status}，未在公示中，无需修复 / The penalty is {fact.status} "
+                            f"and not being published; there is nothing to repair.")
+        tier = next(t for t in rules.penalty.edition_for(fact.decision_date).tiers if t.tier == fact.publicity_tier)
+        earliest = fact.decision_date + relativedelta(months=tier.min_months)  # as PostgreSQL's intervals
+        if repaired_on < earliest:
+            raise UserError(f"{tier.tier} 等级处罚须公示满 {tier.min_months} 个月，最早 {earliest} 可修复 / "
+                            f"a {tier.tier} penalty must be public for {tier.min_months} months; "
+                            f"repair is possible from {earliest}.")
+        _end_versions(conn, f"f.record_key = {int(fact.record_key)}", "repair", "repaired",
+                      f"DATE '{repaired_on.isoformat()}'")
+        items = enqueue(conn, "SELECT record_key FROM ending_records", f"repair:{repaired_on.isoformat()}", rules)
+    return {"record_uid": str(uid), "status": "repaired", "withdrawals": items}
