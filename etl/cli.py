@@ -87,13 +87,21 @@ def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: 
 
 
 @cli.command()
-def status() -> None:
+@click.option("--due", is_flag=True, help="Only the 双公示 early warning: records due upstream soon, not yet accepted.")
+@click.option("--within", type=click.IntRange(0, 30), default=2, show_default=True,
+              help="Working days ahead for --due.")
+def status(due: bool, within: int) -> None:
     """Show what the warehouse holds, and per department: last batch, rows, held batches."""
     from etl.summary import department_status, describe_warehouse, held_batches
     from etl.warehouse import get_engine
 
     engine = get_engine()
     with engine.connect() as conn:
+        if due:
+            from etl.publish.due import describe_due
+
+            click.echo(describe_due(conn, within))
+            return
         click.echo(describe_warehouse(conn))
         click.echo("")
         click.echo(department_status(conn))
@@ -245,13 +253,15 @@ def run(records: int, seed: int) -> None:
     run_main_job(records=records, seed=seed, as_of=_today_in_china(), echo=click.echo)
 
 
-def _register_simulators() -> None:
+def _register_subcommands() -> None:
+    from etl.publish.cli import COMMANDS
     from etl.sim.cli import sim
 
-    cli.add_command(sim)
+    for command in (*COMMANDS, sim):
+        cli.add_command(command)
 
 
-_register_simulators()
+_register_subcommands()
 
 
 def main() -> None:

@@ -108,3 +108,55 @@ def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | No
     workbook.save(temporary)
     temporary.replace(path)
     return path
+
+
+REJECTION_HEADERS = ["平台", "类别", "决定文书号", "决定日期", "记录标识", "拒收代码", "拒收原因", "动作"]
+PLATFORM_NAMES = {"provincial": "省级平台", "national": "国家平台"}
+RECORD_TYPE_NAMES = {"license": "行政许可", "penalty": "行政处罚"}
+
+
+def write_platform_rejections(engine: Engine) -> list[Path]:
+    """Records a platform rejected go back to their department: one workbook per department per run,
+    listing each rejected item with the platform's reason; every item is reported once."""
+    with engine.connect() as conn:
+        rejected = conn.execute(sa.text("""
+            SELECT o.item_id, o.department_code, o.platform, o.record_type_code, f.document_number, o.decision_date,
+                   o.record_uid, o.reason_code, o.reason, o.action
+              FROM outbox.publicity_item o JOIN dw.fact_credit_record f USING (record_key)
+             WHERE o.status = 'rejected' AND o.feedback_path IS NULL
+             ORDER BY o.department_code, o.decision_date, o.item_id
+        """)).all()
+    by_department: dict[str, list] = {}
+    for row in rejected:
+        by_department.setdefault(row.department_code, []).append(row)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    written = []
+    for department, rows in by_department.items():
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = "平台退回"
+        _set_text(sheet.cell(row=1, column=1), f"上级平台拒收的双公示数据（{len(rows)} 条），请核实更正后重新报送")
+        sheet.cell(row=1, column=1).font = Font(bold=True, size=12)
+        for column, title in enumerate(REJECTION_HEADERS, start=1):
+            cell = sheet.cell(row=2, column=column, value=title)
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = PatternFill("solid", fgColor="305496")
+        for index, row in enumerate(rows, start=3):
+            values = [PLATFORM_NAMES.get(row.platform, row.platform),
+                      RECORD_TYPE_NAMES.get(row.record_type_code, row.record_type_code), row.document_number,
+                      row.decision_date.isoformat(), str(row.record_uid), row.reason_code or "", row.reason or "",
+                      "公示" if row.action == "upsert" else "撤回"]
+            for column, text in enumerate(values, start=1):
+                _set_text(sheet.cell(row=index, column=column), _safe(text))
+        for column, width in zip("ABCDEFGH", (12, 10, 30, 12, 38, 18, 60, 8), strict=True):
+            sheet.column_dimensions[column].width = width
+        path = config.var_dir() / "feedback" / department / f"平台退回__{stamp}.xlsx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".part")
+        workbook.save(temporary)
+        temporary.replace(path)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE outbox.publicity_item SET feedback_path = :p WHERE item_id = ANY(:ids)"),
+                         {"p": str(path), "ids": [r.item_id for r in rows]})
+        written.append(path)
+    return written
