@@ -102,3 +102,8 @@ def departments(data_dir: Path, host: str, port: int, token: str | None, error_r
     finally:
         simulator.stop()
     click.echo("department simulator stopped", err=True)
+
+
+from etl.sim.platform import platform_command  # noqa: E402 - the platform simulator defines its own command
+
+sim.add_command(platform_command)
