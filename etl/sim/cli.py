@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shlex
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -26,21 +28,29 @@ def _env_lines(env: dict[str, str], reveal: bool) -> list[str]:
     return lines
 
 
-def _wait_for_stop() -> None:
-    """Block until Ctrl-C or SIGTERM (signal handlers only where Python allows them: the main thread)."""
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """Ctrl-C and SIGTERM set the yielded event (handlers only where Python allows them: the main thread).
+
+    Installed before anything is printed: a caller may send the signal as soon as it reads the first line.
+    """
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop
     except KeyboardInterrupt:
         pass
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _wait_for_stop(stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        pass
 
 
 @click.group()
@@ -88,17 +98,18 @@ def departments(data_dir: Path, host: str, port: int, token: str | None, error_r
     simulator = DepartmentSimulator(data_dir, host=host, port=port, token=token, faults=faults)
     simulator.start()
     try:
-        lines = _env_lines(simulator.connection_env(), reveal=print_env)
-        if print_env:
-            click.echo("\n".join(lines))
-            click.echo(f"# department simulator on {simulator.url}; Ctrl-C to stop", err=True)
-        else:
-            click.echo(f"department simulator on {simulator.url} ({len(simulator.routes())} API feeds, "
-                       f"file drops in {simulator.file_drop_dir})")
-            click.echo("connections (token masked; --print-env shows it):")
-            click.echo("\n".join(lines))
-            click.echo("Ctrl-C to stop")
-        _wait_for_stop()
+        with _stop_signals() as stop:
+            lines = _env_lines(simulator.connection_env(), reveal=print_env)
+            if print_env:
+                click.echo("\n".join(lines))
+                click.echo(f"# department simulator on {simulator.url}; Ctrl-C to stop", err=True)
+            else:
+                click.echo(f"department simulator on {simulator.url} ({len(simulator.routes())} API feeds, "
+                           f"file drops in {simulator.file_drop_dir})")
+                click.echo("connections (token masked; --print-env shows it):")
+                click.echo("\n".join(lines))
+                click.echo("Ctrl-C to stop")
+            _wait_for_stop(stop)
     finally:
         simulator.stop()
     click.echo("department simulator stopped", err=True)
