@@ -88,7 +88,8 @@ def publishable_penalties(engine: sa.Engine, items: int) -> None:
             SELECT md5('bench' || g)::uuid, s.subject_key, r.record_type_key, d.department_key,
                    to_char(:decided, 'YYYYMMDD')::integer, '卫罚〔2026〕' || g || '号', 'active', :decided, :ends,
                    :decided, jsonb_build_object(
-                       'CF_XDR_MC', '基准测试主体', 'CF_XDR_LB', '法人及非法人组织', 'CF_XDR_SHXYM', '91410523MA00000000',
+                       'CF_XDR_MC', '基准测试主体', 'CF_XDR_LB', '法人及非法人组织',
+                       'CF_XDR_SHXYM', '91410523MA00000000',
                        'CF_WSH', '卫罚〔2026〕' || g || '号', 'CF_WFXW', '违反卫生管理规定', 'CF_SY', '经查，当事人……',
                        'CF_YJ', '《公共场所卫生管理条例》', 'CF_CFLB', '罚款', 'CF_NR', '罚款人民币二千元',
                        'CF_NR_FK', 0.2, 'CF_JDRQ', to_char(:decided, 'YYYY-MM-DD'), 'CF_CFJG', '县卫生健康委员会',
