@@ -110,6 +110,22 @@ def _upsert_dates(conn: Connection) -> int:
     return len(days)
 
 
+def _sync_uscc_allow_list(conn: Connection, catalog: Catalog) -> None:
+    """The table mirrors the catalog file: reviewed codes in, removed codes out."""
+    codes = [{"code": a.code, "name": a.name_zh, "by": a.reviewed_by, "on": a.reviewed_on, "reason": a.reason}
+             for a in catalog.uscc_allow_list]
+    conn.execute(sa.text("DELETE FROM dw.uscc_allow_list WHERE code <> ALL(:codes)"),
+                 {"codes": [c["code"] for c in codes]})
+    if codes:
+        conn.execute(sa.text("""
+            INSERT INTO dw.uscc_allow_list (code, name_zh, reviewed_by, reviewed_on, reason)
+            VALUES (:code, :name, :by, :on, :reason)
+            ON CONFLICT (code) DO UPDATE
+               SET name_zh = EXCLUDED.name_zh, reviewed_by = EXCLUDED.reviewed_by,
+                   reviewed_on = EXCLUDED.reviewed_on, reason = EXCLUDED.reason, updated_at = now()
+        """), codes)
+
+
 def seed_reference_data(engine: Engine, catalog: Catalog) -> SeedCounts:
     """Bring dimensions and staging tables in line with catalog and calendar (one transaction)."""
     with engine.begin() as conn:
@@ -118,6 +134,7 @@ def seed_reference_data(engine: Engine, catalog: Catalog) -> SeedCounts:
             record_types=_upsert_record_types(conn, catalog),
             dates=_upsert_dates(conn),
         )
+        _sync_uscc_allow_list(conn, catalog)
         ensure_staging_tables(conn, catalog)
         ensure_clean_tables(conn, catalog)
         return counts

@@ -6,6 +6,7 @@ YAML change and a typo is reported with the file and the field at start-up, not 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from enum import StrEnum
@@ -264,11 +265,29 @@ class County(Strict):
     division_code: Annotated[str, Field(pattern=r"^\d{6}$")]
 
 
+class AllowedUscc(Strict):
+    """An early pilot code that fails the GB 32100 checksum yet is legal, accepted after review."""
+
+    code: Annotated[str, Field(pattern=r"^[0-9A-Z]{18}$")]
+    name_zh: str
+    reviewed_by: str
+    reviewed_on: dt.date
+    reason: str
+
+    @field_validator("code")
+    @classmethod
+    def _fails_checksum(cls, code: str) -> str:
+        if is_valid_uscc(code):
+            raise ValueError(f"{code} passes the checksum; only codes that fail it belong on the allow-list")
+        return code
+
+
 class Catalog(Strict):
     county: County
     departments: tuple[Department, ...]
     record_types: tuple[RecordType, ...]
     rules: dict[str, QuarantineRule]
+    uscc_allow_list: tuple[AllowedUscc, ...] = ()
 
     @functools.cached_property
     def record_type_by_code(self) -> dict[str, RecordType]:
@@ -336,14 +355,16 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     departments = _read_yaml(directory / "departments.yml")
     record_types = _read_yaml(directory / "record_types.yml")
     rules = _read_yaml(directory / "rules.yml")
+    allow_list = _read_yaml(directory / "uscc_allow_list.yml")
     raw = {
         "county": departments.get("county"),
         "departments": departments.get("departments"),
         "record_types": _expand_subject_fields(record_types),
         "rules": rules.get("rules"),
+        "uscc_allow_list": allow_list.get("codes") or (),
     }
     names = {"county": "departments.yml", "departments": "departments.yml",
-             "record_types": "record_types.yml", "rules": "rules.yml"}
+             "record_types": "record_types.yml", "rules": "rules.yml", "uscc_allow_list": "uscc_allow_list.yml"}
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:

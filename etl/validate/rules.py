@@ -79,6 +79,8 @@ def clean_columns(record_type: RecordType) -> list[CleanColumn]:
 
 
 CODE_CHECK = re.compile(r"«(uscc|id_number):([a-z0-9_]+)»")
+# A USCC is accepted when it passes its checksum or is on the reviewed allow-list (migration 014).
+CHECK_FUNCTIONS = {"uscc": "dw.is_accepted_uscc", "id_number": "dw.is_valid_id_number"}
 
 
 def code_check(kind: str, field_code: str) -> str:
@@ -101,7 +103,7 @@ class RowRule:
         distinct codes (`code_checks` joined as v_<column>), which spares re-checking repeated codes."""
         if joined_checks:
             return CODE_CHECK.sub(lambda m: f"v_{m.group(2)}.{m.group(1)}_ok", self.predicate)
-        return CODE_CHECK.sub(lambda m: f"dw.is_valid_{m.group(1)}(n.{m.group(2)})", self.predicate)
+        return CODE_CHECK.sub(lambda m: f"{CHECK_FUNCTIONS[m.group(1)]}(n.{m.group(2)})", self.predicate)
 
     def checked_columns(self) -> set[str]:
         return {m.group(2) for m in CODE_CHECK.finditer(self.predicate)}
