@@ -254,10 +254,11 @@ def run(records: int, seed: int) -> None:
 
 
 def _register_subcommands() -> None:
+    from etl.indicators.cli import indicators
     from etl.publish.cli import COMMANDS
     from etl.sim.cli import sim
 
-    for command in (*COMMANDS, sim):
+    for command in (*COMMANDS, indicators, sim):
         cli.add_command(command)
 
 

@@ -320,3 +320,21 @@ def test_reconciliation_finds_what_the_platform_lost_and_requeues_it(engine, tmp
         published = sorted(uid for uid, state in platform_state(sim).items() if state == "published")
         assert published == sorted(str(r.record_uid) for r in outbox(engine, "platform = 'provincial' AND "
                                                                               "cause LIKE 'batch:%'"))
+
+
+def test_indicators_reach_the_national_platform_once(engine, tmp_path):
+    from etl.indicators import compute_indicators
+    from etl.publish.indicators import push_indicators
+
+    load(engine, tmp_path, "penalty", [penalty(RECENT) for _ in range(3)])
+    period = RECENT.strftime("%Y-%m")
+    compute_indicators(engine, period)
+    with PlatformSimulator("national", tmp_path / "n.sqlite") as sim:
+        first = push_indicators(engine, period, client=client_for(sim))
+        again = push_indicators(engine, period, client=client_for(sim))
+        assert sim.stats()["indicators_accepted"] == 1
+    assert (first["status"], first["already"], again["already"]) == ("accepted", False, True)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT status, receipt_id, payload FROM outbox.indicator_submission")).all()
+    assert [(s.status, s.receipt_id) for s in stored] == [("accepted", first["receipt_id"])]
+    assert stored[0].payload["period"] == period and len(stored[0].payload["values"]) >= 20

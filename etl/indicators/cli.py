@@ -1,0 +1,39 @@
+"""`creditwh indicators`: compute a month's city credit monitoring indicators and show where points are lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import click
+
+
+def _running_month() -> str:
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
+@click.command()
+@click.option("--period", default=None, help="Month YYYY-MM (default: the running month in Asia/Shanghai).")
+@click.option("--edition", default="2020", show_default=True, help="Indicator edition (etl/catalog/indicators/).")
+@click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Indicators in the gap report.")
+@click.option("--push", "push_to_platform", is_flag=True, help="Also submit the values to the national platform.")
+def indicators(period: str | None, edition: str, top: int, push_to_platform: bool) -> None:
+    """Compute the month's indicators; print the tree with values and points, and the gap report."""
+    from etl.indicators import compute_indicators, gap_report, indicator_tree, render_gaps, render_tree
+    from etl.warehouse import get_engine
+
+    engine = get_engine()
+    period = period or _running_month()
+    run = compute_indicators(engine, period, edition)
+    click.echo(run.describe())
+    click.echo("")
+    click.echo(render_tree(indicator_tree(engine, period, edition)))
+    click.echo("")
+    click.echo(render_gaps(gap_report(engine, period, edition, top=top)))
+    if push_to_platform:
+        from etl.publish.indicators import push_indicators
+
+        outcome = push_indicators(engine, period, edition)
+        click.echo(f"national platform: {outcome['status']}"
+                   + (" (already accepted before)" if outcome["already"] else f", receipt {outcome['receipt_id']}"))
