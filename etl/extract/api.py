@@ -38,6 +38,7 @@ from etl.connections import Connection, get_connection
 from etl.errors import UserError
 from etl.extract.base import ExtractedSource, FeedContext
 from etl.extract.errors import SourceError
+from etl.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class _Pull:
                 self.first_id = records[0].get("id")
             self.last_id = records[-1].get("id")
         self.count += len(records)
+        crash_point("extract.page")
 
     def _by_cursor(self, out) -> tuple[str | None, str | None]:
         start = cursor = self.context.watermark or None

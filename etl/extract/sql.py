@@ -31,6 +31,7 @@ from etl.connections import Connection, get_connection
 from etl.errors import UserError
 from etl.extract.base import ExtractedSource, FeedContext
 from etl.extract.errors import SourceError
+from etl.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class SqlConnector:
                 for chunk in result.partitions():
                     writer.writerows([_text(v) for v in row] for row in chunk)
                     rows += len(chunk)
+                    crash_point("extract.chunk")
                     # the watermark is the last row with an updated_at (NULLs sort first or last by dialect)
                     tracked = next((r for r in reversed(chunk) if r[updated_index] is not None), None)
                     if tracked is not None:
