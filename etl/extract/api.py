@@ -143,7 +143,8 @@ class _Pull:
                                          dir=work_dir)
         part = Path(part_name)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            # surrogatepass: a lone surrogate in a record is landed as is, and staging rejects that row.
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass", newline="\n") as out:
                 if self.settings.incremental == "cursor":
                     start, end = self._by_cursor(out)
                 else:

@@ -51,6 +51,7 @@ class StageResult:
     mapped: dict[str, str] = field(default_factory=dict)
     unknown_headers: list[str] = field(default_factory=list)
     duplicate_fields: list[str] = field(default_factory=list)
+    other_sheets: list[str] = field(default_factory=list)  # further XLSX sheets that hold data
     elapsed_ms: int = 0
 
 
@@ -158,8 +159,9 @@ def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
             yield record
 
 
-def _read_xlsx(path: Path) -> Iterator[list[str | None]]:
-    """Rows of the first sheet, read with calamine (Rust; an order of magnitude faster than openpyxl)."""
+def _read_xlsx(path: Path, other_sheets: list[str] | None = None) -> Iterator[list[str | None]]:
+    """Rows of the first sheet, read with calamine (Rust; an order of magnitude faster than openpyxl).
+    Names of further sheets that hold data are appended to `other_sheets` (the batch is held for them)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -170,12 +172,25 @@ def _read_xlsx(path: Path) -> Iterator[list[str | None]]:
         raise UnreadableSource("Excel 文件无法打开（可能已损坏、被截断或设置了密码）",
                                f"the Excel file cannot be opened (damaged, truncated or password-protected: "
                                f"{type(exc).__name__})") from None
-    width = 0
+    width = None
     for row in rows:
         values = [_cell_text(v) for v in row]
-        width = width or len(values)
-        # A short row is a row with blanks at the end.
+        if width is None:  # the header: calamine pads it to the sheet's width with empty cells
+            while values and values[-1] is None:
+                values.pop()
+            width = len(values)
+        # A short row is a row with blanks at the end; a long one keeps its extra values (a parse finding).
+        while len(values) > width and values[-1] is None:
+            values.pop()
         yield values + [None] * (width - len(values))
+    if other_sheets is not None:
+        for index, name in enumerate(workbook.sheet_names[1:], start=1):
+            try:
+                data = workbook.get_sheet_by_index(index).to_python()
+            except Exception:  # noqa: BLE001 - an unreadable extra sheet is still an extra sheet
+                data = [["?"]]
+            if any(_cell_text(v) for row in data for v in row):
+                other_sheets.append(name)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict | str]:
@@ -192,7 +207,8 @@ def _read_jsonl(path: Path) -> Iterator[dict | str]:
             yield value if isinstance(value, dict) else line
 
 
-BAD_CHARACTERS = re.compile("[\x00\udc80-\udcff]")
+# NUL, bytes that did not decode (surrogate escapes) and lone surrogates: PostgreSQL text can hold none of them.
+BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 
 def _bad_text(values: Iterable[str | None]) -> tuple[str, str] | None:
@@ -202,6 +218,8 @@ def _bad_text(values: Iterable[str | None]) -> tuple[str, str] | None:
         return None
     if found.group() == "\x00":
         return "包含 NUL 字符", "contains a NUL character"
+    if not "\udc80" <= found.group() <= "\udcff":
+        return "包含无效的 Unicode 字符（孤立代理项）", "contains an invalid Unicode character (a lone surrogate)"
     return "包含无法按文件编码解码的字节", "contains bytes that do not decode in the file's encoding"
 
 
@@ -278,6 +296,7 @@ class _Stager:
         headers = [(h or "").strip() for h in header]
         positions = self.map_headers(headers)
         width = len(headers)
+        headerless = [i for i, h in enumerate(headers) if not h]
         row_no = 0
         for record in records:
             if isinstance(record, BrokenLine):
@@ -291,6 +310,12 @@ class _Stager:
             if len(record) != width and (len(record) < width or any(v not in (None, "") for v in record[width:])):
                 self.parse_failure(row_no, _raw_row(headers, record), f"列数为 {len(record)}，表头为 {width} 列",
                                    f"{len(record)} columns where the header has {width}")
+                continue
+            unnamed = [i + 1 for i in headerless if i < len(record) and record[i] not in (None, "")]
+            if unnamed:
+                columns = ", ".join(map(str, unnamed))
+                self.parse_failure(row_no, _raw_row(headers, record), f"第 {columns} 列有值但没有表头",
+                                   f"a value in column {columns}, which has no header")
                 continue
             problem = _bad_text(record)
             if problem:
@@ -380,7 +405,7 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
         stager.result.encoding = batch.source_encoding or detect_encoding(path)
         lines: Iterator[str] = stager.rows(_read_csv(path, stager.result.encoding))
     elif batch.source_format == "xlsx":
-        lines = stager.rows(_read_xlsx(path))
+        lines = stager.rows(_read_xlsx(path, stager.result.other_sheets))
     else:
         stager.result.encoding = "utf-8"
         lines = stager.json_rows(_read_jsonl(path))
@@ -410,5 +435,6 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
         """), {"rows_in": result.rows_in, "encoding": result.encoding, "ms": result.elapsed_ms,
                "batch_id": batch.batch_id,
                "header_map": json.dumps({"mapped": result.mapped, "unknown": result.unknown_headers,
-                                         "duplicate_fields": result.duplicate_fields}, ensure_ascii=False)})
+                                         "duplicate_fields": result.duplicate_fields,
+                                         "other_sheets": result.other_sheets}, ensure_ascii=False)})
     return result

@@ -118,6 +118,12 @@ def _hold_reasons(conn: Connection, record_type: RecordType, batch: Batch, rows_
         unknown = "、".join(header_info["unknown"][:20])
         reasons.append(f"表头不属于“{record_type.name_zh}”：{unknown} / "
                        f"headers unknown for record type {record_type.code}: {', '.join(header_info['unknown'][:20])}")
+    if header_info.get("other_sheets"):
+        sheets = "、".join(header_info["other_sheets"][:10])
+        reasons.append(f"工作簿除第一个工作表外，工作表“{sheets}”也有数据，只读取第一个工作表；"
+                       f"请合并后重报或分文件报送 / "
+                       f"sheets other than the first hold data ({', '.join(header_info['other_sheets'][:10])}); "
+                       f"only the first sheet is read: merge them or send one file per sheet")
     if header_info.get("duplicate_fields"):
         fields = ", ".join(header_info["duplicate_fields"])
         reasons.append(f"多个表头对应同一字段：{fields} / several headers map to the same field: {fields}")

@@ -16,6 +16,7 @@ from etl.sqltext import literal
 from etl.stage.tables import column
 from etl.workdays import CALENDAR_START
 
+AMOUNT_LIMIT = 10**12  # exclusive upper bound of numeric(18, 6)
 # Characters trimmed from text values: ASCII whitespace, no-break space and the ideographic space.
 TRIM = "E' \\t\\r\\n\\u00a0\\u3000'"
 MULTI_VALUE_SEPARATORS = "'\\s*[;；、,，]\\s*'"
@@ -145,7 +146,8 @@ def _field_rules(field: FieldSpec) -> list[RowRule]:
                                  f"{col}::text || '（早于 {CALENDAR_START.isoformat()}）'",
                                  f"{col}::text || ' (before {CALENDAR_START.isoformat()})'"))
     if field.type == FieldType.DECIMAL:
-        rules.append(RowRule(field.code, Rule.AMOUNT, f"(n.{bad_flag(field)} OR {col} < 0)",
+        # The warehouse keeps amounts as numeric(18, 6): anything from a trillion 万元 up is a typo, not a fine.
+        rules.append(RowRule(field.code, Rule.AMOUNT, f"(n.{bad_flag(field)} OR {col} < 0 OR {col} >= {AMOUNT_LIMIT})",
                              f"left(s_raw.{column(field.code)}, 100)", f"left(s_raw.{column(field.code)}, 100)"))
     if field.type == FieldType.YEAR:
         rules.append(RowRule(field.code, Rule.DATE_FORMAT, f"{col} !~ '^(19|20)[0-9]{{2}}$'",
