@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import itertools
 import json
+import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -44,6 +45,8 @@ class UnreadableSource(Exception):
         super().__init__(f"{reason_zh} / {reason_en}")
 
 
+log = logging.getLogger(__name__)
+
 @dataclass
 class StageResult:
     rows_in: int = 0
@@ -52,6 +55,7 @@ class StageResult:
     unknown_headers: list[str] = field(default_factory=list)
     duplicate_fields: list[str] = field(default_factory=list)
     other_sheets: list[str] = field(default_factory=list)  # further XLSX sheets that hold data
+    unreadable_cells: list[str] = field(default_factory=list)  # XLSX error cells, formulas without a result
     elapsed_ms: int = 0
 
 
@@ -159,9 +163,32 @@ def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
             yield record
 
 
-def _read_xlsx(path: Path, other_sheets: list[str] | None = None) -> Iterator[list[str | None]]:
+# Cells calamine reads as empty although the department put something there: an error value
+# (#DIV/0!, #N/A …) or a formula saved without its result. Found in the sheet XML, since the rows cannot tell.
+ERROR_CELL = re.compile(rb'<c\b(?=[^>]*\bt="e")[^>]*\br="([A-Z]{1,3}[0-9]+)"[^>]*>')
+FORMULA_WITHOUT_VALUE = re.compile(rb'<c\b[^>]*\br="([A-Z]{1,3}[0-9]+)"[^>]*>\s*<f\b[^>]*(?:/>|>[^<]*</f>)\s*'
+                                   rb'(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
+
+
+def _unreadable_cells(path: Path) -> list[str]:
+    """References of error cells and formulas without a saved result, in any worksheet of the workbook."""
+    import zipfile
+
+    found: list[str] = []
+    with zipfile.ZipFile(path) as archive:
+        for name in sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+            data = archive.read(name)
+            if b'"e"' in data or b"<f" in data:  # cheap test first: most sheets have neither
+                found.extend(m.group(1).decode() for pattern in (ERROR_CELL, FORMULA_WITHOUT_VALUE)
+                             for m in pattern.finditer(data))
+    return found
+
+
+def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
+               unreadable_cells: list[str] | None = None) -> Iterator[list[str | None]]:
     """Rows of the first sheet, read with calamine (Rust; an order of magnitude faster than openpyxl).
-    Names of further sheets that hold data are appended to `other_sheets` (the batch is held for them)."""
+    Names of further sheets that hold data go to `other_sheets`, error cells and formulas without a
+    saved result to `unreadable_cells` (the batch is held for either)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -191,6 +218,11 @@ def _read_xlsx(path: Path, other_sheets: list[str] | None = None) -> Iterator[li
                 data = [["?"]]
             if any(_cell_text(v) for row in data for v in row):
                 other_sheets.append(name)
+    if unreadable_cells is not None:
+        try:
+            unreadable_cells.extend(_unreadable_cells(path))
+        except Exception:  # noqa: BLE001 - calamine read it; a second look that fails changes nothing
+            log.warning("could not scan %s for error cells", path.name)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict | str]:
@@ -405,7 +437,7 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
         stager.result.encoding = batch.source_encoding or detect_encoding(path)
         lines: Iterator[str] = stager.rows(_read_csv(path, stager.result.encoding))
     elif batch.source_format == "xlsx":
-        lines = stager.rows(_read_xlsx(path, stager.result.other_sheets))
+        lines = stager.rows(_read_xlsx(path, stager.result.other_sheets, stager.result.unreadable_cells))
     else:
         stager.result.encoding = "utf-8"
         lines = stager.json_rows(_read_jsonl(path))
@@ -436,5 +468,7 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
                "batch_id": batch.batch_id,
                "header_map": json.dumps({"mapped": result.mapped, "unknown": result.unknown_headers,
                                          "duplicate_fields": result.duplicate_fields,
-                                         "other_sheets": result.other_sheets}, ensure_ascii=False)})
+                                         "other_sheets": result.other_sheets,
+                                         "unreadable_cells": result.unreadable_cells[:50]},
+                                        ensure_ascii=False)})
     return result

@@ -124,6 +124,11 @@ def _hold_reasons(conn: Connection, record_type: RecordType, batch: Batch, rows_
                        f"请合并后重报或分文件报送 / "
                        f"sheets other than the first hold data ({', '.join(header_info['other_sheets'][:10])}); "
                        f"only the first sheet is read: merge them or send one file per sheet")
+    if header_info.get("unreadable_cells"):
+        cells = ", ".join(header_info["unreadable_cells"][:20])
+        reasons.append(f"工作簿有错误值或未保存计算结果的公式单元格：{cells}；请改为数值后重报 / "
+                       f"the workbook has error values or formulas saved without their result in cells {cells}; "
+                       f"replace them with values")
     if header_info.get("duplicate_fields"):
         fields = ", ".join(header_info["duplicate_fields"])
         reasons.append(f"多个表头对应同一字段：{fields} / several headers map to the same field: {fields}")
