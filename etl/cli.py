@@ -45,17 +45,16 @@ def cli(verbose: bool) -> None:
 def init() -> None:
     """Create or upgrade the warehouse and seed departments, record types and dates."""
     from etl.catalog import catalog
-    from etl.migrate import migrate
-    from etl.reference import seed_reference_data
+    from etl.reference import prepare_warehouse
     from etl.warehouse import get_engine, redact
 
     engine = get_engine()
-    applied = migrate(engine)
-    counts = seed_reference_data(engine, catalog())
+    counts = prepare_warehouse(engine, catalog())
+    applied = counts.migrations_applied
     click.echo(f"warehouse: {redact(engine.url.render_as_string(hide_password=False))}")
     click.echo(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
     click.echo(f"reference data: {counts.departments} departments, {counts.record_types} record types, "
-               f"{counts.dates} calendar days")
+               f"{counts.dates} calendar days, {counts.measures} reward and punishment measures")
 
 
 def _today_in_china() -> dt.date:
@@ -254,11 +253,12 @@ def run(records: int, seed: int) -> None:
 
 
 def _register_subcommands() -> None:
+    from etl.check.cli import COMMANDS as CHECK_COMMANDS
     from etl.indicators.cli import indicators
-    from etl.publish.cli import COMMANDS
+    from etl.publish.cli import COMMANDS as PUBLISH_COMMANDS
     from etl.sim.cli import sim
 
-    for command in (*COMMANDS, indicators, sim):
+    for command in (*PUBLISH_COMMANDS, *CHECK_COMMANDS, indicators, sim):
         cli.add_command(command)
 
 

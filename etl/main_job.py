@@ -14,8 +14,7 @@ from collections.abc import Callable
 from etl import config
 from etl.catalog import catalog
 from etl.generate import generate
-from etl.migrate import migrate
-from etl.reference import seed_reference_data
+from etl.reference import prepare_warehouse
 from etl.warehouse import get_engine, redact
 
 
@@ -26,11 +25,10 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
     started = time.monotonic()
     engine = get_engine()
     echo(f"== warehouse {redact(engine.url.render_as_string(hide_password=False))}")
-    applied = migrate(engine)
     cat = catalog()
-    counts = seed_reference_data(engine, cat)
-    echo(f"   migrations applied now: {len(applied)}; reference data: {counts.departments} departments, "
-         f"{counts.record_types} record types, {counts.dates} calendar days")
+    counts = prepare_warehouse(engine, cat)
+    echo(f"   migrations applied now: {len(counts.migrations_applied)}; reference data: {counts.departments} "
+         f"departments, {counts.record_types} record types, {counts.dates} calendar days, {counts.measures} measures")
 
     data_dir = config.var_dir() / "data"
     if data_dir.exists():

@@ -23,6 +23,8 @@ class SeedCounts:
     departments: int
     record_types: int
     dates: int
+    measures: int = 0
+    migrations_applied: tuple[str, ...] = ()
 
 
 def _upsert_departments(conn: Connection, catalog: Catalog) -> int:
@@ -138,3 +140,15 @@ def seed_reference_data(engine: Engine, catalog: Catalog) -> SeedCounts:
         ensure_staging_tables(conn, catalog)
         ensure_clean_tables(conn, catalog)
         return counts
+
+
+def prepare_warehouse(engine: Engine, catalog: Catalog) -> SeedCounts:
+    """Everything `creditwh init` does: migrations, then dimensions, staging tables and the measures list."""
+    from dataclasses import replace
+
+    from etl.check import seed_measures
+    from etl.migrate import migrate
+
+    applied = migrate(engine)
+    counts = seed_reference_data(engine, catalog)
+    return replace(counts, measures=seed_measures(engine), migrations_applied=tuple(applied))
