@@ -7,13 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint status db-stop clean help
+.PHONY: run test test-unit lint status db-stop clean help airflow
 
 help:
 	@echo "make run    - set up, initialise the warehouse, generate department data, show what is there"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff over the Python code"
 	@echo "make db-stop - stop the embedded PostgreSQL"
+	@echo "make airflow - Airflow standalone on http://127.0.0.1:8080 (home var/airflow, DAGs from dags/, pools created)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed; install it or set PYTHON=/path/to/python3.11"; exit 1; }
@@ -39,6 +40,16 @@ lint: $(STAMP)
 
 status: $(STAMP)
 	$(BIN)/creditwh status
+
+# Connections come from the environment (AIRFLOW_CONN_*, e.g. the lines `creditwh sim departments --print-env`
+# prints), or from AIRFLOW_ENV_FILE (default .env) when it exists; WAREHOUSE_URL likewise.
+AIRFLOW_ENV_FILE ?= .env
+airflow: $(STAMP)
+	@set -a; [ ! -f "$(AIRFLOW_ENV_FILE)" ] || . "$(abspath $(AIRFLOW_ENV_FILE))"; set +a; \
+	export PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW_HOME="$(CURDIR)/var/airflow" AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/dags" \
+	  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30; \
+	mkdir -p "$$AIRFLOW_HOME" && $(BIN)/airflow db migrate >/dev/null && \
+	$(BIN)/airflow pools import dags/pools.json && exec $(BIN)/airflow standalone
 
 db-stop: $(STAMP)
 	$(BIN)/creditwh db stop

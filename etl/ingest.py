@@ -1,16 +1,28 @@
 """Ingest a department: extract each feed, land the sources, then stage → validate → load each batch.
 
-Restart-safe: a feed first finishes any batch an earlier run left unfinished (landed, staged or
-validated), then extracts from its watermark, which moves only when a load commits. Re-running
-after a crash at any point gives the warehouse an uninterrupted run would have given.
+Each step has one implementation here, used by the CLI (`ingest_feed`, a whole feed in one process)
+and by Airflow tasks (`etl.jobs`, one step per task, possibly on different workers):
+
+- `extract_and_land` — pull new sources from the feed's watermark and land their bytes as batches;
+- `stage_step` → `validate_step` (rules, then Great Expectations) → `load_step` — each first makes
+  sure the steps before it are done, so calling the last one takes a batch all the way;
+- `with_feedback` — the rejected rows go back to the department as a workbook.
+
+Restart-safe: `audit.batch.status` says where a batch is, and every step re-run after a crash or a
+task retry finds its work committed (and does nothing) or not (and does it). Staging tables are
+UNLOGGED: a server crash empties them, so a step that finds a staged batch's rows gone stages it
+again from the landed bytes. A feed first finishes any batch an earlier run left unfinished, then
+extracts from its watermark, which moves only when a load commits.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -25,10 +37,12 @@ from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
 from etl.load import load_batch
 from etl.stage import UnreadableSource, stage_batch
+from etl.stage.tables import clean_table, staging_table
 from etl.validate import check_with_great_expectations, validate_batch
 
 log = logging.getLogger(__name__)
 UNFINISHED = ("landed", "staged", "validated")
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,14 @@ class BatchOutcome:
     feedback: Path | None = None
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """What one extract of a feed produced: landed batches (new, or known bytes again) and source errors."""
+
+    batches: list[Batch] = field(default_factory=list)
+    errors: list[BatchOutcome] = field(default_factory=list)
+
+
 def connector_for(feed: Feed) -> Connector:
     if feed.transport == "file":
         from etl.extract.file import FileConnector
@@ -60,6 +82,44 @@ def connector_for(feed: Feed) -> Connector:
     return SqlConnector()
 
 
+# -- where a batch is ---------------------------------------------------------------------------------
+
+
+def batch_state(engine: Engine, batch_id: int) -> sa.Row:
+    """The batch's row in audit.batch: status, counts, reason, release and GX bookkeeping."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text("""
+            SELECT batch_id, department_code, feed_code, source_name, status, status_reason, released_at,
+                   rows_in, rows_loaded, rows_unchanged, rows_quarantined, gx_success
+              FROM audit.batch WHERE batch_id = :b
+        """), {"b": batch_id}).one()
+
+
+def outcome_of(state: sa.Row, status: str | None = None) -> BatchOutcome:
+    """A batch's outcome as audit.batch records it."""
+    return BatchOutcome(state.department_code, state.feed_code, state.batch_id, state.source_name,
+                        status or state.status, state.rows_in, state.rows_loaded, state.rows_unchanged,
+                        state.rows_quarantined, state.status_reason)
+
+
+def _work_present(engine: Engine, catalog: Catalog, batch: Batch, state: sa.Row) -> tuple[bool, bool]:
+    """(staging rows present, clean rows present) for a staged or validated batch.
+
+    Staging and clean tables are UNLOGGED: a server crash truncates them whole, while the batch's
+    status (logged) survives. A batch whose rows all failed to parse has nothing to find.
+    """
+    record_type = catalog.record_type_by_code[batch.record_type_code]
+    with engine.connect() as conn:
+        found = conn.execute(sa.text(f"""
+            SELECT (SELECT count(DISTINCT row_no) FROM audit.quarantine
+                     WHERE batch_id = :b AND rule = 'parse') AS parse_failed,
+                   EXISTS (SELECT 1 FROM {staging_table(record_type)} WHERE batch_id = :b) AS staged,
+                   EXISTS (SELECT 1 FROM {clean_table(record_type)} WHERE batch_id = :b) AS clean
+        """), {"b": batch.batch_id}).one()
+    nothing_to_find = state.rows_in - found.parse_failed <= 0
+    return nothing_to_find or found.staged, nothing_to_find or found.clean
+
+
 def _fail(engine: Engine, batch: Batch, reason: str) -> BatchOutcome:
     with engine.begin() as conn:
         conn.execute(sa.text("""
@@ -70,46 +130,79 @@ def _fail(engine: Engine, batch: Batch, reason: str) -> BatchOutcome:
                         reason=reason)
 
 
+# -- the steps ----------------------------------------------------------------------------------------
+
+
+def stage_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
+    """Stage a landed batch (again, if a crash emptied its staging rows); settled batches are left alone."""
+    state = batch_state(engine, batch.batch_id)
+    if state.status not in UNFINISHED:
+        return outcome_of(state)
+    if state.status == "landed" or not _work_present(engine, catalog, batch, state)[0]:
+        try:
+            stage_batch(engine, batch, catalog)
+        except UnreadableSource as exc:
+            return _fail(engine, batch, str(exc))
+        state = batch_state(engine, batch.batch_id)
+    return outcome_of(state)
+
+
+def validate_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
+    """Check a staged batch: the catalog's rules (quarantine, batch holds), then its GX suite."""
+    staged = stage_step(engine, catalog, batch)
+    if staged.status not in ("staged", "validated"):
+        return staged
+    state = batch_state(engine, batch.batch_id)
+    if state.status == "staged" or not _work_present(engine, catalog, batch, state)[1]:
+        with engine.begin() as conn:
+            # A GX verdict belongs to one validation: cleared, so a crash before GX runs is noticed below.
+            conn.execute(sa.text("UPDATE audit.batch SET gx_success = NULL, gx_ms = NULL, gx_data_docs = NULL "
+                                 "WHERE batch_id = :b"), {"b": batch.batch_id})
+        validation = validate_batch(engine, batch, catalog, released=state.released_at is not None)
+        if validation.held:
+            return outcome_of(batch_state(engine, batch.batch_id))
+        state = batch_state(engine, batch.batch_id)
+    if config.gx_enabled() and state.gx_success is None:
+        check_with_great_expectations(engine, batch)
+        state = batch_state(engine, batch.batch_id)
+    return outcome_of(state)
+
+
+def load_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
+    """Load a validated batch into the warehouse (validating, and staging, first if that is still to do)."""
+    validated = validate_step(engine, catalog, batch)
+    if validated.status != "validated":
+        return validated
+    load_batch(engine, batch, catalog)
+    return outcome_of(batch_state(engine, batch.batch_id))
+
+
 def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
     """Take one batch as far as it can go: loaded, held for review, or failed with a reason."""
-    with engine.connect() as conn:
-        state = conn.execute(sa.text("""
-            SELECT status, status_reason, released_at, rows_in, rows_loaded, rows_unchanged, rows_quarantined
-              FROM audit.batch WHERE batch_id = :b
-        """), {"b": batch.batch_id}).one()
+    state = batch_state(engine, batch.batch_id)
     if state.status == "loaded":
         # The same bytes arrived again: recognised, not loaded twice.
         return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name,
                             "already_loaded", reason=f"same bytes as batch {batch.batch_id}, loaded before")
     if state.status not in UNFINISHED:
-        return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name,
-                            state.status, state.rows_in, 0, 0, state.rows_quarantined, state.status_reason)
-    # Staging is UNLOGGED and may be gone after a crash: every unfinished batch is staged afresh.
-    try:
-        stage_batch(engine, batch, catalog)
-    except UnreadableSource as exc:
-        return _fail(engine, batch, str(exc))
-    validation = validate_batch(engine, batch, catalog, released=state.released_at is not None)
-    if validation.held:
-        return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "held",
-                            validation.rows_in, 0, 0, validation.rows_quarantined, validation.reason)
-    if config.gx_enabled():
-        disagreement = check_with_great_expectations(engine, batch)
-        if disagreement:
-            return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "held",
-                                validation.rows_in, 0, 0, validation.rows_quarantined, disagreement)
-    result = load_batch(engine, batch, catalog)
-    return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "loaded",
-                        result.rows_in, result.rows_loaded, result.rows_unchanged, result.rows_quarantined)
+        return replace(outcome_of(state), rows_loaded=0, rows_unchanged=0)
+    return load_step(engine, catalog, batch)
 
 
-def _unfinished_batches(engine: Engine, department: Department, feed: Feed) -> list[int]:
+def unfinished_batches(engine: Engine, department: Department, feed: Feed) -> list[int]:
+    """Batches of the feed an earlier run left landed, staged or validated, oldest first."""
     with engine.connect() as conn:
         return list(conn.scalars(sa.text("""
             SELECT batch_id FROM audit.batch
              WHERE department_code = :d AND feed_code = :f AND status IN ('landed', 'staged', 'validated')
              ORDER BY batch_id
         """), {"d": department.code, "f": feed.code}))
+
+
+def finish_unfinished(engine: Engine, catalog: Catalog, department: Department, feed: Feed) -> list[BatchOutcome]:
+    """Take what an earlier run left unfinished all the way, before the watermark is read for a new extract."""
+    return [process_batch(engine, catalog, read_batch(engine, batch_id))
+            for batch_id in unfinished_batches(engine, department, feed)]
 
 
 def _watermark(engine: Engine, department: Department, feed: Feed) -> str | None:
@@ -119,11 +212,39 @@ def _watermark(engine: Engine, department: Department, feed: Feed) -> str | None
             {"d": department.code, "f": feed.code})
 
 
-def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
-                file_drop_dir: Path | None = None, only_file: Path | None = None) -> list[BatchOutcome]:
-    """Finish what an earlier run left, then extract new sources and take each batch through."""
-    outcomes = [process_batch(engine, catalog, read_batch(engine, batch_id))
-                for batch_id in _unfinished_batches(engine, department, feed)]
+def expected_interval(schedule: str) -> dt.timedelta:
+    """The longest gap between two consecutive firings of a cron schedule (Asia/Shanghai), over 50 firings."""
+    from croniter import croniter
+
+    firings = croniter(schedule, dt.datetime(2026, 1, 5, tzinfo=CHINA))
+    times = [firings.get_next(dt.datetime) for _ in range(51)]
+    return max(later - earlier for earlier, later in zip(times, times[1:], strict=False))
+
+
+def record_extract(engine: Engine, department: Department, feed: Feed, error: str | None = None) -> None:
+    """Note in audit.feed_status that the feed's source was read (or could not be), with its schedule."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO audit.feed_status AS s (department_code, feed_code, record_type_code, transport, schedule_cron,
+                                                expected_interval, last_extract_at, last_error_at, last_error)
+            VALUES (:d, :f, :rt, :transport, :cron, make_interval(secs => :seconds),
+                    CASE WHEN CAST(:error AS text) IS NULL THEN now() END,
+                    CASE WHEN CAST(:error AS text) IS NOT NULL THEN now() END, CAST(:error AS text))
+            ON CONFLICT (department_code, feed_code) DO UPDATE
+               SET record_type_code = EXCLUDED.record_type_code, transport = EXCLUDED.transport,
+                   schedule_cron = EXCLUDED.schedule_cron, expected_interval = EXCLUDED.expected_interval,
+                   last_extract_at = coalesce(EXCLUDED.last_extract_at, s.last_extract_at),
+                   last_error_at = coalesce(EXCLUDED.last_error_at, s.last_error_at),
+                   last_error = CASE WHEN EXCLUDED.last_error_at IS NULL THEN s.last_error ELSE EXCLUDED.last_error END,
+                   updated_at = now()
+        """), {"d": department.code, "f": feed.code, "rt": feed.record_type, "transport": feed.transport,
+               "cron": feed.schedule, "seconds": expected_interval(feed.schedule).total_seconds(), "error": error})
+
+
+def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file_drop_dir: Path | None = None,
+                     only_file: Path | None = None) -> Extraction:
+    """Extract new sources past the feed's watermark and land each as a batch (known bytes find their batch)."""
+    extraction = Extraction()
     work_root = config.var_dir() / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{department.code}-{feed.code}-") as work:
@@ -134,20 +255,30 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
             sources = connector_for(feed).extract(context)
         except SourceError as exc:
             log.warning("%s/%s: %s", department.code, feed.code, exc)
-            outcomes.append(BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
-                                         reason=str(exc)))
+            extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
+                                                  reason=str(exc)))
             sources = []
         if only_file is not None:
             sources = [s for s in sources if s.path.resolve() == only_file.resolve()]
         for source in sources:
-            batch = land(engine, department, feed, source)
+            extraction.batches.append(land(engine, department, feed, source))
             crash_point("land.after_commit")
             remove_work_file(source, work_dir)
-            outcomes.append(process_batch(engine, catalog, batch))
-    return [_with_feedback(engine, catalog, outcome) for outcome in outcomes]
+    record_extract(engine, department, feed, extraction.errors[0].reason if extraction.errors else None)
+    return extraction
 
 
-def _with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> BatchOutcome:
+def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
+                file_drop_dir: Path | None = None, only_file: Path | None = None) -> list[BatchOutcome]:
+    """Finish what an earlier run left, then extract new sources and take each batch through."""
+    outcomes = finish_unfinished(engine, catalog, department, feed)
+    extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
+    outcomes.extend(extraction.errors)
+    outcomes.extend(process_batch(engine, catalog, batch) for batch in extraction.batches)
+    return [with_feedback(engine, catalog, outcome) for outcome in outcomes]
+
+
+def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> BatchOutcome:
     """Rejections go back to the department as a workbook, written once per batch."""
     if outcome.batch_id is None or not (outcome.rows_quarantined or outcome.status in ("held", "failed")):
         return outcome

@@ -1,0 +1,55 @@
+"""City credit monitoring indicators, nightly, and the national monitoring platform's feed.
+
+At 02:30 Asia/Shanghai the running month's indicators are computed from the warehouse and
+submitted; on the 1st the month just closed is computed and submitted as well (the monthly
+ranking uses closed months). Values are stored per month and department (`dw.fact_indicator_value`);
+`creditwh indicators --period YYYY-MM` shows the tree and where points are lost.
+"""
+
+from __future__ import annotations
+
+from _common import POOL_PLATFORM_NATIONAL, TIMEZONE, dag_defaults
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+
+def _month(closed: bool) -> str:
+    """The running month of the run's date, or the month before it; None dates (manual runs) mean now."""
+    import pendulum
+
+    context = get_current_context()
+    at = context.get("logical_date") or pendulum.now(TIMEZONE)
+    at = pendulum.instance(at).in_timezone(TIMEZONE)
+    if closed:
+        if at.day != 1 and context["dag_run"].run_type == "scheduled":
+            raise AirflowSkipException("the closed month is computed on the 1st")
+        at = at.subtract(months=1)
+    return at.strftime("%Y-%m")
+
+
+@task
+def compute(closed: bool) -> dict:
+    """Compute every computable leaf indicator of the month and roll points up."""
+    from etl import jobs
+
+    return jobs.compute_indicators(_month(closed))
+
+
+@task
+def submit(computed: dict) -> dict:
+    """Submit the month's values to the national monitoring platform."""
+    from etl import jobs
+
+    return jobs.push_indicators(computed["period"])
+
+
+@dag(dag_id="compute_indicators", schedule=CronTriggerTimetable("30 2 * * *", timezone=TIMEZONE),
+     description="City credit monitoring indicators, computed and submitted nightly",
+     **dag_defaults(__doc__, "indicators"))
+def compute_indicators():
+    for closed, name in ((False, "running_month"), (True, "closed_month")):
+        computed = compute.override(task_id=f"compute_{name}")(closed)
+        submit.override(task_id=f"submit_{name}", pool=POOL_PLATFORM_NATIONAL)(computed)
+
+
+compute_indicators()

@@ -1,0 +1,172 @@
+"""Ingest DAGs: one `ingest_<department>` per department of the catalog, all generated in this file.
+
+A DAG runs at each of its department's feed schedules (cron in Asia/Shanghai, from
+`etl/catalog/departments.yml`). A scheduled run takes the feeds due at that minute; a manual run
+takes every feed. Per feed (a task group mapped over the department's feeds; REST API feeds in
+`api_feed`, whose extract holds a `department_api` pool slot):
+
+`extract_feed` → `stage_batch` → `validate_batch` → `load_batch` → `write_feedback`
+
+`extract_feed` first finishes what an earlier run left unfinished, then lands the sources new
+since the feed's watermark and hands their batch ids on; each later task takes those batches one
+step further (`etl.jobs`, the same code as `creditwh ingest`). Every step can be retried: the
+batch's status in `audit.batch` says what is done. An unreachable source fails `extract_feed`, to
+be retried with back-off. Held batches are not failures: they wait for `creditwh release` after
+review and show in `mart.v_pipeline_health`.
+
+`announce_<record_type>` updates the asset `x-creditwh://warehouse/dw/fact_credit_record/<type>`
+when the run loaded new or changed rows of that type (it is skipped otherwise), for the publish DAG.
+
+A mistake in the catalog fails this file's import with the catalog file and field named: no
+ingest DAG is generated from a half-valid catalog.
+"""
+
+from __future__ import annotations
+
+from _common import POOL_DEPARTMENT_API, TIMEZONE, dag_defaults, record_type_asset
+from airflow.sdk import (
+    CronTriggerTimetable,
+    MultipleCronTriggerTimetable,
+    dag,
+    get_current_context,
+    get_parsing_context,
+    task,
+    task_group,
+)
+from airflow.sdk.exceptions import AirflowSkipException
+
+from etl import config
+from etl.catalog import Department, load_catalog
+from etl.errors import UserError
+
+
+class SourceUnavailable(RuntimeError):
+    """The department's source could not be read; the task is retried with back-off."""
+
+
+def _label(feed_code: str) -> None:
+    # Shown instead of the map index in the UI ("penalty" rather than "2").
+    get_current_context()["feed"] = feed_code
+
+
+@task(map_index_template="{{ feed }}")
+def extract_feed(department_code: str, feed_code: str) -> dict:
+    """Finish unfinished batches, then land the sources new since the feed's watermark."""
+    from etl import jobs
+
+    _label(feed_code)
+    context = get_current_context()
+    run, at = context["dag_run"], context.get("logical_date")
+    if run.run_type == "scheduled" and at is not None and not jobs.feed_is_due(department_code, feed_code, at):
+        raise AirflowSkipException(f"feed {feed_code} is not due at {at} (Asia/Shanghai schedule)")
+    result = jobs.extract_feed(department_code, feed_code)
+    if result["source_errors"]:
+        raise SourceUnavailable(f"{department_code}/{feed_code}: " + "; ".join(result["source_errors"]))
+    return result
+
+
+@task(map_index_template="{{ feed }}")
+def stage_batch(extracted: dict) -> dict:
+    """Parse each landed batch into staging."""
+    from etl import jobs
+
+    _label(extracted["feed"])
+    return {**extracted, **jobs.stage_batches(extracted["batch_ids"])}
+
+
+@task(map_index_template="{{ feed }}")
+def validate_batch(staged: dict) -> dict:
+    """Quarantine failing rows, hold suspicious batches, run the Great Expectations suite."""
+    from etl import jobs
+
+    _label(staged["feed"])
+    return {**staged, **jobs.validate_batches(staged["batch_ids"])}
+
+
+@task(map_index_template="{{ feed }}")
+def load_batch(validated: dict) -> dict:
+    """Load each validated batch into the star schema in one transaction."""
+    from etl import jobs
+
+    _label(validated["feed"])
+    return {**validated, **jobs.load_batches(validated["batch_ids"])}
+
+
+@task(map_index_template="{{ feed }}")
+def write_feedback(loaded: dict) -> dict:
+    """Send rejected rows back to the department as a workbook."""
+    from etl import jobs
+
+    _label(loaded["feed"])
+    return {**loaded, **jobs.write_feedback(loaded["batch_ids"])}
+
+
+@task(trigger_rule="all_done")
+def announce_loaded(record_type: str, *loads) -> dict:
+    """Update the record type's asset when this run loaded new or changed rows of it; skip otherwise."""
+    results = []
+    for group in loads:
+        # All map indexes of the group's load task (a lone index arrives as itself, not as a list).
+        results.extend([group] if isinstance(group, dict) else [r for r in group or [] if r])
+    rows = sum(batch["rows_loaded"] for result in results if result.get("record_type") == record_type
+               for batch in result.get("batches", []) if batch["status"] == "loaded")
+    if not rows:
+        raise AirflowSkipException(f"no new or changed {record_type} rows in this run")
+    return {"record_type": record_type, "rows_loaded": rows}
+
+
+@task_group
+def feed_pipeline(feed_code: str, department_code: str, pool: str | None) -> object:
+    """One feed: extract, stage, validate, load, feedback."""
+    extract = extract_feed.override(pool=pool) if pool else extract_feed
+    loaded = load_batch(validate_batch(stage_batch(extract(department_code, feed_code))))
+    write_feedback(loaded)
+    return loaded
+
+
+def _schedule(department: Department):
+    crons = sorted({feed.schedule for feed in department.feeds})
+    if len(crons) == 1:
+        return CronTriggerTimetable(crons[0], timezone=TIMEZONE)
+    return MultipleCronTriggerTimetable(*crons, timezone=TIMEZONE)
+
+
+def build_ingest_dag(department: Department):
+    """The ingest DAG of one department."""
+    api = [f.code for f in department.feeds if f.transport == "api"]
+    other = [f.code for f in department.feeds if f.transport != "api"]
+    record_types = sorted({f.record_type for f in department.feeds})
+
+    @dag(dag_id=f"ingest_{department.code}", schedule=_schedule(department),
+         dag_display_name=f"ingest_{department.code} · {department.name_zh}",
+         description=f"Ingest {department.name_en} ({department.name_zh}): "
+                     + ", ".join(f"{f.code} ({f.transport}, {f.schedule})" for f in department.feeds),
+         **dag_defaults(__doc__, "ingest", f"department:{department.code}"))
+    def ingest():
+        loads = []
+        if other:
+            loads.append(feed_pipeline.override(group_id="feed")
+                         .partial(department_code=department.code, pool=None).expand(feed_code=other))
+        if api:
+            loads.append(feed_pipeline.override(group_id="api_feed")
+                         .partial(department_code=department.code, pool=POOL_DEPARTMENT_API).expand(feed_code=api))
+        for record_type in record_types:
+            announce_loaded.override(task_id=f"announce_{record_type}",
+                                     outlets=[record_type_asset(record_type)])(record_type, *loads)
+
+    return ingest()
+
+
+def _catalog():
+    try:
+        return load_catalog()
+    except UserError as exc:
+        # Fails the whole file: the import error names the catalog file and field; no DAG is half-made.
+        raise UserError(f"{exc} (catalog directory {config.catalog_dir()})") from None
+
+
+# A worker running one task needs only that task's DAG (the whole catalog is still read and checked).
+_only = get_parsing_context().dag_id
+for _department in _catalog().departments:
+    if _only is None or _only == f"ingest_{_department.code}":
+        globals()[f"ingest_{_department.code}"] = build_ingest_dag(_department)

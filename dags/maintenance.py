@@ -1,0 +1,59 @@
+"""Maintenance, daily at 03:30 Asia/Shanghai, after the night's ingest and publishing.
+
+- `expire_publicity`: close the publicity windows (公示期) that have run out (`etl.publish`);
+- `reconcile_provincial`, `reconcile_national`: compare what each upstream platform holds with what
+  was sent to it, each in its platform's pool so reconciliation and publishing share its rate limit;
+- `build_data_docs`: rebuild the Great Expectations Data Docs index over the day's validations;
+- `analyze_warehouse`: ANALYZE the `dw` and `audit` tables once the day's changes are in.
+"""
+
+from __future__ import annotations
+
+from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+
+@task
+def expire_publicity() -> dict:
+    """Close publicity windows that have run out."""
+    from etl import jobs
+
+    return jobs.expire_publicity()
+
+
+@task
+def reconcile(platform: str) -> dict:
+    """Compare a platform's records with what was sent to it."""
+    from etl import jobs
+
+    return jobs.reconcile(platform)
+
+
+@task
+def build_data_docs() -> dict:
+    """Rebuild the Great Expectations Data Docs index."""
+    from etl import jobs
+
+    return jobs.build_data_docs()
+
+
+@task
+def analyze_warehouse() -> dict:
+    """Refresh the planner statistics of the warehouse and audit tables."""
+    from etl import jobs
+
+    return jobs.analyze_warehouse()
+
+
+@dag(dag_id="maintenance", schedule=CronTriggerTimetable("30 3 * * *", timezone=TIMEZONE),
+     description="Expire publicity windows, reconcile with the platforms, Data Docs, ANALYZE",
+     **dag_defaults(__doc__, "maintenance"))
+def maintenance():
+    expired = expire_publicity()
+    for platform, pool in PLATFORM_POOLS.items():
+        expired >> reconcile.override(task_id=f"reconcile_{platform}", pool=pool)(platform)
+    expired >> analyze_warehouse()
+    build_data_docs()
+
+
+maintenance()

@@ -1,0 +1,250 @@
+"""Task functions for the orchestrator: plain values in, a small JSON-able summary out.
+
+Airflow tasks (`dags/`) call these, one step per task, so a step may run on another worker than the
+one before it; they find the warehouse with `etl.warehouse.get_engine()` and the catalog with
+`etl.catalog.catalog()`, and pass nothing between steps but batch ids (the landed bytes live under
+`var/landing/`, which every worker must share). Each step is the one in `etl.ingest` the CLI uses,
+and is safe to run again after a crash or a retry: `audit.batch.status` says what is already done.
+Results are counts, ids and reasons, never rows: they travel as XCom.
+
+Like all of `etl/`, this module never imports Airflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
+
+CHINA = ZoneInfo("Asia/Shanghai")
+REASON_CHARS = 500
+LIST_ITEMS = 20  # longer lists in a result are cut to this many, with the total beside them
+MAINTAINED_SCHEMAS = ("dw", "audit")
+
+
+def _warehouse():
+    from etl.catalog import catalog
+    from etl.warehouse import get_engine
+
+    return get_engine(), catalog()
+
+
+def _feed(catalog, department_code: str, feed_code: str):
+    from etl.errors import UserError
+
+    department = catalog.department_by_code.get(department_code)
+    if department is None:
+        raise UserError(f"There is no department {department_code!r} in the catalog.")
+    feed = next((f for f in department.feeds if f.code == feed_code), None)
+    if feed is None:
+        raise UserError(f"Department {department_code} has no feed {feed_code!r}; "
+                        f"its feeds: {', '.join(f.code for f in department.feeds)}.")
+    return department, feed
+
+
+def _short(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= REASON_CHARS:
+        return reason
+    return reason[:REASON_CHARS - 1] + "…"
+
+
+def _summary(outcome) -> dict:
+    """One batch's outcome as XCom: status and the accounting identity's four counts, with the reason."""
+    summary = {
+        "batch_id": outcome.batch_id, "department": outcome.department, "feed": outcome.feed,
+        "source_name": outcome.source_name, "status": outcome.status, "rows_in": outcome.rows_in,
+        "rows_loaded": outcome.rows_loaded, "rows_unchanged": outcome.rows_unchanged,
+        "rows_quarantined": outcome.rows_quarantined, "reason": _short(outcome.reason),
+    }
+    if getattr(outcome, "feedback", None) is not None:
+        summary["feedback"] = str(outcome.feedback)
+    return summary
+
+
+def _each_batch(batch_ids: Iterable[int], step: Callable) -> dict:
+    """Run one step over the batches, oldest first (a feed's watermark advances in batch order)."""
+    from etl.land import read_batch
+
+    engine, cat = _warehouse()
+    ids = sorted({int(b) for b in batch_ids})
+    outcomes = [_summary(step(engine, cat, read_batch(engine, batch_id))) for batch_id in ids]
+    return {"batch_ids": ids, "batches": outcomes}
+
+
+# -- ingest, one step per task -------------------------------------------------------------------------
+
+
+def feed_is_due(department_code: str, feed_code: str, at: dt.datetime) -> bool:
+    """Whether the feed's cron schedule (Asia/Shanghai) fires at `at`, to the minute."""
+    from croniter import croniter
+
+    from etl.catalog import catalog
+
+    _, feed = _feed(catalog(), department_code, feed_code)
+    local = at.astimezone(CHINA).replace(second=0, microsecond=0, tzinfo=None)
+    return bool(croniter.match(feed.schedule, local))
+
+
+def extract_feed(department_code: str, feed_code: str) -> dict:
+    """Finish the feed's unfinished batches, then extract past its watermark and land the new sources.
+
+    `batch_ids` are the landed batches still to take through (known bytes already loaded are listed
+    under `already_loaded` and need nothing); `finished` are batches an earlier run left unfinished,
+    taken all the way here because the watermark this extract reads moves only when they load;
+    `source_errors` say why the source could not be read (nothing was landed from it).
+    """
+    from etl import config
+    from etl.ingest import extract_and_land, finish_unfinished, with_feedback
+
+    engine, cat = _warehouse()
+    department, feed = _feed(cat, department_code, feed_code)
+    finished = [with_feedback(engine, cat, o) for o in finish_unfinished(engine, cat, department, feed)]
+    extraction = extract_and_land(engine, department, feed, file_drop_dir=config.drop_dir())
+    return {
+        "department": department.code, "feed": feed.code, "record_type": feed.record_type,
+        "transport": feed.transport,
+        "batch_ids": [b.batch_id for b in extraction.batches if b.status != "loaded"],
+        "already_loaded": [b.batch_id for b in extraction.batches if b.status == "loaded"],
+        "finished": [_summary(o) for o in finished],
+        "source_errors": [_short(o.reason) for o in extraction.errors],
+    }
+
+
+def stage_batches(batch_ids: Iterable[int]) -> dict:
+    """Stage each landed batch (again if a crash emptied its staging rows)."""
+    from etl.ingest import stage_step
+
+    return _each_batch(batch_ids, stage_step)
+
+
+def validate_batches(batch_ids: Iterable[int]) -> dict:
+    """Check each staged batch with the catalog's rules and its Great Expectations suite."""
+    from etl.ingest import validate_step
+
+    return _each_batch(batch_ids, validate_step)
+
+
+def load_batches(batch_ids: Iterable[int]) -> dict:
+    """Load each validated batch (held and failed batches are reported, not loaded)."""
+    from etl.ingest import load_step
+
+    return _each_batch(batch_ids, load_step)
+
+
+def write_feedback(batch_ids: Iterable[int]) -> dict:
+    """Write the department's feedback workbook for each batch with rejected rows, once per batch."""
+    from etl.ingest import batch_state, outcome_of, with_feedback
+
+    return _each_batch(batch_ids, lambda engine, cat, batch: with_feedback(
+        engine, cat, outcome_of(batch_state(engine, batch.batch_id))))
+
+
+# -- maintenance ---------------------------------------------------------------------------------------
+
+
+def build_data_docs() -> dict:
+    """Rebuild the index of the Great Expectations Data Docs over the validation runs kept so far."""
+    from etl import config
+    from etl.validate.gx_run import build_data_docs_index
+
+    started = time.monotonic()
+    index = build_data_docs_index(config.data_docs_dir())
+    return {"index": str(index), "elapsed_ms": int((time.monotonic() - started) * 1000)}
+
+
+def analyze_warehouse() -> dict:
+    """ANALYZE the warehouse and audit tables so the planner's statistics follow the nightly loads."""
+    from etl.warehouse import get_engine
+
+    started = time.monotonic()
+    engine = get_engine()
+    with engine.connect() as conn:
+        tables = list(conn.execute(sa.text("""
+            SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+             WHERE schemaname = ANY(:schemas) ORDER BY 1
+        """), {"schemas": list(MAINTAINED_SCHEMAS)}).scalars())
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table}")
+    return {"schemas": list(MAINTAINED_SCHEMAS), "tables": len(tables),
+            "elapsed_ms": int((time.monotonic() - started) * 1000)}
+
+
+def _small(result: object) -> dict:
+    """Whatever a publishing function returns, as a small JSON-able dict for XCom."""
+    if result is None:
+        return {}
+    if callable(getattr(result, "as_dict", None)):
+        result = result.as_dict()
+    elif dataclasses.is_dataclass(result) and not isinstance(result, type):
+        result = dataclasses.asdict(result)
+    elif isinstance(result, int | float):
+        result = {"count": result}
+    elif not isinstance(result, dict):
+        result = {"result": str(result)}
+    small = json.loads(json.dumps(result, default=str, ensure_ascii=False))
+    for key, value in list(small.items()):
+        if isinstance(value, list) and len(value) > LIST_ITEMS:
+            small[key], small[f"{key}_total"] = value[:LIST_ITEMS], len(value)
+    return small
+
+
+def expire_publicity() -> dict:
+    """Close the publicity windows that have run out (etl.publish decides which and records why)."""
+    # Imported when run: etl.publish is written alongside and must not break DAG parsing meanwhile.
+    from etl.publish.outbox import expire_publicity_windows
+    from etl.warehouse import get_engine
+
+    return _small(expire_publicity_windows(get_engine()))
+
+
+def reconcile(platform: str) -> dict:
+    """Compare what an upstream platform (provincial or national) holds with what was sent to it."""
+    from etl.publish.reconcile import reconcile as reconcile_platform
+    from etl.warehouse import get_engine
+
+    return _small(reconcile_platform(get_engine(), platform))
+
+
+# -- publishing and indicators (thin calls for the publish and indicators DAGs) ---------------------------
+
+
+def push_publicity(platform: str) -> dict:
+    """Send a platform's pending 双公示 items and record its receipts; `stopped` says why a run gave up."""
+    from etl.publish.push import push_publicity as push
+    from etl.warehouse import get_engine
+
+    return _small(push(get_engine(), platform))
+
+
+def return_rejections() -> dict:
+    """Write the records the platforms rejected back to their departments, as workbooks."""
+    from etl.feedback import write_platform_rejections
+    from etl.warehouse import get_engine
+
+    paths = write_platform_rejections(get_engine())
+    return _small({"workbooks": len(paths), "paths": [str(p) for p in paths]})
+
+
+def compute_indicators(period: str) -> dict:
+    """Compute the month's city credit monitoring indicators (YYYY-MM) and store them."""
+    from etl.indicators.compute import compute_indicators as compute
+    from etl.warehouse import get_engine
+
+    return _small(compute(get_engine(), period))
+
+
+def push_indicators(period: str) -> dict:
+    """Submit the month's indicator values to the national monitoring platform."""
+    from etl.publish.indicators import push_indicators as push
+    from etl.warehouse import get_engine
+
+    return _small(push(get_engine(), period))
