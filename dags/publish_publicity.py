@@ -31,6 +31,10 @@ class PlatformRefused(RuntimeError):
     """The platform refused the upload's credentials; a person has to fix the connection."""
 
 
+class PlatformUnavailable(RuntimeError):
+    """Items are still without a receipt; the task is retried with back-off."""
+
+
 @task
 def push_publicity(platform: str) -> dict:
     """Send the platform's pending items and record its receipts."""
@@ -39,6 +43,10 @@ def push_publicity(platform: str) -> dict:
     result = jobs.push_publicity(platform)
     if result["stopped"]:
         raise PlatformRefused(result["stopped"])
+    if result["unconfirmed"]:
+        # Sent but without a receipt (platform down, timeouts): the retry re-sends, the platform deduplicates.
+        raise PlatformUnavailable(f"{platform}: {result['unconfirmed']} items without a receipt after retries: "
+                                  f"{'; '.join(result['errors'][:2])}")
     return result
 
 
@@ -48,6 +56,13 @@ def return_rejections() -> dict:
     from etl import jobs
 
     return jobs.return_rejections()
+
+
+@task
+def delivered(*results: dict) -> dict:
+    """Both platforms took the upload; the run fails here when a push failed (the rejections still go back)."""
+    return {r["platform"]: {"accepted": r["accepted"], "rejected": r["rejected"], "unconfirmed": r["unconfirmed"]}
+            for r in results}
 
 
 @dag(
@@ -64,6 +79,7 @@ def publish_publicity():
     pushes = [push_publicity.override(task_id=f"push_{platform}", pool=pool)(platform)
               for platform, pool in PLATFORM_POOLS.items()]
     pushes >> return_rejections()
+    delivered(*pushes)
 
 
 publish_publicity()

@@ -1,30 +1,89 @@
-"""The main job behind `make run`: set up the warehouse, produce department data, ingest it, report.
+"""The main job behind `make run`: the whole nightly cycle on this machine, run by Airflow.
 
-Later stages (the same ingest through Airflow, publishing, indicators) extend this job; it stays
-the one command a newcomer runs to see the whole system work on their machine.
+Sets up the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set), starts the department and
+platform simulators on loopback, generates a realistic data set for all 26 departments, then runs
+every `ingest_<department>` DAG, `publish_publicity` and `compute_indicators` through Airflow
+(`dag.test()` in a child process with SQLite metadata under var/airflow; `etl/` itself never imports
+Airflow) and prints what happened and where to look next.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+
+import sqlalchemy as sa
 
 from etl import config
 from etl.catalog import catalog
+from etl.errors import UserError
 from etl.generate import generate
 from etl.reference import prepare_warehouse
 from etl.warehouse import get_engine, redact
 
+DAG_RUNNER = config.PROJECT_ROOT / "dags" / "_run_dags.py"
+RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSON line of run states
+
+
+def _airflow_env(base: dict[str, str]) -> dict[str, str]:
+    home = config.var_dir() / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    return {**base, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "GX_ANALYTICS_ENABLED": "False",
+            # A failed task is retried soon: this is one person's machine, not a department's outage.
+            "CREDITWH_AIRFLOW_RETRY_DELAY_SECONDS": "5"}
+
+
+def _airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "airflow", *args], env=env, cwd=config.PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _run_dags(env: dict[str, str], dag_ids: list[str]) -> list[dict]:
+    result = subprocess.run([sys.executable, str(DAG_RUNNER), *dag_ids], env=env, cwd=config.PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=3600)
+    log_file = config.var_dir() / "logs" / "make-run-airflow.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.write_text(result.stdout + "\n" + result.stderr, encoding="utf-8")
+    lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if result.returncode != 0 or not lines:
+        raise UserError(f"The Airflow runs did not complete; the Airflow output is in {log_file}.")
+    document = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
+    if isinstance(document, dict) and document.get("import_errors"):
+        raise UserError(f"DAG files failed to import: {document['import_errors']}")
+    return document
+
+
+def _publicity_summary(conn: sa.Connection) -> str:
+    rows = conn.execute(sa.text("""
+        SELECT platform, count(*) FILTER (WHERE status = 'accepted') AS accepted,
+               count(*) FILTER (WHERE status = 'rejected') AS rejected,
+               count(*) FILTER (WHERE status IN ('pending', 'sent')) AS waiting
+          FROM outbox.publicity_item GROUP BY platform ORDER BY platform
+    """)).all()
+    return "\n".join(f"   {r.platform}: {r.accepted} accepted, {r.rejected} rejected, {r.waiting} waiting"
+                     for r in rows) or "   nothing to publish"
+
 
 def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], None] = print) -> None:
-    from etl.cli import run_ingest
-    from etl.summary import describe_warehouse, identity_violations
+    from etl.indicators import indicator_tree
+    from etl.sim.departments import DepartmentSimulator
+    from etl.sim.platform import PlatformSimulator
+    from etl.summary import department_status, describe_warehouse, held_batches, identity_violations
 
     started = time.monotonic()
     engine = get_engine()
-    echo(f"== warehouse {redact(engine.url.render_as_string(hide_password=False))}")
+    url = engine.url.render_as_string(hide_password=False)
+    echo(f"== warehouse {redact(url)}")
     cat = catalog()
     counts = prepare_warehouse(engine, cat)
     echo(f"   migrations applied now: {len(counts.migrations_applied)}; reference data: {counts.departments} "
@@ -34,17 +93,55 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
     if data_dir.exists():
         shutil.rmtree(data_dir)
     echo(f"== department data ({records} records, seed {seed}, as of {as_of}) -> {data_dir}")
-    summary = generate(data_dir, records=records, seed=seed, defect_rate=0.05, as_of=as_of)
-    echo(summary.describe())
+    echo(generate(data_dir, records=records, seed=seed, defect_rate=0.05, as_of=as_of).describe())
 
-    echo("== ingest: 26 departments through the department simulator (files, APIs, SQL front databases)")
-    run_ingest(engine, cat, cat.departments, simulate_dir=data_dir)
+    setup_seconds = time.monotonic() - started
+    with ExitStack() as stack:
+        departments = stack.enter_context(DepartmentSimulator(data_dir))
+        sim_dir = config.var_dir() / "sim"
+        sim_dir.mkdir(parents=True, exist_ok=True)
+        platforms = [stack.enter_context(PlatformSimulator(flavor, sim_dir / f"platform-{flavor}.sqlite"))
+                     for flavor in ("provincial", "national")]
+        env = {**os.environ, **departments.connection_env(), "WAREHOUSE_URL": url,
+               "CREDITWH_DROP_DIR": str(departments.file_drop_dir), "CREDITWH_VAR_DIR": str(config.var_dir())}
+        for platform in platforms:
+            env.update(platform.connection_env())
+        env = _airflow_env(env)
+        echo(f"== Airflow: metadata in {env['AIRFLOW_HOME']}; simulators of 26 departments and 2 platforms on loopback")
+        migrated = _airflow(env, "db", "migrate")
+        if migrated.returncode != 0:
+            raise UserError(f"airflow db migrate failed: {migrated.stderr.strip().splitlines()[-1:]}")
+        _airflow(env, "pools", "import", str(config.PROJECT_ROOT / "dags" / "pools.json"))
+        dag_ids = [f"ingest_{d.code}" for d in cat.departments] + ["publish_publicity", "compute_indicators"]
+        echo(f"== running {len(dag_ids)} DAGs: 26 ingest_*, publish_publicity, compute_indicators")
+        airflow_started = time.monotonic()
+        runs = _run_dags(env, dag_ids)
+        airflow_seconds = time.monotonic() - airflow_started
 
-    echo("== warehouse contents")
+    failed = [r["dag_id"] for r in runs if r["state"] != "success"]
+    echo(f"   {len(runs) - len(failed)} of {len(runs)} DAG runs succeeded in {airflow_seconds:.0f} s"
+         + (f"; failed: {', '.join(failed)}" if failed else ""))
     with engine.connect() as conn:
-        echo(describe_warehouse(conn))
+        echo("== per department")
+        echo(department_status(conn))
+        echo(held_batches(conn))
+        echo("== 双公示 publicity accepted per platform")
+        echo(_publicity_summary(conn))
         broken = identity_violations(conn)
+        echo("== warehouse")
+        echo(describe_warehouse(conn))
+    tree = indicator_tree(engine, as_of.strftime("%Y-%m"))
+    echo(f"== city credit monitoring indicators {tree.period} (edition {tree.edition}): "
+         f"{tree.points_awarded:.1f} of {tree.points_possible:.0f} "
+         f"points (computed leaves only; manual ones await input)")
     echo("   accounting identity rows_in = loaded + unchanged + quarantined: "
          + ("holds for every batch" if not broken else f"BROKEN for batches {broken}"))
-    echo(f"== done in {time.monotonic() - started:.1f} s. Next: `.venv/bin/creditwh status`, feedback workbooks "
-         f"under {config.var_dir() / 'feedback'}, seeded defects in {data_dir / 'manifest.json'}.")
+    echo(f"== done in {time.monotonic() - started:.0f} s (set-up and data {setup_seconds:.0f} s, Airflow "
+         f"{airflow_seconds:.0f} s). Next:\n"
+         f"   feedback workbooks for departments: {config.var_dir() / 'feedback'}\n"
+         f"   Great Expectations Data Docs:       {config.data_docs_dir() / 'index.html'}\n"
+         f"   the gap report:                     .venv/bin/creditwh indicators --period {tree.period}\n"
+         f"   the Airflow UI with these runs:     make airflow\n"
+         f"   per department, held batches:       .venv/bin/creditwh status")
+    if failed:
+        raise UserError(f"DAG runs failed: {', '.join(failed)}; their task logs are under {env['AIRFLOW_HOME']}.")

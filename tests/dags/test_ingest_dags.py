@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from _run_dags import RESULT_PREFIX  # dags/ is on sys.path (tests/dags/conftest.py)
 
 from etl import config
 from etl.generate import generate
 from etl.sim.departments import DepartmentSimulator
-from tests.dags.run_dag_test import RESULT_PREFIX
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def generated(tmp_path_factory) -> Path:
 
 
 def run_dags(env: dict[str, str], *dag_ids: str) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "tests.dags.run_dag_test", *dag_ids], env=env,
+    result = subprocess.run([sys.executable, str(config.PROJECT_ROOT / "dags" / "_run_dags.py"), *dag_ids], env=env,
                             cwd=config.PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     assert result.returncode == 0 and lines, (result.stdout[-3000:], result.stderr[-5000:])
