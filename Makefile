@@ -7,13 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint status db-stop clean help airflow
+.PHONY: run test test-unit lint status db-stop clean help airflow bench chaos
 
 help:
 	@echo "make run    - set up, initialise the warehouse, generate department data, show what is there"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff over the Python code"
 	@echo "make db-stop - stop the embedded PostgreSQL"
+	@echo "make bench  - every benchmark in bench/, results in bench/RESULTS.md (hours; a quiet machine)"
+	@echo "make chaos  - the nightly cycle under faults and SIGKILLs, compared with a clean run"
 	@echo "make airflow - Airflow standalone on http://127.0.0.1:8080 (home var/airflow, DAGs from dags/, pools created)"
 
 $(BIN)/python:
@@ -37,6 +39,12 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check etl tests dags
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py --records 10000
 
 status: $(STAMP)
 	$(BIN)/creditwh status
