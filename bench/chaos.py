@@ -101,14 +101,18 @@ class ConnectionDropper:
 
     def _run(self) -> None:
         admin = sa.create_engine(self.engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        while self.dropped < self.budget and not self._stop.wait(self.rng.uniform(1.0, 4.0)):
-            with admin.connect() as conn:
-                killed = conn.scalar(sa.text("""
-                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                     WHERE datname = :db AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')
-                """), {"db": self.engine.url.database})
-            self.dropped += int(killed or 0) > 0
-        admin.dispose()
+        try:
+            while self.dropped < self.budget and not self._stop.wait(self.rng.uniform(0.2, 1.5)):
+                with admin.connect() as conn:
+                    killed = conn.scalar(sa.text("""
+                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                         WHERE datname = :db AND pid <> pg_backend_pid()
+                           AND state IN ('active', 'idle in transaction')
+                    """), {"db": self.engine.url.database})
+                if killed:
+                    self.dropped += 1
+        finally:
+            admin.dispose()
 
 
 def run_step(args: list[str], env: dict[str, str], crash_at: str | None = None) -> subprocess.CompletedProcess:
@@ -133,12 +137,13 @@ def nightly_cycle(engine: sa.Engine, env: dict[str, str], period: str, *, chaos:
     """Ingest, push, indicators; with `chaos`, kill processes at random points until `kills` is reached."""
     ingest = ["ingest", "--all", "--workers", "2"]
     attempts = 0
-    ingest_kills = max(kills - kills // 3, 0)
+    ingest_kills = max(kills - kills // 3, 0)  # the rest while pushing
     while True:  # ingest until a run completes
         attempts += 1
         crash = None
         if chaos is not None and len(chaos.kills) < ingest_kills:
-            crash = f"{rng.choice(INGEST_POINTS)}:{rng.randint(1, 4)}"
+            # Early in the run (the 1st-3rd time a point is reached), so the kill happens before the run ends.
+            crash = f"{rng.choice(INGEST_POINTS)}:{rng.randint(1, 3)}"
         result = run_step(ingest, env, crash)
         if chaos is not None:
             chaos.steps += 1
@@ -156,8 +161,9 @@ def nightly_cycle(engine: sa.Engine, env: dict[str, str], period: str, *, chaos:
             attempts += 1
             crash = None
             if chaos is not None and len(chaos.kills) < kills:
-                crash = f"{rng.choice(PUSH_POINTS)}:{rng.randint(1, 3)}"
-            result = run_step(["push", "publicity", "--platform", platform, "--batch-size", "25",
+                # The first time: a run with items left is always killed before it can finish them.
+                crash = f"{rng.choice(PUSH_POINTS)}:1"
+            result = run_step(["push", "publicity", "--platform", platform, "--batch-size", "10",
                                "--concurrency", "2"], env, crash)
             if chaos is not None:
                 chaos.steps += 1
