@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test test-unit lint status db-stop clean help airflow bench chaos
 
 help:
-	@echo "make run    - set up, initialise the warehouse, generate department data, show what is there"
+	@echo "make run    - set up, generate data for 26 departments, run the nightly cycle through Airflow, summarise"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff over the Python code"
 	@echo "make db-stop - stop the embedded PostgreSQL"
