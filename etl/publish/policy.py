@@ -12,10 +12,10 @@ import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from etl import config
+from etl.catalog import _describe, _read_yaml
 from etl.errors import UserError
 from etl.sqltext import literal
 
@@ -113,19 +113,12 @@ class PublicityPolicy(_Strict):
 
 
 def load_policy(directory: Path | None = None) -> PublicityPolicy:
-    path = (directory or config.catalog_dir()) / POLICY_FILE
+    """Read and validate the policy file; a mistake is reported with the file and field, as for the catalog."""
+    document = _read_yaml((directory or config.catalog_dir()) / POLICY_FILE)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
         return PublicityPolicy.model_validate(document)
-    except FileNotFoundError:
-        raise UserError(f"Catalog file {path} is missing; restore it from the repository.") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"Catalog file {POLICY_FILE} is not valid YAML: {exc}.") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise UserError(f"Catalog file {POLICY_FILE}: field {where}: "
-                        f"{first['msg'].removeprefix('Value error, ')}.") from None
+        raise UserError(_describe(exc, dict.fromkeys(PublicityPolicy.model_fields, POLICY_FILE))) from None
 
 
 @functools.cache

@@ -59,8 +59,8 @@ def _claim_round(engine: Engine, platform: str, limit: int, tried: list[int], he
                  WHERE platform = :platform AND status IN ('pending', 'sent')
                  ORDER BY record_key, item_id
             )
-            SELECT o.item_id, o.idempotency_key, o.action, o.record_type_code, o.record_uid, o.department_code,
-                   o.decision_date, o.payload
+            SELECT o.item_id, o.record_key, o.idempotency_key, o.action, o.record_type_code, o.record_uid,
+                   o.department_code, o.decision_date, o.payload
               FROM next_per_record n JOIN outbox.publicity_item o USING (item_id)
              WHERE n.item_id <> ALL(CAST(:tried AS bigint[])) AND n.record_key <> ALL(CAST(:held AS bigint[]))
              ORDER BY o.item_id
@@ -162,7 +162,6 @@ def push_publicity(engine: Engine, platform: str, *, client: PlatformClient | No
                 if not rows:
                     break
                 tried.extend(r.item_id for r in rows)
-                record_of = {}
                 for answer_rows, answer in pool.map(lambda chunk: _send(client, chunk), _chunks(rows, batch_size)):
                     result.requests += 1
                     if isinstance(answer, PlatformAuthError):
@@ -170,12 +169,12 @@ def push_publicity(engine: Engine, platform: str, *, client: PlatformClient | No
                         result.stopped = str(answer)
                         continue
                     unconfirmed = _record_outcome(engine, answer_rows, answer, result)
-                    record_of.update({r.item_id: r for r in answer_rows if r.item_id in unconfirmed})
+                    # A record whose item failed waits for the next run (its later items must not overtake it).
+                    held_records.extend(r.record_key for r in answer_rows if r.item_id in unconfirmed)
                     if on_progress:
                         on_progress(len(answer_rows))
                 if result.stopped:
                     break
-                held_records.extend(_record_keys(engine, list(record_of)))
     finally:
         if own_client:
             client.close()
@@ -184,10 +183,3 @@ def push_publicity(engine: Engine, platform: str, *, client: PlatformClient | No
         log.error("push to %s stopped: %s", platform, result.stopped)
     return result
 
-
-def _record_keys(engine: Engine, item_ids: list[int]) -> list[int]:
-    if not item_ids:
-        return []
-    with engine.connect() as conn:
-        return list(conn.scalars(sa.text("SELECT record_key FROM outbox.publicity_item WHERE item_id = ANY(:ids)"),
-                                 {"ids": item_ids}))
