@@ -189,6 +189,23 @@ def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcom
     return load_step(engine, catalog, batch)
 
 
+def render_data_docs() -> None:
+    """Render the Data Docs pages of the validations stored since the last call, in one build.
+
+    Called once per feed (CLI) or per validate task (Airflow), not per batch. A page that cannot be
+    rendered is logged and left for the next call or the nightly docs build; the data is unaffected.
+    """
+    if not config.gx_enabled():
+        return
+    from etl.validate.gx_run import render_pending_pages
+
+    try:
+        render_pending_pages(config.data_docs_dir())
+    except Exception:  # noqa: BLE001 - reporting must not fail a load that committed
+        log.warning("Great Expectations Data Docs pages could not be rendered now; the next build retries",
+                    exc_info=True)
+
+
 def unfinished_batches(engine: Engine, department: Department, feed: Feed) -> list[int]:
     """Batches of the feed an earlier run left landed, staged or validated, oldest first."""
     with engine.connect() as conn:
@@ -275,6 +292,7 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
     extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
     outcomes.extend(extraction.errors)
     outcomes.extend(process_batch(engine, catalog, batch) for batch in extraction.batches)
+    render_data_docs()
     return [with_feedback(engine, catalog, outcome) for outcome in outcomes]
 
 
@@ -312,7 +330,9 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
             UPDATE audit.batch SET status = 'staged', released_at = now(), released_by = :who, updated_at = now()
              WHERE batch_id = :b
         """), {"b": batch_id, "who": released_by})
-    return process_batch(engine, catalog, read_batch(engine, batch_id))
+    outcome = process_batch(engine, catalog, read_batch(engine, batch_id))
+    render_data_docs()
+    return outcome
 
 
 def _ingest_in_worker(url: str, department_code: str, file_drop_dir: Path | None) -> list[BatchOutcome]:

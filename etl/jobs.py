@@ -127,9 +127,11 @@ def stage_batches(batch_ids: Iterable[int]) -> dict:
 
 def validate_batches(batch_ids: Iterable[int]) -> dict:
     """Check each staged batch with the catalog's rules and its Great Expectations suite."""
-    from etl.ingest import validate_step
+    from etl.ingest import render_data_docs, validate_step
 
-    return _each_batch(batch_ids, validate_step)
+    result = _each_batch(batch_ids, validate_step)
+    render_data_docs()
+    return result
 
 
 def load_batches(batch_ids: Iterable[int]) -> dict:

@@ -106,8 +106,10 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
     expectations: list[Any] = [
         gxe.ExpectTableRowCountToBeBetween(
             min_value=0, description="批次行数（仅记录）/ Rows in the batch (recorded only)"),
-        *(gxe.ExpectColumnToExist(column=name, description=f"规范化表包含列 {name} / The clean table has column {name}")
-          for name in columns),
+        # One expectation for the whole column set: per-column expectations cost GX ~4 ms of Python each, per batch.
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=columns, exact_match=True,
+            description="规范化表的列与目录一致 / The clean table has exactly the catalog's columns"),
     ]
     seen: dict[tuple[str, str], list[str]] = {}
     for rule in row_rules(record_type):

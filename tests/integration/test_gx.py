@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from etl.catalog import catalog
 from etl.codes import id_check_char, is_valid_id_number, is_valid_uscc, org_code_check_char, uscc_check_char
 from etl.validate import _materialise_clean, _quarantine_rows
-from etl.validate.gx_run import build_data_docs_index, run_suite, suite_for
+from etl.validate.gx_run import build_data_docs_index, render_pending_pages, run_suite, suite_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -149,3 +149,19 @@ def test_clean_batch_passes(warehouse, staged_batch, tmp_path):
     assert outcome.success and outcome.unexpected == {} and outcome.rows == 3 and outcome.errors == []
     assert outcome.data_docs_page is None
     assert outcome.evaluated == len(suite_for("penalty").expectations)
+
+
+def test_pages_left_for_later_are_rendered_once_in_one_build(warehouse, staged_batch, tmp_path):
+    url = warehouse.url.render_as_string(hide_password=False)
+    docs = tmp_path / "data_docs"
+
+    first = run_suite(url, "penalty", staged_batch, docs, render_page=False)
+    second = run_suite(url, "penalty", staged_batch, docs, render_page=False)
+
+    pages = {first.data_docs_page, second.data_docs_page}
+    assert len(pages) == 2 and all(page.is_relative_to(docs) and not page.exists() for page in pages)
+    assert set(render_pending_pages(docs)) == pages
+    assert all("行政处罚决定书文号" in page.read_text(encoding="utf-8") for page in pages)
+    assert render_pending_pages(docs) == []  # nothing is rendered twice
+    index = build_data_docs_index(docs)
+    assert all(page.name in index.read_text(encoding="utf-8") for page in pages)
