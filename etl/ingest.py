@@ -192,7 +192,8 @@ def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcom
 def render_data_docs() -> None:
     """Render the Data Docs pages of the validations stored since the last call, in one build.
 
-    Called once per feed (CLI) or per validate task (Airflow), not per batch. A page that cannot be
+    Called once per department (CLI) or per feed's validate task (Airflow), not per batch: GX compiles
+    its page templates once per build. A page that cannot be
     rendered is logged and left for the next call or the nightly docs build; the data is unaffected.
     """
     if not config.gx_enabled():
@@ -292,7 +293,6 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
     extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
     outcomes.extend(extraction.errors)
     outcomes.extend(process_batch(engine, catalog, batch) for batch in extraction.batches)
-    render_data_docs()
     return [with_feedback(engine, catalog, outcome) for outcome in outcomes]
 
 
@@ -314,6 +314,7 @@ def ingest_department(engine: Engine, catalog: Catalog, department: Department, 
             continue
         outcomes.extend(ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir,
                                     only_file=only_file))
+    render_data_docs()
     return outcomes
 
 

@@ -134,6 +134,8 @@ def _project_config(data_docs_dir: Path | None):
 
 
 def _count_unexpected(result) -> tuple[int | None, dict[tuple[str, str], int], list[str]]:
+    from etl.validate.gx_expectations import EXPECTATION_TYPE as RULE_EXPECTATION
+
     rows: int | None = None
     unexpected: dict[tuple[str, str], int] = {}
     errors: list[str] = []
@@ -146,7 +148,7 @@ def _count_unexpected(result) -> tuple[int | None, dict[tuple[str, str], int], l
             continue
         if config.type == "expect_table_row_count_to_be_between":
             rows = r.result.get("observed_value")
-        elif config.type == "unexpected_rows_expectation":
+        elif config.type == RULE_EXPECTATION:
             count = int(r.result.get("observed_value") or 0)
             if count:
                 key = (config.meta["field"], config.meta["rule"])
@@ -174,9 +176,28 @@ def _url_to_path(url: str | None) -> Path | None:
     return Path(url2pathname(urlparse(url).path)) if url else None
 
 
-def _page_path(context, key) -> Path | None:
-    urls = context.get_docs_sites_urls(resource_identifier=key, site_name=SITE_NAME, only_if_exists=False)
-    return _url_to_path(urls[0]["site_url"] if urls else None)
+def _page_path(data_docs_dir: Path, key) -> Path:
+    """Where the site keeps a validation result's page: `validations/` + the key's parts + `.html`.
+
+    The same layout as the results store (`_results/` + parts + `.json`); computed rather than asked
+    of GX, which builds a whole site builder for each such question.
+    """
+    *parts, last = key.to_tuple()
+    return data_docs_dir.joinpath("validations", *parts, f"{last}.html")
+
+
+def _pending_keys(data_docs_dir: Path) -> dict[Path, Any]:
+    """Stored validation results whose page is missing, by page path."""
+    from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
+
+    results = data_docs_dir / RESULTS_SUBDIR
+    pending = {}
+    for result in results.rglob("*.json"):
+        key = ValidationResultIdentifier.from_tuple(result.relative_to(results).with_suffix("").parts)
+        page = _page_path(data_docs_dir, key)
+        if not page.exists():
+            pending[page] = key
+    return pending
 
 
 def render_pending_pages(data_docs_dir: Path) -> list[Path]:
@@ -192,14 +213,10 @@ def render_pending_pages(data_docs_dir: Path) -> list[Path]:
     data_docs_dir = Path(data_docs_dir).resolve()
     if not (data_docs_dir / RESULTS_SUBDIR).is_dir():
         return []
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
     with _docs_lock, fasteners.InterProcessLock(str(data_docs_dir / ".build.lock")):
-        pending = {}
-        for key in context.validation_results_store.list_keys():
-            page = _page_path(context, key)
-            if page is not None and not page.exists():
-                pending[page] = key
+        pending = _pending_keys(data_docs_dir)
         if pending:
+            context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=list(pending.values()),
                                     build_index=False)
     return sorted(pending)
@@ -287,7 +304,7 @@ def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
         context.validation_results_store.set(key, result)
         if render_page or build_index:
             _build_docs(context, data_docs_dir, [key] if render_page else _no_pages(), build_index=build_index)
-        page = _page_path(context, key)
+        page = _page_path(data_docs_dir, key)
         timings["data_docs"] = time.perf_counter() - mark
 
     outcome = GxOutcome(

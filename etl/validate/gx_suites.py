@@ -1,7 +1,7 @@
 """Great Expectations suites generated from the catalog: the same row rules the quarantine runs.
 
-Every `RowRule` of `etl.validate.rules.row_rules` becomes one `UnexpectedRowsExpectation` whose
-query selects the rows where the rule's predicate holds, over the batch of
+Every `RowRule` of `etl.validate.rules.row_rules` becomes one `ExpectNoRowsBreakingRule` (GX's
+`UnexpectedRowsExpectation`, counting only: `etl.validate.gx_expectations`) whose query selects the rows where the rule's predicate holds, over the batch of
 `staging.<record_type>_clean` that GX hands in as `{batch}`. The quarantine INSERT runs the very
 same predicates, so what GX reports and what is quarantined cannot drift apart.
 
@@ -100,6 +100,8 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
     import great_expectations as gx
     from great_expectations import expectations as gxe
 
+    from etl.validate.gx_expectations import ExpectNoRowsBreakingRule
+
     if isinstance(record_type, str):
         record_type = catalog().record_type_by_code[record_type]
     columns = [*_BUILTIN_COLUMNS, *(c.name for c in clean_columns(record_type))]
@@ -116,7 +118,7 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
         key = (rule.field, str(rule.rule))
         earlier = tuple(seen.setdefault(key, []))
         predicate = predicate_sql(rule)
-        expectations.append(gxe.UnexpectedRowsExpectation(
+        expectations.append(ExpectNoRowsBreakingRule(
             unexpected_rows_query=unexpected_rows_query(predicate, earlier),
             description=describe(rule, record_type),
             meta={"field": rule.field, "rule": str(rule.rule)},
@@ -179,6 +181,8 @@ def read_suite_document(record_type_code: str, directory: Path | None = None) ->
 def load_suite(record_type_code: str, directory: Path | None = None):
     """The committed suite as a fresh `gx.ExpectationSuite` (not bound to any context)."""
     import great_expectations as gx
+
+    import etl.validate.gx_expectations  # noqa: F401 - registers the suites' rule expectation type with GX
 
     document = read_suite_document(record_type_code, directory)
     suite = gx.ExpectationSuite(**document)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from etl.catalog import catalog
+from etl.validate.gx_expectations import EXPECTATION_TYPE
 from etl.validate.gx_suites import (
     EXPECTATIONS_DIR,
     GENERATOR_COMMAND,
@@ -48,7 +49,7 @@ def test_no_suite_files_for_unknown_record_types():
 def test_one_expectation_per_row_rule_in_order(code, suites):
     record_type = catalog().record_type_by_code[code]
     rules = row_rules(record_type)
-    unexpected = [e for e in suites[code]["expectations"] if e["type"] == "unexpected_rows_expectation"]
+    unexpected = [e for e in suites[code]["expectations"] if e["type"] == EXPECTATION_TYPE]
     assert [(e["meta"]["field"], e["meta"]["rule"]) for e in unexpected] == [(r.field, str(r.rule)) for r in rules]
     for expectation, rule in zip(unexpected, rules, strict=True):
         query = expectation["kwargs"]["unexpected_rows_query"]
@@ -63,7 +64,7 @@ def test_one_expectation_per_row_rule_in_order(code, suites):
 @pytest.mark.parametrize("code", RECORD_TYPES)
 def test_batch_level_expectations(code, suites):
     record_type = catalog().record_type_by_code[code]
-    others = [e for e in suites[code]["expectations"] if e["type"] != "unexpected_rows_expectation"]
+    others = [e for e in suites[code]["expectations"] if e["type"] != EXPECTATION_TYPE]
     column_sets = [e["kwargs"] for e in others if e["type"] == "expect_table_columns_to_match_set"]
     expected = {"batch_id", "row_no", "record_uid", "first_row_no"} | {c.name for c in clean_columns(record_type)}
     assert len(column_sets) == 1 and column_sets[0].get("exact_match", True) is True  # GX omits its default
