@@ -255,26 +255,20 @@ def _bad_text(values: Iterable[str | None]) -> tuple[str, str] | None:
     return "包含无法按文件编码解码的字节", "contains bytes that do not decode in the file's encoding"
 
 
-class _CopyBuffer(io.RawIOBase):
-    """A read-only file over an iterator of CSV lines, so COPY streams without holding the batch."""
+class _CopySource:
+    """What COPY reads from: the batch's CSV lines, a few hundred per read, never the whole batch.
+
+    psycopg2 sends whatever `read` returns (bytes or text) and stops at an empty result, so lines are
+    joined in groups instead of being cut to the requested size (which copied the buffer per line).
+    """
+
+    LINES_PER_READ = 500
 
     def __init__(self, lines: Iterable[str]) -> None:
         self._lines = iter(lines)
-        self._pending = b""
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - RawIOBase signature
-        while len(self._pending) < len(buffer):
-            try:
-                self._pending += next(self._lines).encode("utf-8")
-            except StopIteration:
-                break
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+    def read(self, size: int = -1) -> bytes:  # noqa: ARG002 - psycopg2 passes its buffer size
+        return "".join(itertools.islice(self._lines, self.LINES_PER_READ)).encode("utf-8")
 
 
 class _Stager:
@@ -451,7 +445,7 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
             columns = ", ".join(["batch_id", "row_no", "record_uid", *[column(c) for c in stager.codes]])
             cursor = conn.connection.driver_connection.cursor()
             cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)",
-                               io.BufferedReader(_CopyBuffer(itertools.chain([first], lines)), buffer_size=1 << 16))
+                               _CopySource(itertools.chain([first], lines)))
         else:
             for _ in lines:  # exhaust: an all-failing source still counts its rows
                 pass

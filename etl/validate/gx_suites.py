@@ -1,8 +1,9 @@
 """Great Expectations suites generated from the catalog: the same row rules the quarantine runs.
 
 Every `RowRule` of `etl.validate.rules.row_rules` becomes one `ExpectNoRowsBreakingRule` (GX's
-`UnexpectedRowsExpectation`, counting only: `etl.validate.gx_expectations`) whose query selects the rows where the rule's predicate holds, over the batch of
-`staging.<record_type>_clean` that GX hands in as `{batch}`. The quarantine INSERT runs the very
+`UnexpectedRowsExpectation`, counting only: `etl.validate.gx_expectations`) whose query selects the
+rows where the rule's predicate holds, over the batch of `staging.<record_type>_clean` that GX
+hands in as `{batch}`. The quarantine INSERT runs the very
 same predicates, so what GX reports and what is quarantined cannot drift apart.
 
 The suites are committed as `expectations/<record_type>.json` (regenerate them with
