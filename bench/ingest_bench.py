@@ -266,13 +266,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workers", type=int, default=2, help="departments at once, as Airflow runs them")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.md")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/ingest_<records>.md")
     parser.add_argument("--ours-only", action="store_true",
                         help="time our ingest alone (a point of the scaling series): no baselines, no increment")
     parser.add_argument("--without-gx-runs", type=int, default=None,
                         help="in how many of the runs to time our ingest without GX as well (default: all)")
     args = parser.parse_args()
     without_gx_runs = args.runs if args.without_gx_runs is None else args.without_gx_runs
+    args.out = args.out or ROOT / "bench" / "results" / f"ingest_{args.records}.md"
 
     admin_url = get_engine().url.set(database="postgres").render_as_string(hide_password=False)
     as_of = dt.date.today()
@@ -326,7 +327,8 @@ def main() -> None:
 
     command = (f"python bench/ingest_bench.py --records {args.records} --runs {args.runs} --workers {args.workers}"
                + (" --ours-only" if args.ours_only else "")
-               + (f" --without-gx-runs {without_gx_runs}" if without_gx_runs != args.runs else ""))
+               + (f" --without-gx-runs {without_gx_runs}" if without_gx_runs != args.runs and not args.ours_only
+                  else ""))
     head = [
         f"# Ingest benchmark — {rows:,} records, {args.runs} runs" + (" (our ingest only)" if args.ours_only else ""),
         "",
