@@ -3,7 +3,8 @@
 - `expire_publicity`: close the publicity windows (公示期) that have run out (`etl.publish`);
 - `reconcile_provincial`, `reconcile_national`: compare what each upstream platform holds with what
   was sent to it, each in its platform's pool so reconciliation and publishing share its rate limit;
-- `build_data_docs`: rebuild the Great Expectations Data Docs index over the day's validations;
+- `build_data_docs`: render any validation page still missing and rebuild the Great Expectations Data
+  Docs index over the day's validations;
 - `analyze_warehouse`: ANALYZE the `dw` and `audit` tables once the day's changes are in.
 """
 

@@ -153,7 +153,7 @@ def write_feedback(batch_ids: Iterable[int]) -> dict:
 
 
 def build_data_docs() -> dict:
-    """Rebuild the index of the Great Expectations Data Docs over the validation runs kept so far."""
+    """Render any page still missing, then rebuild the Data Docs index over the validation runs kept so far."""
     from etl import config
     from etl.validate.gx_run import build_data_docs_index
 
