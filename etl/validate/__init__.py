@@ -19,7 +19,7 @@ from etl.land import Batch
 from etl.quarantine import messages
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
 from etl.stage.tables import clean_table, column, staging_table
-from etl.validate.rules import CHECK_FUNCTIONS, clean_columns, row_rules
+from etl.validate.rules import check_sql, clean_columns, row_rules
 
 # A feed whose batch is this many times larger or smaller than its usual size is held for review.
 ROW_COUNT_FACTOR = 10
@@ -74,8 +74,8 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
     execute_script(conn, f"""
         DROP TABLE IF EXISTS code_checks;
         CREATE TEMP TABLE code_checks ON COMMIT DROP AS
-        SELECT code, bool_or(kind = 'uscc' AND {CHECK_FUNCTIONS['uscc']}(code)) AS uscc_ok,
-               bool_or(kind = 'id_number' AND {CHECK_FUNCTIONS['id_number']}(code)) AS id_number_ok
+        SELECT code, bool_or(kind = 'uscc' AND {check_sql('uscc', 'code')}) AS uscc_ok,
+               bool_or(kind = 'id_number' AND {check_sql('id_number', 'code')}) AS id_number_ok
           FROM ({codes}) AS distinct_codes (kind, code) WHERE code IS NOT NULL GROUP BY code;
         ANALYZE code_checks;
     """)

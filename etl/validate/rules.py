@@ -84,6 +84,17 @@ CODE_CHECK = re.compile(r"«(uscc|id_number):([a-z0-9_]+)»")
 CHECK_FUNCTIONS = {"uscc": "dw.is_accepted_uscc", "id_number": "dw.is_valid_id_number"}
 
 
+def check_sql(kind: str, code_sql: str) -> str:
+    """SQL for "the code passes its check". A USCC is first tried against the checksum alone:
+    `dw.is_valid_uscc` is inlined by the planner (~4 µs a row), while `dw.is_accepted_uscc`, whose
+    allow-list lookup keeps it from being inlined, runs as a function call (~15 µs a row). CASE
+    (not OR, whose operands PostgreSQL may evaluate in any order) consults the allow-list only for
+    codes failing the checksum; the answer is the same, since accepted = valid OR allow-listed."""
+    if kind == "uscc":
+        return f"(CASE WHEN dw.is_valid_uscc({code_sql}) THEN true ELSE {CHECK_FUNCTIONS['uscc']}({code_sql}) END)"
+    return f"{CHECK_FUNCTIONS[kind]}({code_sql})"
+
+
 def code_check(kind: str, field_code: str) -> str:
     """A placeholder for "this code passes its checksum", rendered by `RowRule.sql`."""
     return f"«{kind}:{column(field_code)}»"
@@ -104,7 +115,7 @@ class RowRule:
         distinct codes (`code_checks` joined as v_<column>), which spares re-checking repeated codes."""
         if joined_checks:
             return CODE_CHECK.sub(lambda m: f"v_{m.group(2)}.{m.group(1)}_ok", self.predicate)
-        return CODE_CHECK.sub(lambda m: f"{CHECK_FUNCTIONS[m.group(1)]}(n.{m.group(2)})", self.predicate)
+        return CODE_CHECK.sub(lambda m: check_sql(m.group(1), f"n.{m.group(2)}"), self.predicate)
 
     def checked_columns(self) -> set[str]:
         return {m.group(2) for m in CODE_CHECK.finditer(self.predicate)}
