@@ -193,8 +193,8 @@ def render_data_docs() -> None:
     """Render the Data Docs pages of the validations stored since the last call, in one build.
 
     Called once per department (CLI) or per feed's validate task (Airflow), not per batch: GX compiles
-    its page templates once per build. A page that cannot be
-    rendered is logged and left for the next call or the nightly docs build; the data is unaffected.
+    its page templates once per build. A page that cannot be rendered is logged and left for the next
+    call or the nightly docs build; the data is unaffected.
     """
     if not config.gx_enabled():
         return

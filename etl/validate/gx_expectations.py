@@ -4,8 +4,8 @@
 only. The stock expectation computes two metrics, each a query over the batch: the unexpected
 rows themselves (a sample for COMPLETE results) and their count. The pipeline reads results in
 SUMMARY form, which never shows the rows, and keeps personal data out of the results, so the
-sample query was a second full pass over the batch per rule for nothing: at 1,000,000 records it
-was about half of the GX time. Query, description, meta and rendering are the stock ones.
+sample query was a second pass over the batch per rule for nothing (dropping it took one GX run
+on a 154-row batch from 0.33 s to 0.20 s). Query, description, meta and rendering are the stock ones.
 
 Importing this module registers the type with GX (its metaclass does so on class creation): the
 suites in `expectations/` name it, so `etl.validate.gx_suites` imports it before reading them.

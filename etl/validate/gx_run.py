@@ -34,8 +34,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from etl import config
 from etl.catalog import catalog
@@ -170,10 +168,6 @@ def _no_pages() -> list:
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     return [ExpectationSuiteIdentifier(name="__index_only__")]
-
-
-def _url_to_path(url: str | None) -> Path | None:
-    return Path(url2pathname(urlparse(url).path)) if url else None
 
 
 def _page_path(data_docs_dir: Path, key) -> Path:
