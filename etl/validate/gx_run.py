@@ -141,16 +141,13 @@ def _count_unexpected(result) -> tuple[int | None, dict[tuple[str, str], int], l
         config = r.expectation_config
         exception = r.exception_info or {}
         if exception.get("raised_exception"):
-            what = config.meta.get("field", "") + "/" + config.meta.get("rule", "") if config.meta else config.type
-            errors.append(f"{config.type} {what}: {exception.get('exception_message')}")
+            errors.append(f"{config.type}: {exception.get('exception_message')}")
             continue
         if config.type == "expect_table_row_count_to_be_between":
             rows = r.result.get("observed_value")
         elif config.type == RULE_EXPECTATION:
-            count = int(r.result.get("observed_value") or 0)
-            if count:
-                key = (config.meta["field"], config.meta["rule"])
-                unexpected[key] = unexpected.get(key, 0) + count
+            for broken in r.result["details"]["broken_rules"]:
+                unexpected[(broken["field"], broken["rule"])] = int(broken["rows"])
     return rows, unexpected, errors
 
 

@@ -1,10 +1,10 @@
 """Great Expectations suites generated from the catalog: the same row rules the quarantine runs.
 
-Every `RowRule` of `etl.validate.rules.row_rules` becomes one `ExpectNoRowsBreakingRule` (GX's
-`UnexpectedRowsExpectation`, counting only: `etl.validate.gx_expectations`) whose query selects the
-rows where the rule's predicate holds, over the batch of `staging.<record_type>_clean` that GX
-hands in as `{batch}`. The quarantine INSERT runs the very
-same predicates, so what GX reports and what is quarantined cannot drift apart.
+Every `RowRule` of `etl.validate.rules.row_rules` is listed in the suite's one
+`ExpectNoRowsBreakingRules` (`etl.validate.gx_expectations`), whose query counts, in one scan of the
+batch of `staging.<record_type>_clean` that GX hands in as `{batch}`, the rows breaking each
+(field, rule) pair. The quarantine INSERT runs the very same predicates, so what GX reports and
+what is quarantined cannot drift apart.
 
 The suites are committed as `expectations/<record_type>.json` (regenerate them with
 `creditwh expectations build`); a unit test fails when a file no longer matches the catalog.
@@ -40,20 +40,17 @@ def _escape_braces(sql: str) -> str:
     return sql.replace("{", "{{").replace("}", "}}")
 
 
-def unexpected_rows_query(predicate: str, exclude: tuple[str, ...] = ()) -> str:
-    """The rows of the batch where `predicate` (over the clean row `n`) holds, as GX wants it.
+def rule_counts_query(conditions: list[str]) -> str:
+    """One row over the batch: for each condition (over the clean row `n`), the rows where it holds.
 
     For a query asset GX substitutes `{batch}` with `(<asset query>) AS subselect`, so the batch
     cannot be aliased directly (`... AS subselect n` is a syntax error); wrapping it in a derived
     table gives the predicates their alias `n` for table and query assets alike. (A query with a
     JOIN is substituted differently: a bare `(<asset query>)`, aliased by the query itself.)
-    `exclude` holds earlier predicates of the same (field, rule): the quarantine records a row once
-    per (field, rule), so a row they already caught is not counted again here.
     """
-    where = f"({predicate})"
-    for earlier in exclude:
-        where += f" AND NOT coalesce(({earlier}), false)"
-    return "SELECT n.row_no FROM (SELECT * FROM {batch}) AS n WHERE " + _escape_braces(where)
+    counts = ",\n       ".join(f"count(*) FILTER (WHERE {_escape_braces(c)}) AS rule_{i}"
+                                for i, c in enumerate(conditions))
+    return f"SELECT {counts}\n  FROM (SELECT * FROM {{batch}}) AS n"
 
 
 def predicate_sql(rule: RowRule) -> str:
@@ -101,7 +98,7 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
     import great_expectations as gx
     from great_expectations import expectations as gxe
 
-    from etl.validate.gx_expectations import ExpectNoRowsBreakingRule
+    from etl.validate.gx_expectations import ExpectNoRowsBreakingRules
 
     if isinstance(record_type, str):
         record_type = catalog().record_type_by_code[record_type]
@@ -114,17 +111,17 @@ def build_suite(record_type: RecordType | str) -> dict[str, Any]:
             column_set=columns, exact_match=True,
             description="规范化表的列与目录一致 / The clean table has exactly the catalog's columns"),
     ]
-    seen: dict[tuple[str, str], list[str]] = {}
+    # The quarantine records a row once per (field, rule): rules sharing the pair are counted together.
+    by_key: dict[tuple[str, str], list[RowRule]] = {}
     for rule in row_rules(record_type):
-        key = (rule.field, str(rule.rule))
-        earlier = tuple(seen.setdefault(key, []))
-        predicate = predicate_sql(rule)
-        expectations.append(ExpectNoRowsBreakingRule(
-            unexpected_rows_query=unexpected_rows_query(predicate, earlier),
-            description=describe(rule, record_type),
-            meta={"field": rule.field, "rule": str(rule.rule)},
-        ))
-        seen[key].append(predicate)
+        by_key.setdefault((rule.field, str(rule.rule)), []).append(rule)
+    conditions = [" OR ".join(f"({predicate_sql(r)})" for r in rules) for rules in by_key.values()]
+    described = [{"field": field, "rule": rule,
+                  "description": "；".join(dict.fromkeys(describe(r, record_type) for r in rules))}
+                 for (field, rule), rules in by_key.items()]
+    expectations.append(ExpectNoRowsBreakingRules(
+        # No description: Data Docs would show it in place of the rule list the expectation renders.
+        rule_counts_query=rule_counts_query(conditions), rules=described))
     suite = gx.ExpectationSuite(
         name=record_type.code,
         expectations=expectations,

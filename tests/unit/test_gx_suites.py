@@ -46,19 +46,21 @@ def test_no_suite_files_for_unknown_record_types():
 
 
 @pytest.mark.parametrize("code", RECORD_TYPES)
-def test_one_expectation_per_row_rule_in_order(code, suites):
+def test_every_row_rule_is_counted_once_per_field_and_rule(code, suites):
     record_type = catalog().record_type_by_code[code]
     rules = row_rules(record_type)
-    unexpected = [e for e in suites[code]["expectations"] if e["type"] == EXPECTATION_TYPE]
-    assert [(e["meta"]["field"], e["meta"]["rule"]) for e in unexpected] == [(r.field, str(r.rule)) for r in rules]
-    for expectation, rule in zip(unexpected, rules, strict=True):
-        query = expectation["kwargs"]["unexpected_rows_query"]
-        # GX fills {batch} with str.format: every other brace must be escaped, and the predicate survive.
-        formatted = query.format(batch="(SELECT * FROM t) AS subselect")
-        assert formatted.startswith("SELECT n.row_no FROM (SELECT * FROM (SELECT * FROM t) AS subselect) AS n WHERE "
-                                    f"({predicate_sql(rule)})")
-        assert "«" not in formatted  # no unrendered placeholders
-        assert " / " in expectation["description"]  # Chinese / English
+    [expectation] = [e for e in suites[code]["expectations"] if e["type"] == EXPECTATION_TYPE]
+    listed = expectation["kwargs"]["rules"]
+    # One entry per (field, rule) pair, in the catalog's order: the quarantine records a row once per pair.
+    assert [(r["field"], r["rule"]) for r in listed] == list(dict.fromkeys((r.field, str(r.rule)) for r in rules))
+    assert all(" / " in r["description"] for r in listed)  # Chinese / English
+    # GX fills {batch} with str.format: every other brace must be escaped, and every predicate survive.
+    query = expectation["kwargs"]["rule_counts_query"].format(batch="(SELECT * FROM t) AS subselect")
+    assert query.endswith("FROM (SELECT * FROM (SELECT * FROM t) AS subselect) AS n")
+    assert query.count("count(*) FILTER (WHERE ") == len(listed)
+    for rule in rules:
+        assert f"({predicate_sql(rule)})" in query
+    assert "«" not in query  # no unrendered placeholders
 
 
 @pytest.mark.parametrize("code", RECORD_TYPES)
@@ -84,12 +86,13 @@ def test_suite_document_is_deterministic_and_described(code, suites):
     assert build_suite(code) == document
 
 
-def test_rules_sharing_field_and_rule_are_not_counted_twice(suites):
-    # The quarantine records a row once per (field, rule); a later rule of the same pair excludes the earlier.
-    expectations = [e for e in suites["penalty"]["expectations"] if e["meta"].get("rule") == "date_format"
-                    and e["meta"]["field"] == "CF_JDRQ"]
-    assert len(expectations) == 2
-    assert "AND NOT coalesce((n.cf_jdrq__bad), false)" in expectations[1]["kwargs"]["unexpected_rows_query"]
+def test_rules_sharing_field_and_rule_are_counted_together(suites):
+    # Two date_format rules on CF_JDRQ: a row breaking both is one finding, as in the quarantine.
+    [expectation] = [e for e in suites["penalty"]["expectations"] if e["type"] == EXPECTATION_TYPE]
+    pairs = [(r["field"], r["rule"]) for r in expectation["kwargs"]["rules"]]
+    column = pairs.index(("CF_JDRQ", "date_format"))
+    counted = expectation["kwargs"]["rule_counts_query"].split(",\n")[column]
+    assert counted.count(") OR (") == 1 and "n.cf_jdrq__bad" in counted
 
 
 def test_write_and_load_round_trip(tmp_path, suites):
