@@ -80,7 +80,9 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
                a.attributes,
                encode(sha256(convert_to(a.attributes::text, 'UTF8')), 'hex') AS content_hash
           FROM {clean_table(record_type)} n
-         CROSS JOIN LATERAL (SELECT {_attributes(record_type)} AS attributes) a
+         -- OFFSET 0 keeps the subquery from being flattened, which would build the jsonb twice (for the
+         -- column and for its hash): 33 µs -> 22 µs a row on a 118,282-row batch.
+         CROSS JOIN LATERAL (SELECT {_attributes(record_type)} AS attributes OFFSET 0) a
          WHERE n.batch_id = {int(batch.batch_id)}
            AND NOT EXISTS (SELECT 1 FROM audit.quarantine q
                             WHERE q.batch_id = n.batch_id AND q.row_no = n.row_no)

@@ -95,7 +95,10 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
         DROP TABLE IF EXISTS touched_records;
         CREATE TEMP TABLE touched_records ON COMMIT DROP AS
         SELECT f.record_key, f.record_uid, f.status, f.publicity_start, f.publicity_end, f.publicity_due,
-               f.attributes, f.content_hash, f.decision_date_key, d.department_code, r.record_type_code
+               -- Masked once per record, not per platform; most records hold no ID number to mask.
+               CASE WHEN f.attributes ?| {masked} THEN dw.mask_personal(f.attributes, {masked})
+                    ELSE f.attributes END AS payload,
+               f.content_hash, f.decision_date_key, d.department_code, r.record_type_code
           FROM dw.fact_credit_record f
           JOIN dw.dim_department d ON d.department_key = f.department_key
           JOIN dw.dim_record_type r ON r.record_type_key = f.record_type_key
@@ -110,7 +113,7 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
                (platform, record_key, record_uid, department_code, record_type_code, action, payload, content_hash,
                 cause, idempotency_key, decision_date, due_date)
         SELECT p.platform, t.record_key, t.record_uid, t.department_code, t.record_type_code, a.action,
-               CASE WHEN a.action = 'upsert' THEN dw.mask_personal(t.attributes, {masked}) ELSE '{{}}'::jsonb END,
+               CASE WHEN a.action = 'upsert' THEN t.payload ELSE '{{}}'::jsonb END,
                t.content_hash, {literal(cause)},
                encode(sha256(convert_to(concat_ws('|', p.platform, t.record_uid::text, a.action, t.content_hash,
                                                   {literal(cause)}), 'UTF8')), 'hex'),
