@@ -19,10 +19,11 @@ from etl.catalog import Catalog, FieldType, RecordType, Role
 from etl.errors import UserError
 from etl.faults import crash_point
 from etl.land import Batch
-from etl.publish.outbox import publicity_for_batch
+from etl.publish.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
 from etl.stage.tables import clean_table, column, staging_table
 
+WINDOWED = "(" + ", ".join(literal(status) for status in WINDOWED_STATUSES) + ")"
 # Serialises the subject dimension step between concurrent loads (the SCD2 insert is check-then-act).
 SUBJECT_LOCK_ID = 0x73756264  # "subd"
 
@@ -63,8 +64,13 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
     id_type = _col(record_type, Role.ID_TYPE)
     fine = record_type.role(Role.FINE_AMOUNT)
     fine_expr = f"n.{column(fine.code)}" if fine and fine.type == FieldType.DECIMAL else "NULL::numeric"
+    window = publicity_window_sql(record_type.code, "b") or (
+        "(SELECT NULL::text AS publicity_tier, NULL::date AS publicity_start, NULL::date AS publicity_end, "
+        "NULL::date AS publicity_due)")
     return execute_script(conn, f"""
         CREATE TEMP TABLE incoming ON COMMIT DROP AS
+        SELECT b.*, w.*
+          FROM (
         SELECT n.row_no, n.record_uid,
                coalesce({uscc}, {id_number}) AS subject_code,
                CASE WHEN {uscc} IS NOT NULL THEN 'uscc' WHEN {id_type} = '身份证' THEN 'id_number'
@@ -86,6 +92,8 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
          WHERE n.batch_id = {int(batch.batch_id)}
            AND NOT EXISTS (SELECT 1 FROM audit.quarantine q
                             WHERE q.batch_id = n.batch_id AND q.row_no = n.row_no)
+        OFFSET 0) b
+          LEFT JOIN LATERAL {window} w ON b.status IN {WINDOWED}
     """)
 
 
@@ -137,21 +145,26 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
           JOIN incoming i ON i.record_uid = f.record_uid
          WHERE f.content_hash <> i.content_hash
     """)
+    kept_status = "dw.fact_credit_record.status IN ('repaired', 'expired') AND EXCLUDED.status = 'active'"
+    windows = ",\n               ".join(
+        f"{c} = CASE WHEN {kept_status} OR EXCLUDED.status NOT IN {WINDOWED} "
+        f"THEN dw.fact_credit_record.{c} ELSE EXCLUDED.{c} END" for c in PUBLICITY_COLUMNS)
     return execute_script(conn, f"""
         INSERT INTO dw.fact_credit_record
                (record_uid, subject_key, record_type_key, department_key, decision_date_key, document_number,
-                fine_amount, status, attributes, content_hash, batch_id, source_row_no)
+                fine_amount, status, attributes, content_hash, batch_id, source_row_no, {", ".join(PUBLICITY_COLUMNS)})
         SELECT i.record_uid, s.subject_key, {int(keys.record_type_key)}, {int(keys.department_key)},
                i.decision_date_key, i.document_number, i.fine_amount, i.status, i.attributes, i.content_hash,
-               {int(batch.batch_id)}, i.row_no
+               {int(batch.batch_id)}, i.row_no, {", ".join(f"i.{c}" for c in PUBLICITY_COLUMNS)}
           FROM incoming i
           JOIN dw.dim_subject s ON s.subject_code = i.subject_code AND s.is_current
         ON CONFLICT (record_uid) DO UPDATE
            SET subject_key = EXCLUDED.subject_key, decision_date_key = EXCLUDED.decision_date_key,
                document_number = EXCLUDED.document_number, fine_amount = EXCLUDED.fine_amount,
                -- Credit repair and an ended window are the office's decisions: a department's resend keeps them.
-               status = CASE WHEN dw.fact_credit_record.status IN ('repaired', 'expired') AND EXCLUDED.status = 'active'
-                             THEN dw.fact_credit_record.status ELSE EXCLUDED.status END,
+               status = CASE WHEN {kept_status} THEN dw.fact_credit_record.status ELSE EXCLUDED.status END,
+               -- The window follows the new version, unless the office's decision keeps the old status.
+               {windows},
                attributes = EXCLUDED.attributes, content_hash = EXCLUDED.content_hash,
                batch_id = EXCLUDED.batch_id, source_row_no = EXCLUDED.source_row_no, updated_at = now()
          WHERE dw.fact_credit_record.content_hash IS DISTINCT FROM EXCLUDED.content_hash

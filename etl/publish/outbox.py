@@ -35,53 +35,49 @@ def _record_type_keys(conn: Connection, codes: tuple[str, ...]) -> dict[str, int
     return {r.record_type_code: r.record_type_key for r in rows}
 
 
-def apply_publicity(conn: Connection, batch_id: int, record_type_code: str,
-                    rules: PublicityPolicy | None = None) -> None:
-    """Compute tier, window and due date of the licence and penalty facts this batch wrote."""
+PUBLICITY_COLUMNS = ("publicity_tier", "publicity_start", "publicity_end", "publicity_due")
+# Statuses whose records get a publicity window; revoked ones keep theirs, so the withdrawal is known.
+WINDOWED_STATUSES = ("active", "revoked")
+
+
+def publicity_window_sql(record_type_code: str, row: str, rules: PublicityPolicy | None = None) -> str | None:
+    """A subquery giving one row's publicity columns (`PUBLICITY_COLUMNS`): tier, window and due date of
+    a licence or penalty, from `<row>.decision_date_key`, `<row>.attributes` and `<row>.fine_amount`.
+    None for record types that are not published.
+
+    The load computes it for the rows it is about to write, so a fact is written once with its window
+    rather than inserted and then updated (a second version of every licence and penalty row).
+    """
     rules = rules or policy()
     if record_type_code not in rules.record_types:
-        return
-    type_key = _record_type_keys(conn, (record_type_code,))[record_type_code]
+        return None
+    decision = f"to_date({row}.decision_date_key::text, 'YYYYMMDD')"
     due = f"""(SELECT due.date FROM dw.dim_date decided JOIN dw.dim_date due
                  ON due.is_workday AND due.workday_number = decided.workday_number + {rules.due_working_days}
-              WHERE decided.date_key = f.decision_date_key)"""
-    decision = "to_date(f.decision_date_key::text, 'YYYYMMDD')"
+              WHERE decided.date_key = {row}.decision_date_key)"""
     if record_type_code == rules.license.record_type:
         end_field = literal(rules.license.publicity_end_field)
-        execute_script(conn, f"""
-            UPDATE dw.fact_credit_record f
-               SET publicity_tier = NULL, publicity_start = {decision},
-                   publicity_end = greatest({decision}, coalesce((f.attributes ->> {end_field})::date, {decision})),
-                   publicity_due = {due}
-             WHERE f.batch_id = {int(batch_id)} AND f.record_type_key = {int(type_key)}
-               AND f.status IN ('active', 'revoked')
-        """)
-        return
+        return f"""(SELECT NULL::text AS publicity_tier, {decision} AS publicity_start,
+                           greatest({decision}, coalesce(({row}.attributes ->> {end_field})::date, {decision}))
+                               AS publicity_end,
+                           {due} AS publicity_due)"""
     penalty = rules.penalty
-    source_decision = "to_date(src.decision_date_key::text, 'YYYYMMDD')"
-    tiers = penalty_tiers_sql(penalty, source_decision,
-                              f"string_to_array(src.attributes ->> {literal(penalty.types_field)}, ';')",
-                              "src.fine_amount")
-    stated = (f"(src.attributes ->> {literal(penalty.department_end_field)})::date"
+    tiers = penalty_tiers_sql(penalty, "x.decision_date",
+                              f"string_to_array({row}.attributes ->> {literal(penalty.types_field)}, ';')",
+                              f"{row}.fine_amount")
+    stated = (f"({row}.attributes ->> {literal(penalty.department_end_field)})::date"
               if penalty.department_end_field else "NULL::date")
-    shortest = "(x.decision_date + make_interval(months => x.min_months))::date"
-    longest = "(x.decision_date + make_interval(months => x.max_months))::date"
+    shortest = "(x.decision_date + make_interval(months => t.min_months))::date"
+    longest = "(x.decision_date + make_interval(months => t.max_months))::date"
     # A department's own end date is honoured within the tier's bounds; unpublished tiers get no window.
-    execute_script(conn, f"""
-        UPDATE dw.fact_credit_record f
-           SET publicity_tier = x.tier,
-               publicity_start = CASE WHEN x.published THEN x.decision_date END,
-               publicity_end = CASE WHEN x.published
-                                    THEN least({longest}, greatest({shortest}, coalesce(x.stated_end, {longest}))) END,
-               publicity_due = CASE WHEN x.published THEN {due} END
-          FROM (SELECT src.record_key, {source_decision} AS decision_date, {stated} AS stated_end,
-                       t.tier, t.published, t.min_months, t.max_months
-                  FROM dw.fact_credit_record src
-                 CROSS JOIN LATERAL {tiers} t
-                 WHERE src.batch_id = {int(batch_id)} AND src.record_type_key = {int(type_key)}
-                   AND src.status IN ('active', 'revoked')) x
-         WHERE f.record_key = x.record_key
-    """)
+    return f"""(SELECT t.tier AS publicity_tier,
+                       CASE WHEN t.published THEN x.decision_date END AS publicity_start,
+                       CASE WHEN t.published
+                            THEN least({longest}, greatest({shortest}, coalesce(x.stated_end, {longest}))) END
+                           AS publicity_end,
+                       CASE WHEN t.published THEN {due} END AS publicity_due
+                  FROM (SELECT {decision} AS decision_date, {stated} AS stated_end) x
+                 CROSS JOIN LATERAL {tiers} t)"""
 
 
 def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPolicy | None = None) -> int:
@@ -104,9 +100,10 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
           JOIN dw.dim_record_type r ON r.record_type_key = f.record_type_key
          WHERE f.record_key IN ({records_sql})
            AND f.record_type_key IN ({", ".join(str(k) for k in type_keys.values())});
+        -- Probed by record through the index: a join would hash every pending item of the outbox (all of
+        -- them until the first nightly push), a cost that grew with each batch of a first load.
         UPDATE outbox.publicity_item o SET status = 'superseded', updated_at = now()
-          FROM touched_records t
-         WHERE o.record_key = t.record_key AND o.status = 'pending';
+         WHERE o.record_key = ANY (ARRAY(SELECT record_key FROM touched_records)) AND o.status = 'pending';
     """)
     return execute_script(conn, f"""
         INSERT INTO outbox.publicity_item
@@ -133,11 +130,10 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
 
 
 def publicity_for_batch(conn: Connection, batch_id: int, record_type_code: str) -> int:
-    """The load's step: windows for the facts this batch wrote, then their outbox items."""
+    """The load's step: the outbox items of the facts this batch wrote (with their windows)."""
     rules = policy()
     if record_type_code not in rules.record_types:
         return 0
-    apply_publicity(conn, batch_id, record_type_code, rules)
     return enqueue(conn, f"SELECT record_key FROM dw.fact_credit_record WHERE batch_id = {int(batch_id)}",
                    f"batch:{int(batch_id)}", rules)
 
