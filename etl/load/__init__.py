@@ -97,16 +97,39 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
     """)
 
 
+def _keep_prior_versions(conn: Connection) -> None:
+    """History rows for the facts this batch changes (their versions before the upsert)."""
+    execute_script(conn, """
+        INSERT INTO dw.fact_credit_record_history
+               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
+                change_reason)
+        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
+               f.updated_at, 'correction'
+          FROM dw.fact_credit_record f
+          JOIN incoming i ON i.record_uid = f.record_uid
+         WHERE f.content_hash <> i.content_hash
+    """)
+
+
 def _upsert_subjects(conn: Connection, batch_id: int) -> None:
+    # The latest row of the batch speaks for a subject. Picked before the lock, which is held to the
+    # commit: concurrent loads wait for each other only where they read and write the dimension.
+    execute_script(conn, """
+        CREATE TEMP TABLE batch_subject ON COMMIT DROP AS
+        SELECT DISTINCT ON (subject_code) subject_code, code_kind, subject_type, subject_name, legal_representative,
+               id_type
+          FROM incoming ORDER BY subject_code, row_no DESC;
+        ANALYZE batch_subject;
+    """)
     execute_script(conn, f"SELECT pg_advisory_xact_lock({SUBJECT_LOCK_ID})")
-    # The latest row of the batch speaks for a subject; empty attributes keep the current version's value.
+    # Empty attributes keep the current version's value.
     execute_script(conn, """
         CREATE TEMP TABLE incoming_subject ON COMMIT DROP AS
         SELECT i.subject_code, i.code_kind, i.subject_type, i.subject_name AS name,
                coalesce(i.legal_representative, d.legal_representative) AS legal_representative,
                coalesce(i.id_type, d.id_type) AS id_type,
                d.subject_key AS current_key, d.attributes_hash AS current_hash
-          FROM (SELECT DISTINCT ON (subject_code) * FROM incoming ORDER BY subject_code, row_no DESC) i
+          FROM batch_subject i
           LEFT JOIN dw.dim_subject d ON d.subject_code = i.subject_code AND d.is_current
     """)
     execute_script(conn, """
@@ -135,16 +158,6 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
         SELECT (SELECT department_key FROM dw.dim_department WHERE department_code = :d) AS department_key,
                (SELECT record_type_key FROM dw.dim_record_type WHERE record_type_code = :r) AS record_type_key
     """), {"d": batch.department_code, "r": batch.record_type_code}).one()
-    execute_script(conn, """
-        INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
-                change_reason)
-        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
-               f.updated_at, 'correction'
-          FROM dw.fact_credit_record f
-          JOIN incoming i ON i.record_uid = f.record_uid
-         WHERE f.content_hash <> i.content_hash
-    """)
     kept_status = "dw.fact_credit_record.status IN ('repaired', 'expired') AND EXCLUDED.status = 'active'"
     windows = ",\n               ".join(
         f"{c} = CASE WHEN {kept_status} OR EXCLUDED.status NOT IN {WINDOWED} "
@@ -203,6 +216,7 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
         if orphans.no_date:
             raise UserError(f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
                             f"the warehouse calendar (dw.dim_date); the date rules need a look.")
+        _keep_prior_versions(conn)
         _upsert_subjects(conn, batch.batch_id)
         loaded = _upsert_facts(conn, batch)
         # The upward duty commits with the facts (transactional outbox).

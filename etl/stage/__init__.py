@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from etl.catalog import Catalog, Feed, RecordType, Role, Rule, header_index, normalise_header
 from etl.faults import crash_point
-from etl.keys import record_uid
+from etl.keys import record_uid_text
 from etl.land import Batch
 from etl.quarantine import Finding, record_findings
 from etl.stage.tables import column, staging_table
@@ -389,7 +389,7 @@ class _Stager:
         if self._document_position is None and self.document_code in self.codes:
             self._document_position = self.codes.index(self.document_code)
         document = values[self._document_position] if self._document_position is not None else None
-        uid = record_uid(self.batch.department_code, self.batch.record_type_code, document)
+        uid = record_uid_text(self.batch.department_code, self.batch.record_type_code, document)
         return self._writer.line([self.batch.batch_id, row_no, uid, *values])
 
 
