@@ -192,7 +192,7 @@ def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcom
 def render_data_docs() -> None:
     """Render the Data Docs pages of the validations stored since the last call, in one build.
 
-    Called once per department (CLI) or per feed's validate task (Airflow), not per batch: GX compiles
+    Called once per ingest run or department (CLI) or per feed's validate task (Airflow), not per batch: GX compiles
     its page templates once per build. A page that cannot be rendered is logged and left for the next
     call or the nightly docs build; the data is unaffected.
     """
@@ -307,14 +307,17 @@ def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> Ba
 
 
 def ingest_department(engine: Engine, catalog: Catalog, department: Department, *,
-                      file_drop_dir: Path | None = None, only_file: Path | None = None) -> list[BatchOutcome]:
+                      file_drop_dir: Path | None = None, only_file: Path | None = None,
+                      render_docs: bool = True) -> list[BatchOutcome]:
+    """All feeds of one department; `render_docs=False` leaves the Data Docs pages to the caller."""
     outcomes: list[BatchOutcome] = []
     for feed in department.feeds:
         if only_file is not None and feed.transport != "file":
             continue
         outcomes.extend(ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir,
                                     only_file=only_file))
-    render_data_docs()
+    if render_docs:
+        render_data_docs()
     return outcomes
 
 
@@ -342,19 +345,22 @@ def _ingest_in_worker(url: str, department_code: str, file_drop_dir: Path | None
 
     cat = catalog()
     return ingest_department(get_engine(url), cat, cat.department_by_code[department_code],
-                             file_drop_dir=file_drop_dir)
+                             file_drop_dir=file_drop_dir, render_docs=False)
 
 
 def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Department], *, workers: int = 1,
                        file_drop_dir: Path | None = None, on_done=None) -> list[BatchOutcome]:
     """Several departments at once in worker processes (as Airflow runs them); loads still commit one at a
-    time where they touch the shared subject dimension."""
+    time where they touch the shared subject dimension. The Data Docs pages of all of them are rendered
+    once at the end, in one build (GX compiles its page templates per build: ~0.25 s each)."""
     if workers <= 1:
         outcomes: list[BatchOutcome] = []
         for department in departments:
-            outcomes.extend(ingest_department(engine, catalog, department, file_drop_dir=file_drop_dir))
+            outcomes.extend(ingest_department(engine, catalog, department, file_drop_dir=file_drop_dir,
+                                              render_docs=False))
             if on_done:
                 on_done(department)
+        render_data_docs()
         return outcomes
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -371,4 +377,6 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
             outcomes_by_department[department.code] = future.result()
             if on_done:
                 on_done(department)
+        # In a worker, which has Great Expectations imported already (seconds, in a fresh process).
+        pool.submit(render_data_docs).result()
     return [o for d in departments for o in outcomes_by_department[d.code]]

@@ -93,6 +93,11 @@ def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_pat
     assert ingest.returncode == 0, ingest.stderr
     assert "TOTAL" in ingest.stdout and "601" in ingest.stdout  # 600 generated rows + the stray file's row
     assert "held: health/penalty" in ingest.stdout and "许可决定文书号" in ingest.stdout
+    # Every validation of the run has its Data Docs page, rendered in one build at the end.
+    docs = tmp_path / "var" / "gx" / "data_docs"
+    results = {p.relative_to(docs / "_results").with_suffix("") for p in (docs / "_results").rglob("*.json")}
+    pages = {p.relative_to(docs / "validations").with_suffix("") for p in (docs / "validations").rglob("*.html")}
+    assert results and results == pages
 
     status = creditwh("status", env=env)
     held_line = next(line for line in status.stdout.splitlines() if "penalty_29991231.csv" in line)
