@@ -149,35 +149,43 @@ def main() -> None:
     python = sys.executable
     sections: list[str] = []
     scaling: list[tuple[int, float, int]] = []
-    if "ingest" in chosen:
-        for point in settings["ingest"]:
-            size = point["records"]
-            out = RESULTS / f"ingest_{size}.md"
-            variant = ["--ours-only"] if point.get("ours_only") else ["--without-gx-runs", "1"]
+    # Ingest points measured now, or the latest earlier run's files.
+    for point in settings["ingest"]:
+        size = point["records"]
+        out = RESULTS / f"ingest_{size}.md"
+        variant = ["--ours-only"] if point.get("ours_only") else ["--without-gx-runs", "1"]
+        if "ingest" in chosen:
             run([python, "bench/ingest_bench.py", "--records", str(size), "--runs", str(point["runs"]),
                  "--out", str(out), *variant], log)
-            text = out.read_text(encoding="utf-8")
-            sections.append(text)
-            if (seconds := ours_seconds(text)) is not None:
-                scaling.append((size, seconds, point["runs"]))
+        elif not out.exists():
+            continue
+        text = out.read_text(encoding="utf-8")
+        sections.append(text)
+        if (seconds := ours_seconds(text)) is not None:
+            scaling.append((size, seconds, point["runs"]))
     if "push" in chosen:
         run([python, "bench/push_bench.py", "--items", str(settings["push_items"]), "--runs", str(settings["runs"])],
             log)
-        sections.append((RESULTS / "push.md").read_text(encoding="utf-8"))
     if "marts" in chosen:
         run([python, "bench/mart_bench.py", "--facts", str(settings["mart_facts"]), "--runs", "5"], log)
-        sections.append((RESULTS / "marts.md").read_text(encoding="utf-8"))
     if "dags" in chosen:
         out = subprocess.run([python, "bench/dag_parse_bench.py"], cwd=ROOT, capture_output=True, text=True)
-        sections.append("# DAG parse time\n\n- command: `python bench/dag_parse_bench.py`\n\n```\n"
-                        + out.stdout.strip() + "\n```\n")
+        (RESULTS / "dags.md").write_text(
+            f"# DAG parse time\n\n- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n"
+            "- command: `python bench/dag_parse_bench.py`\n\n```\n" + out.stdout.strip() + "\n```\n",
+            encoding="utf-8")
     if "chaos" in chosen:
         run([python, "bench/chaos.py", "--records", str(settings["chaos_records"])], log)
-        sections.append((RESULTS / "chaos.md").read_text(encoding="utf-8"))
     if "make_run" in chosen:
         seconds, split = make_run_wall_time(log)
-        sections.append(f"# make run\n\n- `creditwh run` from an empty var/ with a new embedded server (the venv "
-                        f"already installed): **{seconds:.0f} s** wall; {split}\n")
+        (RESULTS / "make_run.md").write_text(
+            f"# make run\n\n- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n- `creditwh run` from an empty "
+            f"var/ with a new embedded server (the venv already installed): **{seconds:.0f} s** wall; {split}\n",
+            encoding="utf-8")
+    # Each benchmark's own file, whether measured now or by an earlier run (its date says which).
+    for name in ("push", "marts", "dags", "chaos", "make_run"):
+        if (RESULTS / f"{name}.md").exists():
+            sections.append((RESULTS / f"{name}.md").read_text(encoding="utf-8"))
     if len(scaling) >= 2:
         sections.insert(0, scaling_section(scaling))
     header = [
@@ -187,7 +195,8 @@ def main() -> None:
         f"Python {platform.python_version()}",
         f"- command: `python bench/run_all.py --profile {args.profile}"
         + (f" --only {' '.join(sorted(chosen))}`" if args.only else "`") + " (`make bench`); each section names "
-        "its own command; full output in bench/results/run_all.log",
+        "its own command and date (sections this run did not measure are the latest earlier run's); full output "
+        "in bench/results/run_all.log",
         "",
         "",
     ]
