@@ -172,6 +172,22 @@ def test_policy_tiers_decide_what_is_published_and_for_how_long(engine, tmp_path
     assert {(r.platform, r.action) for r in outbox(engine)} == {("provincial", "upsert"), ("national", "upsert")}
 
 
+def test_a_correction_moves_the_window_with_the_new_version(engine, tmp_path):
+    from dateutil.relativedelta import relativedelta
+
+    first = penalty(RECENT, types="罚款", fine="0.2")
+    load(engine, tmp_path, "penalty", [first])
+    assert (fact(engine, first["CF_WSH"]).publicity_tier, fact(engine, first["CF_WSH"]).publicity_end) == (
+        "ordinary", RECENT + relativedelta(months=12))
+    corrected = dict(first, CF_CFLB="罚款;吊销许可证件", CF_NR_FK="2")
+    load(engine, tmp_path, "penalty", [corrected])
+    assert (fact(engine, first["CF_WSH"]).publicity_tier, fact(engine, first["CF_WSH"]).publicity_end) == (
+        "serious", RECENT + relativedelta(months=36))
+    with engine.connect() as conn:
+        prior = conn.execute(sa.text("SELECT publicity_end, change_reason FROM dw.fact_credit_record_history")).all()
+    assert [tuple(r) for r in prior] == [(RECENT + relativedelta(months=12), "correction")]
+
+
 def test_items_reach_both_platforms_once_with_id_numbers_masked(engine, tmp_path):
     rows = [penalty(RECENT, person=True) for _ in range(5)] + [penalty(RECENT) for _ in range(5)]
     load(engine, tmp_path, "penalty", rows)
@@ -228,6 +244,7 @@ def test_repaired_and_expired_records_are_withdrawn(engine, tmp_path):
     load_again = dict(repairable, CF_NR="处罚内容（重报）")
     load(engine, tmp_path, "penalty", [load_again])
     assert fact(engine, repairable["CF_WSH"]).status == "repaired"
+    assert fact(engine, repairable["CF_WSH"]).publicity_end == dt.date(2026, 4, 10)  # the repair's end stays
     assert not outbox(engine, "status = 'pending'")
 
 
