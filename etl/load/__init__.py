@@ -64,9 +64,7 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
     id_type = _col(record_type, Role.ID_TYPE)
     fine = record_type.role(Role.FINE_AMOUNT)
     fine_expr = f"n.{column(fine.code)}" if fine and fine.type == FieldType.DECIMAL else "NULL::numeric"
-    window = publicity_window_sql(record_type.code, "b") or (
-        "(SELECT NULL::text AS publicity_tier, NULL::date AS publicity_start, NULL::date AS publicity_end, "
-        "NULL::date AS publicity_due)")
+    window = publicity_window_sql(record_type.code, "b")
     return execute_script(conn, f"""
         CREATE TEMP TABLE incoming ON COMMIT DROP AS
         SELECT b.*, w.*

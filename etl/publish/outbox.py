@@ -40,17 +40,18 @@ PUBLICITY_COLUMNS = ("publicity_tier", "publicity_start", "publicity_end", "publ
 WINDOWED_STATUSES = ("active", "revoked")
 
 
-def publicity_window_sql(record_type_code: str, row: str, rules: PublicityPolicy | None = None) -> str | None:
+def publicity_window_sql(record_type_code: str, row: str, rules: PublicityPolicy | None = None) -> str:
     """A subquery giving one row's publicity columns (`PUBLICITY_COLUMNS`): tier, window and due date of
-    a licence or penalty, from `<row>.decision_date_key`, `<row>.attributes` and `<row>.fine_amount`.
-    None for record types that are not published.
+    a licence or penalty, from `<row>.decision_date_key`, `<row>.attributes` and `<row>.fine_amount`;
+    all NULL for record types that are not published.
 
     The load computes it for the rows it is about to write, so a fact is written once with its window
     rather than inserted and then updated (a second version of every licence and penalty row).
     """
     rules = rules or policy()
     if record_type_code not in rules.record_types:
-        return None
+        return ("(SELECT NULL::text AS publicity_tier, NULL::date AS publicity_start, NULL::date AS publicity_end, "
+                "NULL::date AS publicity_due)")
     decision = f"to_date({row}.decision_date_key::text, 'YYYYMMDD')"
     due = f"""(SELECT due.date FROM dw.dim_date decided JOIN dw.dim_date due
                  ON due.is_workday AND due.workday_number = decided.workday_number + {rules.due_working_days}

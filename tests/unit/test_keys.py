@@ -23,5 +23,6 @@ def test_text_form_is_the_uuid5_of_department_record_type_and_document(departmen
 
 
 def test_surrounding_blanks_do_not_change_the_identity():
-    assert record_uid_text("tax", "penalty", "\u3000税罚〔2026〕1号 ") == record_uid_text("tax", "penalty", "税罚〔2026〕1号")
+    padded = record_uid_text("tax", "penalty", "\u3000税罚〔2026〕1号 ")
+    assert padded == record_uid_text("tax", "penalty", "税罚〔2026〕1号")
     assert record_uid_text("tax", "penalty", " \t") is None
