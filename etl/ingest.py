@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -339,6 +340,14 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
     return outcome
 
 
+def _in_caller_environment(environment: dict[str, str], function, *args):
+    """Run `function` in a pool worker with the caller's environment: the fork server keeps the one it
+    started with, and settings (var dir, connections, GX) come from the environment."""
+    os.environ.clear()
+    os.environ.update(environment)
+    return function(*args)
+
+
 def _ingest_in_worker(url: str, department_code: str, file_drop_dir: Path | None) -> list[BatchOutcome]:
     from etl.catalog import catalog
     from etl.warehouse import get_engine
@@ -346,6 +355,19 @@ def _ingest_in_worker(url: str, department_code: str, file_drop_dir: Path | None
     cat = catalog()
     return ingest_department(get_engine(url), cat, cat.department_by_code[department_code],
                              file_drop_dir=file_drop_dir, render_docs=False)
+
+
+def worker_pool(workers: int):
+    """Processes for departments at once. Forked from a fork server, not from the caller (a forked copy of a
+    pooled database connection must never be shared with the parent); the server imports the pipeline,
+    and GX, once, so workers start with them (GX takes seconds to import in each fresh process)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["etl.ingest", *(["etl.validate.gx_run", "great_expectations"]
+                                                    if config.gx_enabled() else [])])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Department], *, workers: int = 1,
@@ -362,21 +384,21 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
                 on_done(department)
         render_data_docs()
         return outcomes
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     url = engine.url.render_as_string(hide_password=False)
     by_future = {}
     outcomes_by_department: dict[str, list[BatchOutcome]] = {}
-    # spawn: a forked copy of a pooled database connection must never be shared with the parent.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         for department in departments:
-            by_future[pool.submit(_ingest_in_worker, url, department.code, file_drop_dir)] = department
+            future = pool.submit(_in_caller_environment, dict(os.environ), _ingest_in_worker, url, department.code,
+                                 file_drop_dir)
+            by_future[future] = department
         for future in as_completed(by_future):
             department = by_future[future]
             outcomes_by_department[department.code] = future.result()
             if on_done:
                 on_done(department)
-        # In a worker, which has Great Expectations imported already (seconds, in a fresh process).
-        pool.submit(render_data_docs).result()
+        # In a worker, which has Great Expectations imported already.
+        pool.submit(_in_caller_environment, dict(os.environ), render_data_docs).result()
     return [o for d in departments for o in outcomes_by_department[d.code]]
