@@ -38,8 +38,14 @@ def execute_script(conn: Connection, sql: str) -> int:
 # Memory for the sorts and hashes of one batch statement: a batch's rows are wide (every field as text),
 # and at PostgreSQL's default of 4MB its hash joins spill to disk in thousands of pieces.
 BATCH_WORK_MEM = "64MB"
+# The per-batch ANALYZEs only need row counts and rough distributions for the planner to choose hash
+# joins over nested loops. At the default target (100) ANALYZE samples up to 30,000 pages, and a
+# staging table holds many pages of earlier batches' deleted rows until it is vacuumed: 344 ms for one
+# ANALYZE of a 33,000-page table, 13 ms at 10.
+BATCH_STATISTICS_TARGET = 10
 
 
-def use_batch_memory(conn: Connection) -> None:
-    """Give the current transaction's statements enough memory for set-based work on one batch."""
-    execute_script(conn, f"SET LOCAL work_mem = '{BATCH_WORK_MEM}'")
+def use_batch_settings(conn: Connection) -> None:
+    """Settings for the current transaction's set-based work on one batch: memory, statistics sample."""
+    execute_script(conn, f"SET LOCAL work_mem = '{BATCH_WORK_MEM}'; "
+                         f"SET LOCAL default_statistics_target = {BATCH_STATISTICS_TARGET}")

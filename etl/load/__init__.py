@@ -20,7 +20,7 @@ from etl.errors import UserError
 from etl.faults import crash_point
 from etl.land import Batch
 from etl.publish.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
-from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
+from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
 
 WINDOWED = "(" + ", ".join(literal(status) for status in WINDOWED_STATUSES) + ")"
@@ -187,7 +187,7 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
     started = time.monotonic()
     record_type = catalog.record_type_by_code[batch.record_type_code]
     with engine.begin() as conn:
-        use_batch_memory(conn)
+        use_batch_settings(conn)
         state = conn.execute(sa.text("""
             SELECT status, rows_in, rows_loaded, rows_unchanged, rows_quarantined
               FROM audit.batch WHERE batch_id = :b FOR UPDATE

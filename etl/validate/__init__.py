@@ -17,7 +17,7 @@ from etl.catalog import Catalog, RecordType, Role
 from etl.faults import crash_point
 from etl.land import Batch
 from etl.quarantine import messages
-from etl.sqltext import execute_script, jsonb_object, literal, use_batch_memory
+from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
 from etl.validate.rules import check_sql, clean_columns, row_rules
 
@@ -162,7 +162,7 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
     started = time.monotonic()
     record_type = catalog.record_type_by_code[batch.record_type_code]
     with engine.begin() as conn:
-        use_batch_memory(conn)
+        use_batch_settings(conn)
         row = conn.execute(sa.text("SELECT rows_in, header_map FROM audit.batch WHERE batch_id = :b FOR UPDATE"),
                            {"b": batch.batch_id}).one()
         header_info = row.header_map or {}
