@@ -348,13 +348,15 @@ def _in_caller_environment(environment: dict[str, str], function, *args):
     return function(*args)
 
 
-def _ingest_in_worker(url: str, department_code: str, file_drop_dir: Path | None) -> list[BatchOutcome]:
+def _ingest_feed_in_worker(url: str, department_code: str, feed_code: str,
+                           file_drop_dir: Path | None) -> list[BatchOutcome]:
     from etl.catalog import catalog
     from etl.warehouse import get_engine
 
     cat = catalog()
-    return ingest_department(get_engine(url), cat, cat.department_by_code[department_code],
-                             file_drop_dir=file_drop_dir, render_docs=False)
+    department = cat.department_by_code[department_code]
+    feed = next(f for f in department.feeds if f.code == feed_code)
+    return ingest_feed(get_engine(url), cat, department, feed, file_drop_dir=file_drop_dir)
 
 
 def worker_pool(workers: int):
@@ -372,8 +374,8 @@ def worker_pool(workers: int):
 
 def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Department], *, workers: int = 1,
                        file_drop_dir: Path | None = None, on_done=None) -> list[BatchOutcome]:
-    """Several departments at once in worker processes (as Airflow runs them); loads still commit one at a
-    time where they touch the shared subject dimension. The Data Docs pages of all of them are rendered
+    """Several departments' feeds at once in worker processes (as Airflow runs them); loads still commit one
+    at a time where they touch the shared subject dimension. The Data Docs pages of all of them are rendered
     once at the end, in one build (GX compiles its page templates per build: ~0.25 s each)."""
     if workers <= 1:
         outcomes: list[BatchOutcome] = []
@@ -387,18 +389,26 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
     from concurrent.futures import as_completed
 
     url = engine.url.render_as_string(hide_password=False)
+    # One task per feed, not per department: a department's feeds are independent, and smaller tasks
+    # keep both workers busy to the end instead of one finishing a large department alone.
     by_future = {}
-    outcomes_by_department: dict[str, list[BatchOutcome]] = {}
+    outcomes_by_feed: dict[tuple[str, str], list[BatchOutcome]] = {}
+    feeds_left = {d.code: len(d.feeds) for d in departments}
     with worker_pool(workers) as pool:
         for department in departments:
-            future = pool.submit(_in_caller_environment, dict(os.environ), _ingest_in_worker, url, department.code,
-                                 file_drop_dir)
-            by_future[future] = department
+            for feed in department.feeds:
+                future = pool.submit(_in_caller_environment, dict(os.environ), _ingest_feed_in_worker, url,
+                                     department.code, feed.code, file_drop_dir)
+                by_future[future] = (department, feed)
+        for department in departments:
+            if on_done and not department.feeds:
+                on_done(department)
         for future in as_completed(by_future):
-            department = by_future[future]
-            outcomes_by_department[department.code] = future.result()
-            if on_done:
+            department, feed = by_future[future]
+            outcomes_by_feed[department.code, feed.code] = future.result()
+            feeds_left[department.code] -= 1
+            if on_done and not feeds_left[department.code]:
                 on_done(department)
         # In a worker, which has Great Expectations imported already.
         pool.submit(_in_caller_environment, dict(os.environ), render_data_docs).result()
-    return [o for d in departments for o in outcomes_by_department[d.code]]
+    return [o for d in departments for f in d.feeds for o in outcomes_by_feed[d.code, f.code]]

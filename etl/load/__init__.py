@@ -120,22 +120,23 @@ def _upsert_subjects(conn: Connection, batch_id: int) -> None:
         ANALYZE batch_subject;
     """)
     execute_script(conn, f"SELECT pg_advisory_xact_lock({SUBJECT_LOCK_ID})")
-    # Empty attributes keep the current version's value.
+    # Empty attributes keep the current version's value. The hash is over the merged values (OFFSET 0:
+    # merged once, not again inside the hash); one write of the table, not a write and an UPDATE.
     execute_script(conn, """
         CREATE TEMP TABLE incoming_subject ON COMMIT DROP AS
-        SELECT i.subject_code, i.code_kind, i.subject_type, i.subject_name AS name,
-               coalesce(i.legal_representative, d.legal_representative) AS legal_representative,
-               coalesce(i.id_type, d.id_type) AS id_type,
-               d.subject_key AS current_key, d.attributes_hash AS current_hash
-          FROM batch_subject i
-          LEFT JOIN dw.dim_subject d ON d.subject_code = i.subject_code AND d.is_current
+        SELECT m.*, encode(sha256(convert_to(jsonb_build_array(m.name, m.subject_type, m.legal_representative,
+                                                               m.id_type)::text, 'UTF8')), 'hex')::char(64)
+                   AS attributes_hash
+          FROM (SELECT i.subject_code, i.code_kind, i.subject_type, i.subject_name AS name,
+                       coalesce(i.legal_representative, d.legal_representative) AS legal_representative,
+                       coalesce(i.id_type, d.id_type) AS id_type,
+                       d.subject_key AS current_key, d.attributes_hash AS current_hash
+                  FROM batch_subject i
+                  LEFT JOIN dw.dim_subject d ON d.subject_code = i.subject_code AND d.is_current
+                OFFSET 0) m
     """)
     execute_script(conn, """
         ANALYZE incoming_subject;
-        ALTER TABLE incoming_subject ADD COLUMN attributes_hash char(64);
-        UPDATE incoming_subject
-           SET attributes_hash = encode(sha256(convert_to(
-                   jsonb_build_array(name, subject_type, legal_representative, id_type)::text, 'UTF8')), 'hex');
         UPDATE dw.dim_subject d
            SET valid_to = now(), is_current = false
           FROM incoming_subject i
