@@ -65,18 +65,27 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
         checks.append(f"(CASE WHEN {rule.sql(joined_checks=True)} THEN {literal(rule.field)} END, "
                       f"{literal(str(rule.rule))}, {literal(template_zh)}, {literal(template_en)}, "
                       f"{rule.detail_zh}, {rule.detail_en})")
-    # Codes repeat (an agency's own code is on every row): check each distinct code once, per kind.
+    # Codes repeat (an agency's own code is on every row): check each distinct code once, for the kinds it
+    # is used as. One scan of the batch unpivots its code columns; CASE (not AND, whose operands may run in
+    # any order) keeps a code from being checked as a kind it is not used as.
     checked = sorted(set().union(*(rule.checked_columns() for rule in rules)))
     table = clean_table(record_type)
     by_kind = sorted(set().union(*(rule.checked_codes() for rule in rules)))
-    codes = " UNION ".join(f"SELECT '{kind}', {c} FROM {table} WHERE batch_id = {int(batch_id)}"
-                           for kind, c in by_kind) or "SELECT NULL, NULL WHERE false"
+    if by_kind:
+        pairs = ", ".join(f"('{kind}', n.{c})" for kind, c in by_kind)
+        distinct_codes = f"""
+            SELECT v.code, bool_or(v.kind = 'uscc') AS as_uscc, bool_or(v.kind = 'id_number') AS as_id_number
+              FROM {table} n CROSS JOIN LATERAL (VALUES {pairs}) AS v (kind, code)
+             WHERE n.batch_id = {int(batch_id)} AND v.code IS NOT NULL
+             GROUP BY v.code"""
+    else:
+        distinct_codes = "SELECT NULL::text AS code, false AS as_uscc, false AS as_id_number WHERE false"
     execute_script(conn, f"""
         DROP TABLE IF EXISTS code_checks;
         CREATE TEMP TABLE code_checks ON COMMIT DROP AS
-        SELECT code, bool_or(kind = 'uscc' AND {check_sql('uscc', 'code')}) AS uscc_ok,
-               bool_or(kind = 'id_number' AND {check_sql('id_number', 'code')}) AS id_number_ok
-          FROM ({codes}) AS distinct_codes (kind, code) WHERE code IS NOT NULL GROUP BY code;
+        SELECT code, CASE WHEN as_uscc THEN {check_sql('uscc', 'code')} ELSE false END AS uscc_ok,
+               CASE WHEN as_id_number THEN {check_sql('id_number', 'code')} ELSE false END AS id_number_ok
+          FROM ({distinct_codes}) AS distinct_codes;
         ANALYZE code_checks;
     """)
     # Most rows pass everything: find the failing ones first (one pass over the batch), then say why
