@@ -348,19 +348,16 @@ def _in_caller_environment(environment: dict[str, str], function, *args):
     return function(*args)
 
 
-def _ingest_feed_in_worker(url: str, department_code: str, feed_code: str,
+def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
                            file_drop_dir: Path | None) -> list[BatchOutcome]:
     from etl.catalog import catalog
     from etl.warehouse import get_engine
 
-    cat = catalog()
-    department = cat.department_by_code[department_code]
-    feed = next(f for f in department.feeds if f.code == feed_code)
-    return ingest_feed(get_engine(url), cat, department, feed, file_drop_dir=file_drop_dir)
+    return ingest_feed(get_engine(url), catalog(), department, feed, file_drop_dir=file_drop_dir)
 
 
 def worker_pool(workers: int):
-    """Processes for departments at once. Forked from a fork server, not from the caller (a forked copy of a
+    """Processes for feeds at once. Forked from a fork server, not from the caller (a forked copy of a
     pooled database connection must never be shared with the parent); the server imports the pipeline,
     and GX, once, so workers start with them (GX takes seconds to import in each fresh process)."""
     import multiprocessing
@@ -391,18 +388,16 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
     url = engine.url.render_as_string(hide_password=False)
     # One task per feed, not per department: a department's feeds are independent, and smaller tasks
     # keep both workers busy to the end instead of one finishing a large department alone.
+    environment = dict(os.environ)
     by_future = {}
     outcomes_by_feed: dict[tuple[str, str], list[BatchOutcome]] = {}
     feeds_left = {d.code: len(d.feeds) for d in departments}
     with worker_pool(workers) as pool:
         for department in departments:
             for feed in department.feeds:
-                future = pool.submit(_in_caller_environment, dict(os.environ), _ingest_feed_in_worker, url,
-                                     department.code, feed.code, file_drop_dir)
+                future = pool.submit(_in_caller_environment, environment, _ingest_feed_in_worker, url, department,
+                                     feed, file_drop_dir)
                 by_future[future] = (department, feed)
-        for department in departments:
-            if on_done and not department.feeds:
-                on_done(department)
         for future in as_completed(by_future):
             department, feed = by_future[future]
             outcomes_by_feed[department.code, feed.code] = future.result()
@@ -410,5 +405,5 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
             if on_done and not feeds_left[department.code]:
                 on_done(department)
         # In a worker, which has Great Expectations imported already.
-        pool.submit(_in_caller_environment, dict(os.environ), render_data_docs).result()
+        pool.submit(_in_caller_environment, environment, render_data_docs).result()
     return [o for d in departments for f in d.feeds for o in outcomes_by_feed[d.code, f.code]]

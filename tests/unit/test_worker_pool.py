@@ -1,4 +1,4 @@
-"""Departments run in processes forked from a fork server, which keeps the environment it started with."""
+"""`ingest --all --workers N` forks its workers from a fork server, which keeps the environment it started with."""
 
 import os
 
