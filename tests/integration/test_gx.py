@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from etl.catalog import catalog
 from etl.codes import id_check_char, is_valid_id_number, is_valid_uscc, org_code_check_char, uscc_check_char
-from etl.validate import _materialise_clean, _quarantine_rows
+from etl.validate import _materialise_clean, _quarantine_rows, gx_run
 from etl.validate.gx_run import build_data_docs_index, render_pending_pages, run_suite, suite_for
 
 pytestmark = [
@@ -165,3 +165,51 @@ def test_pages_left_for_later_are_rendered_once_in_one_build(warehouse, staged_b
     assert render_pending_pages(docs) == []  # nothing is rendered twice
     index = build_data_docs_index(docs)
     assert all(page.name in index.read_text(encoding="utf-8") for page in pages)
+
+
+def _gx_connections(warehouse) -> list[int]:
+    with warehouse.connect() as conn:
+        return list(conn.scalars(sa.text("SELECT pid FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND application_name = 'creditwh-gx'")))
+
+
+@pytest.fixture
+def no_kept_validators():
+    """Earlier tests' GX contexts (other Data Docs directories) closed, so connections can be counted."""
+    for key in list(gx_run._validators):
+        gx_run._discard(key)
+
+
+def test_a_process_keeps_its_gx_connections_and_survives_losing_them(warehouse, staged_batch, no_kept_validators):
+    url = warehouse.url.render_as_string(hide_password=False)
+    first = run_suite(url, "penalty", staged_batch)
+    kept = _gx_connections(warehouse)
+    second = run_suite(url, "penalty", staged_batch)
+
+    assert second.unexpected == first.unexpected and second.rows == first.rows == len(ROWS)
+    assert kept and _gx_connections(warehouse) == kept  # the same connections served both runs
+    assert gx_run._validators[url, None].data_source.assets == []  # each run's asset removed after it
+
+    # The server ends the kept connections (a restart, an idle timeout): the next run opens others.
+    with warehouse.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"),
+                     {"pids": kept})
+    third = run_suite(url, "penalty", staged_batch)
+    assert third.errors == [] and third.unexpected == first.unexpected
+    assert _gx_connections(warehouse) and not set(_gx_connections(warehouse)) & set(kept)
+
+
+def test_a_forked_child_does_not_share_the_parents_gx_connections(warehouse, staged_batch):
+    import multiprocessing
+
+    url = warehouse.url.render_as_string(hide_password=False)
+    run_suite(url, "penalty", staged_batch)
+    assert (url, None) in gx_run._validators
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        inherited = pool.apply(_validators_in_child)
+    assert inherited == []
+    assert run_suite(url, "penalty", staged_batch).errors == []  # the parent's connection is intact
+
+
+def _validators_in_child() -> list:
+    return list(gx_run._validators)
