@@ -348,12 +348,20 @@ def _in_caller_environment(environment: dict[str, str], function, *args):
     return function(*args)
 
 
+# A worker's engine, made at its first task and kept for the others (a new engine per feed meant a new
+# connection, a server version check and the driver's type lookups for each of ~60 feeds).
+_worker_engines: dict[str, Engine] = {}
+
+
 def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
                            file_drop_dir: Path | None) -> list[BatchOutcome]:
     from etl.catalog import catalog
     from etl.warehouse import get_engine
 
-    return ingest_feed(get_engine(url), catalog(), department, feed, file_drop_dir=file_drop_dir)
+    engine = _worker_engines.get(url)
+    if engine is None:
+        engine = _worker_engines[url] = get_engine(url)
+    return ingest_feed(engine, catalog(), department, feed, file_drop_dir=file_drop_dir)
 
 
 def worker_pool(workers: int):
