@@ -46,6 +46,20 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name, flags=re.UNICODE).strip("_")[:120] or "source"
 
 
+def _landed_path(directory: Path, feed: Feed, source: ExtractedSource, sha256: str) -> Path:
+    return directory / f"{feed.code}__{sha256[:16]}__{_safe_name(source.source_name)}"
+
+
+def _hash(source: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def _hash_and_copy(source: Path, target: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
@@ -71,13 +85,17 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
     day = dt.datetime.now(dt.UTC).date().isoformat()
     directory = landing_root() / department.code / day
     directory.mkdir(parents=True, exist_ok=True)
-    staging_copy = directory / f".incoming-{os.getpid()}-{_safe_name(source.source_name)}"
-    sha256, size = _hash_and_copy(source.path, staging_copy)
-    target = directory / f"{feed.code}__{sha256[:16]}__{_safe_name(source.source_name)}"
-    if target.exists():
-        staging_copy.unlink()
-    else:
-        staging_copy.replace(target)
+    # Bytes landed before (a drop folder keeps its old files) are recognised by one read, not copied again.
+    sha256, size = _hash(source.path)
+    target = _landed_path(directory, feed, source, sha256)
+    if not target.exists():
+        staging_copy = directory / f".incoming-{os.getpid()}-{_safe_name(source.source_name)}"
+        sha256, size = _hash_and_copy(source.path, staging_copy)  # the bytes copied are the bytes named
+        target = _landed_path(directory, feed, source, sha256)
+        if target.exists():
+            staging_copy.unlink()
+        else:
+            staging_copy.replace(target)
     manifest = {
         "department": department.code, "feed": feed.code, "record_type": feed.record_type,
         "source_name": source.source_name, "sha256": sha256, "bytes": size, "format": source.format,
