@@ -17,10 +17,16 @@ extracts from its watermark, which moves only when a load commits.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,6 +50,8 @@ from etl.validate import check_with_great_expectations, validate_batch
 log = logging.getLogger(__name__)
 UNFINISHED = ("landed", "staged", "validated")
 CHINA = ZoneInfo("Asia/Shanghai")
+# A pool worker's exit status when the process that started it has gone.
+EXIT_COORDINATOR_GONE = 70
 
 
 @dataclass(frozen=True)
@@ -148,8 +156,10 @@ def stage_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
     return outcome_of(state)
 
 
-def validate_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
-    """Check a staged batch: the catalog's rules (quarantine, batch holds), then its GX suite."""
+def validate_step(engine: Engine, catalog: Catalog, batch: Batch, *, run_gx: bool = True) -> BatchOutcome:
+    """Check a staged batch: the catalog's rules (quarantine, batch holds), then its GX suite. With
+    `run_gx=False` the suite is left for later: the batch stays validated without a GX verdict, and the
+    next step to take it (`load_step`) runs the suite first."""
     staged = stage_step(engine, catalog, batch)
     if staged.status not in ("staged", "validated"):
         return staged
@@ -163,7 +173,7 @@ def validate_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcom
         if validation.held:
             return outcome_of(batch_state(engine, batch.batch_id))
         state = batch_state(engine, batch.batch_id)
-    if config.gx_enabled() and state.gx_success is None:
+    if run_gx and config.gx_enabled() and state.gx_success is None:
         check_with_great_expectations(engine, batch)
         state = batch_state(engine, batch.batch_id)
     return outcome_of(state)
@@ -290,11 +300,27 @@ def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file
 def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
                 file_drop_dir: Path | None = None, only_file: Path | None = None) -> list[BatchOutcome]:
     """Finish what an earlier run left, then extract new sources and take each batch through."""
-    outcomes = finish_unfinished(engine, catalog, department, feed)
+    finished = [with_feedback(engine, catalog, o) for o in finish_unfinished(engine, catalog, department, feed)]
     extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
-    outcomes.extend(extraction.errors)
-    outcomes.extend(process_batch(engine, catalog, batch) for batch in extraction.batches)
+    return finished + take_through(engine, catalog, extraction)
+
+
+def take_through(engine: Engine, catalog: Catalog, extraction: Extraction) -> list[BatchOutcome]:
+    """An extraction's outcomes: its source errors, then each landed batch taken as far as it goes, in order."""
+    outcomes = extraction.errors + [process_batch(engine, catalog, batch) for batch in extraction.batches]
     return [with_feedback(engine, catalog, outcome) for outcome in outcomes]
+
+
+def prepare_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
+                 file_drop_dir: Path | None = None, keep_going: Callable[[], bool]) -> Extraction:
+    """Extract and land a feed's new sources, then stage and check its batches by the rules while
+    `keep_going()` says so: the part of the work that needs no GX. `take_through` finishes the rest."""
+    extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir)
+    for batch in extraction.batches:
+        if not keep_going():
+            break
+        validate_step(engine, catalog, batch, run_gx=False)
+    return extraction
 
 
 def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> BatchOutcome:
@@ -353,28 +379,108 @@ def _in_caller_environment(environment: dict[str, str], function, *args):
 _worker_engines: dict[str, Engine] = {}
 
 
-def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
-                           file_drop_dir: Path | None) -> list[BatchOutcome]:
-    from etl.catalog import catalog
+def _worker_engine(url: str) -> Engine:
     from etl.warehouse import get_engine
 
     engine = _worker_engines.get(url)
     if engine is None:
         engine = _worker_engines[url] = get_engine(url)
-    return ingest_feed(engine, catalog(), department, feed, file_drop_dir=file_drop_dir)
+    return engine
 
 
-def worker_pool(workers: int):
+def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
+                           file_drop_dir: Path | None) -> list[BatchOutcome]:
+    from etl.catalog import catalog
+
+    return ingest_feed(_worker_engine(url), catalog(), department, feed, file_drop_dir=file_drop_dir)
+
+
+def _take_through_in_worker(url: str, extraction: Extraction) -> list[BatchOutcome]:
+    from etl.catalog import catalog
+
+    return take_through(_worker_engine(url), catalog(), extraction)
+
+
+class _Preparer(threading.Thread):
+    """While the workers start: extract feeds, last first, and stage and check their batches by the rules
+    (no GX needed), for the workers to finish (`take_through`) after the feeds taken whole from the start.
+
+    A feed with an earlier run's batches is left alone: it finishes them before extracting, a worker's job.
+    `stop()` ends the claiming of feeds and returns the feeds claimed; the one in hand is extracted and
+    checked no further than the batch in hand.
+    """
+
+    def __init__(self, engine: Engine, catalog: Catalog, feeds: list[tuple[Department, Feed]],
+                 file_drop_dir: Path | None) -> None:
+        super().__init__(name="prepare-feeds", daemon=True)
+        self.engine, self.catalog, self.feeds, self.file_drop_dir = engine, catalog, feeds, file_drop_dir
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._claimed: set[tuple[str, str]] = set()
+        self._prepared: list[tuple[Department, Feed, Extraction]] = []
+        self._error: BaseException | None = None
+
+    def _claim(self, department: Department, feed: Feed) -> bool:
+        with self._lock:
+            if self._stopped:
+                return False
+            self._claimed.add((department.code, feed.code))
+            return True
+
+    def run(self) -> None:
+        try:
+            for department, feed in reversed(self.feeds):
+                if unfinished_batches(self.engine, department, feed):
+                    continue
+                if not self._claim(department, feed):
+                    return
+                extraction = prepare_feed(self.engine, self.catalog, department, feed, file_drop_dir=self.file_drop_dir,
+                                          keep_going=lambda: not self._stopped)
+                self._prepared.append((department, feed, extraction))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by results()
+            self._error = exc
+
+    def stop(self) -> set[tuple[str, str]]:
+        with self._lock:
+            self._stopped = True
+            return set(self._claimed)
+
+    def results(self) -> list[tuple[Department, Feed, Extraction]]:
+        """The prepared feeds, in the order of the list; raises what stopped the preparing."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._prepared[::-1]
+
+
+def _exit_with_coordinator(coordinator_alive) -> None:
+    """Pool worker start-up: exit as soon as the process that started the pool is gone (killed, say)
+    rather than wait for tasks forever, holding the fork server and the caller's output pipes open."""
+
+    def watch() -> None:
+        multiprocessing.connection.wait([coordinator_alive])  # readable only at EOF: the writer's end closed
+        os._exit(EXIT_COORDINATOR_GONE)
+
+    threading.Thread(target=watch, name="watch-coordinator", daemon=True).start()
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Processes for feeds at once. Forked from a fork server, not from the caller (a forked copy of a
     pooled database connection must never be shared with the parent); the server imports the pipeline,
     and GX, once, so workers start with them (GX takes seconds to import in each fresh process)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["etl.ingest", *(["etl.validate.gx_run", "great_expectations"]
                                                     if config.gx_enabled() else [])])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    # Only this process holds the writing end: when it dies, the workers' ends report EOF.
+    coordinator_alive, alive = context.Pipe(duplex=False)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_exit_with_coordinator,
+                                 initargs=(coordinator_alive,)) as pool:
+            yield pool
+    finally:
+        alive.close()
+        coordinator_alive.close()
 
 
 def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Department], *, workers: int = 1,
@@ -401,11 +507,27 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
     outcomes_by_feed: dict[tuple[str, str], list[BatchOutcome]] = {}
     feeds_left = {d.code: len(d.feeds) for d in departments}
     with worker_pool(workers) as pool:
-        for department in departments:
-            for feed in department.feeds:
+        # Starting the first worker waits for the fork server to import the pipeline and GX: seconds, half
+        # of a nightly increment's time. A thread starts it (submitting blocks until the worker runs, and
+        # holds the pool's lock), while another prepares feeds from the end of the list (`_Preparer`).
+        warm_up = threading.Thread(target=pool.submit, args=(os.getpid,), name="start-workers", daemon=True)
+        feeds = [(department, feed) for department in departments for feed in department.feeds]
+        preparer = _Preparer(engine, catalog, feeds, file_drop_dir)
+        warm_up.start()
+        preparer.start()
+        warm_up.join()
+        claimed = preparer.stop()
+        for department, feed in feeds:
+            if (department.code, feed.code) not in claimed:
                 future = pool.submit(_in_caller_environment, environment, _ingest_feed_in_worker, url, department,
                                      feed, file_drop_dir)
                 by_future[future] = (department, feed)
+        prepared = preparer.results()
+        log.info("%d of %d feeds extracted and checked by the rules while the workers started", len(prepared),
+                 len(feeds))
+        for department, feed, extraction in prepared:
+            future = pool.submit(_in_caller_environment, environment, _take_through_in_worker, url, extraction)
+            by_future[future] = (department, feed)
         for future in as_completed(by_future):
             department, feed = by_future[future]
             outcomes_by_feed[department.code, feed.code] = future.result()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +22,10 @@ import sqlalchemy as sa
 
 from etl import config
 from etl.catalog import catalog
+from etl.extract.base import ExtractedSource
 from etl.generate import generate
 from etl.ingest import ingest_department
+from etl.land import land
 from etl.migrate import migrate
 from etl.reference import seed_reference_data
 from etl.sim.departments import DepartmentSimulator
@@ -168,6 +171,35 @@ def test_all_departments_ingest_exactly_and_replay_changes_nothing(factory, simu
         resent.unlink()
     assert outcome.status == "loaded" and outcome.rows_loaded == 0
     assert outcome.rows_unchanged == outcome.rows_in - outcome.rows_quarantined > 0
+
+
+def test_workers_give_the_warehouse_of_one_process(factory, simulator, tmp_path):
+    # `ingest --all --workers 2`: while the workers start (the fork server imports GX), the command itself
+    # extracts feeds and checks them by the rules; the workers finish those and take the rest.
+    expected = uninterrupted_snapshot(factory, simulator)
+    engine = _new_warehouse(factory)
+    env = {**os.environ, "WAREHOUSE_URL": engine.url.render_as_string(hide_password=False),
+           "CREDITWH_DROP_DIR": str(simulator.file_drop_dir), "CREDITWH_VAR_DIR": str(tmp_path / "var")}
+    # An earlier run left a batch landed: its feed is a worker's, to finish before it extracts.
+    health = catalog().department_by_code["health"]
+    penalty = next(f for f in health.feeds if f.code == "penalty")
+    first_file = sorted((simulator.file_drop_dir / "health").glob("penalty_*.csv"))[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CREDITWH_VAR_DIR", str(tmp_path / "var"))
+        land(engine, health, penalty, ExtractedSource(source_name=first_file.name, path=first_file, format="csv",
+                                                      encoding=None, watermark_kind="file",
+                                                      watermark_to=first_file.name))
+    run = subprocess.run([sys.executable, "-m", "etl", "ingest", "--all", "--workers", "2"], cwd=config.PROJECT_ROOT,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+    assert snapshot(engine) == expected
+    with engine.connect() as conn:
+        unchecked = conn.scalar(sa.text("SELECT count(*) FROM audit.batch WHERE gx_success IS NULL"))
+    assert unchecked == 0  # the batches checked by the rules first had their GX suite run by a worker
+    log = (tmp_path / "var" / "logs" / "creditwh.log").read_text(encoding="utf-8")
+    prepared = re.search(r"(\d+) of (\d+) feeds extracted and checked by the rules while the workers started", log)
+    assert prepared and 0 < int(prepared[1]) < int(prepared[2])  # both ways of taking a feed were used
 
 
 @pytest.mark.parametrize("crash_at", ["load.before_commit:7", "validate.before_commit:12", "land.after_commit:20",
