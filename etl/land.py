@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -50,30 +51,28 @@ def _landed_path(directory: Path, feed: Feed, source: ExtractedSource, sha256: s
     return directory / f"{feed.code}__{sha256[:16]}__{_safe_name(source.source_name)}"
 
 
-def _hash(source: Path) -> tuple[str, int]:
+def _hash(source: Path, copy_to: BinaryIO | None = None) -> tuple[str, int]:
+    """sha256 and size of a file's bytes, read once (and written to `copy_to` on the way)."""
     digest = hashlib.sha256()
     size = 0
     with source.open("rb") as reader:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
+            if copy_to is not None:
+                copy_to.write(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
 
 
 def _hash_and_copy(source: Path, target: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
     temporary = target.with_name(target.name + ".part")
-    with source.open("rb") as reader, temporary.open("wb") as writer:
-        while chunk := reader.read(CHUNK):
-            digest.update(chunk)
-            writer.write(chunk)
-            size += len(chunk)
+    with temporary.open("wb") as writer:
+        sha256, size = _hash(source, copy_to=writer)
         writer.flush()
         os.fsync(writer.fileno())
     # Renamed into place only when complete: a crash never leaves a half-landed file under its real name.
     temporary.replace(target)
-    return digest.hexdigest(), size
+    return sha256, size
 
 
 def landing_root() -> Path:
