@@ -88,10 +88,16 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
         SELECT code, CASE WHEN as_uscc THEN {check_sql('uscc', 'code')} ELSE false END AS uscc_ok,
                CASE WHEN as_id_number THEN {check_sql('id_number', 'code')} ELSE false END AS id_number_ok
           FROM ({distinct_codes}) AS distinct_codes;
+        CREATE INDEX ON code_checks (code);
         ANALYZE code_checks;
     """)
     # Most rows pass everything: find the failing ones first (one pass over the batch), then say why
     # for those few. Two statements, so the planner never joins the wide raw rows of the whole batch.
+    # Both temp tables are indexed on their join key, because the staging tables' statistics cannot be
+    # trusted mid-transaction: autovacuum, run after another load deleted its rows, records a staging
+    # table with pages but no live rows (this batch's rows are not yet committed, so not counted), and
+    # the planner then takes the batch for one row and rescans an unindexed temp table for each row it
+    # joins: 14 s instead of 50 ms for a 10,000-row batch. With the indexes a rescan is a lookup.
     joins = "\n".join(f"LEFT JOIN code_checks v_{c} ON v_{c}.code = n.{c}" for c in checked)
     execute_script(conn, f"""
         DROP TABLE IF EXISTS failing_rows;
@@ -101,6 +107,7 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
           {joins}
          WHERE n.batch_id = {int(batch_id)}
            AND ({" OR ".join(f"coalesce({rule.sql(joined_checks=True)}, false)" for rule in rules)});
+        CREATE INDEX ON failing_rows (row_no);
         ANALYZE failing_rows;
     """)
     execute_script(conn, f"""
