@@ -184,3 +184,20 @@ def test_loaded_batch_must_account_for_every_row(warehouse):
                                      byte_count, status)
             VALUES ('tax', 'penalty', 'penalty', 'test', repeat('b', 64), 1, 'held')
         """))
+
+
+def test_subject_versions_cannot_be_deleted(warehouse):
+    """Facts refer to subject versions without a per-row foreign key (migration 017): the dimension
+    refuses DELETE and TRUNCATE instead, so no fact's subject key can come to point at nothing."""
+    with warehouse.connect() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO dw.dim_subject (subject_code, code_kind, subject_type, name, attributes_hash, valid_from)
+            VALUES ('91110000100000000A', 'uscc', '法人及非法人组织', '测试主体', repeat('c', 64), now())
+        """))
+        with pytest.raises(sa.exc.DBAPIError, match="never deleted") as raised:
+            conn.execute(sa.text("DELETE FROM dw.dim_subject WHERE subject_code = '91110000100000000A'"))
+        assert raised.value.orig.pgcode == "23001"  # restrict_violation
+        conn.rollback()
+        with pytest.raises(sa.exc.DBAPIError, match="never deleted"):
+            conn.execute(sa.text("TRUNCATE dw.dim_subject CASCADE"))
+        conn.rollback()
