@@ -188,7 +188,8 @@ def test_a_process_keeps_its_gx_connections_and_survives_losing_them(warehouse, 
 
     assert second.unexpected == first.unexpected and second.rows == first.rows == len(ROWS)
     assert kept and _gx_connections(warehouse) == kept  # the same connections served both runs
-    assert gx_run._validators[url, None].data_source.assets == []  # each run's asset removed after it
+    # One asset for the record type, kept: adding and removing one per run made GX save its configuration.
+    assert [a.name for a in gx_run._validators[url, None].data_source.assets] == ["penalty_batch"]
 
     # The server ends the kept connections (a restart, an idle timeout): the next run opens others.
     with warehouse.connect() as conn:
@@ -213,3 +214,32 @@ def test_a_forked_child_does_not_share_the_parents_gx_connections(warehouse, sta
 
 def _validators_in_child() -> list:
     return list(gx_run._validators)
+
+
+def test_the_kept_asset_validates_each_batch_on_its_own_rows(warehouse, staged_batch, no_kept_validators):
+    """Consecutive runs of one process share the record type's asset: each must see its own batch only."""
+    url = warehouse.url.render_as_string(hide_password=False)
+    valid_rows = [1, 16, 17]
+    with warehouse.begin() as conn:
+        other = conn.scalar(sa.text("""
+            INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count)
+            VALUES ('tax', 'penalty', 'penalty', 'test_gx_valid.csv', :sha, 1) RETURNING batch_id
+        """), {"sha": uuid.uuid4().hex + uuid.uuid4().hex})
+        columns = sorted({k for row in _rows() for k in row})
+        conn.execute(sa.text(
+            f"INSERT INTO staging.penalty (batch_id, {', '.join(columns)}) "
+            f"VALUES (:batch_id, {', '.join(':' + c for c in columns)})"),
+            [{"batch_id": other, **{c: row.get(c) for c in columns}} for row in _rows() if row["row_no"] in valid_rows])
+        _materialise_clean(conn, catalog().record_type_by_code["penalty"], other)
+    try:
+        first = run_suite(url, "penalty", staged_batch)
+        second = run_suite(url, "penalty", other)
+        third = run_suite(url, "penalty", staged_batch)
+    finally:
+        with warehouse.begin() as conn:
+            for table in ("staging.penalty_clean", "staging.penalty", "audit.batch"):
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": other})
+
+    assert (first.rows, second.rows, third.rows) == (len(ROWS), len(valid_rows), len(ROWS))
+    assert second.success and second.unexpected == {}
+    assert not first.success and third.unexpected == first.unexpected == _quarantined(warehouse, staged_batch)
