@@ -27,8 +27,10 @@ rewritten each time.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 import os
+import sys
 import threading
 import time
 import warnings
@@ -45,6 +47,34 @@ from etl.validate.gx_suites import GENERATOR_COMMAND, build_suite, load_suite, r
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 # add_sql is deliberate (add_postgres rejects socket URLs); GX warns about it once per process.
 warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
+
+
+def _defer_scipy_stats() -> None:
+    """Register scipy.stats as a lazy module before GX is imported.
+
+    GX imports scipy.stats at start-up for three distribution expectations (KL divergence and two KS
+    tests) that the suites here never use: about a third of GX's import time (1.0-1.2 s of 3.3-3.6 s
+    on a 2-core machine), paid by every process that validates and by the worker pool's fork server
+    while a nightly increment waits for it. With `importlib.util.LazyLoader` the module is executed at
+    its first attribute access instead, so those expectations still work where someone uses them.
+    """
+    if "scipy.stats" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec("scipy.stats")
+    except ModuleNotFoundError:
+        return
+    if spec is None or spec.loader is None:
+        return
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scipy.stats"] = module
+    spec.loader.exec_module(module)
+    # `from scipy import stats` looks for the attribute first (scipy would import the real module).
+    sys.modules["scipy"].stats = module
+
+
+_defer_scipy_stats()
 
 log = logging.getLogger(__name__)
 
