@@ -274,8 +274,8 @@ class _Validator:
 
         GX saves the whole project configuration (as YAML, even in an ephemeral context) whenever an
         asset or batch definition is added or removed: a query asset per batch, added and deleted,
-        cost three such saves, ~20 ms a batch. The asset is made once; its
-        query is set before each run (runs of a process take turns, under `_validators_lock`).
+        cost three such saves, ~20 ms a batch. The asset is made once; its query is set before each
+        run (runs of a process take turns, under `_validators_lock`).
         """
         query = f"SELECT * FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}"
         definition = self.batch_definitions.get(record_type.code)
