@@ -70,29 +70,38 @@ def _rows() -> list[dict]:
     return rows
 
 
+def stage_penalty_batch(conn, rows: list[dict], source_name: str) -> int:
+    """A penalty batch in audit.batch with `rows` in staging.penalty and its clean rows; returns its id."""
+    batch_id = conn.scalar(sa.text("""
+        INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count)
+        VALUES ('tax', 'penalty', 'penalty', :source_name, :sha, 1) RETURNING batch_id
+    """), {"source_name": source_name, "sha": uuid.uuid4().hex + uuid.uuid4().hex})
+    columns = sorted({k for row in rows for k in row})
+    conn.execute(sa.text(
+        f"INSERT INTO staging.penalty (batch_id, {', '.join(columns)}) "
+        f"VALUES (:batch_id, {', '.join(':' + c for c in columns)})"),
+        [{"batch_id": batch_id, **{c: row.get(c) for c in columns}} for row in rows])
+    _materialise_clean(conn, catalog().record_type_by_code["penalty"], batch_id)
+    return batch_id
+
+
+def _remove_batch(warehouse, batch_id: int) -> None:
+    with warehouse.begin() as conn:
+        for table in ("audit.quarantine", "staging.penalty_clean", "staging.penalty", "audit.batch"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch_id})
+
+
 @pytest.fixture
 def staged_batch(warehouse):
     """A penalty batch in audit.batch and staging.penalty (+ its clean rows); removed afterwards."""
     assert is_valid_uscc(COMPANY) and is_valid_uscc(SOLE_TRADER) and is_valid_uscc(NOT_SOLE_TRADER)
     assert is_valid_id_number(ID_NUMBER) and not is_valid_id_number(BAD_ID_NUMBER)
-    record_type = catalog().record_type_by_code["penalty"]
     with warehouse.begin() as conn:
-        batch_id = conn.scalar(sa.text("""
-            INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count)
-            VALUES ('tax', 'penalty', 'penalty', 'test_gx.csv', :sha, 1) RETURNING batch_id
-        """), {"sha": uuid.uuid4().hex + uuid.uuid4().hex})
-        columns = sorted({k for row in _rows() for k in row})
-        conn.execute(sa.text(
-            f"INSERT INTO staging.penalty (batch_id, {', '.join(columns)}) "
-            f"VALUES (:batch_id, {', '.join(':' + c for c in columns)})"),
-            [{"batch_id": batch_id, **{c: row.get(c) for c in columns}} for row in _rows()])
-        _materialise_clean(conn, record_type, batch_id)
+        batch_id = stage_penalty_batch(conn, _rows(), "test_gx.csv")
     try:
         yield batch_id
     finally:
-        with warehouse.begin() as conn:
-            for table in ("audit.quarantine", "staging.penalty_clean", "staging.penalty", "audit.batch"):
-                conn.execute(sa.text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": batch_id})
+        _remove_batch(warehouse, batch_id)
 
 
 def _quarantined(warehouse, batch_id: int) -> dict[tuple[str, str], int]:
@@ -221,24 +230,14 @@ def test_the_kept_asset_validates_each_batch_on_its_own_rows(warehouse, staged_b
     url = warehouse.url.render_as_string(hide_password=False)
     valid_rows = [1, 16, 17]
     with warehouse.begin() as conn:
-        other = conn.scalar(sa.text("""
-            INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count)
-            VALUES ('tax', 'penalty', 'penalty', 'test_gx_valid.csv', :sha, 1) RETURNING batch_id
-        """), {"sha": uuid.uuid4().hex + uuid.uuid4().hex})
-        columns = sorted({k for row in _rows() for k in row})
-        conn.execute(sa.text(
-            f"INSERT INTO staging.penalty (batch_id, {', '.join(columns)}) "
-            f"VALUES (:batch_id, {', '.join(':' + c for c in columns)})"),
-            [{"batch_id": other, **{c: row.get(c) for c in columns}} for row in _rows() if row["row_no"] in valid_rows])
-        _materialise_clean(conn, catalog().record_type_by_code["penalty"], other)
+        other = stage_penalty_batch(conn, [row for row in _rows() if row["row_no"] in valid_rows],
+                                    "test_gx_valid.csv")
     try:
         first = run_suite(url, "penalty", staged_batch)
         second = run_suite(url, "penalty", other)
         third = run_suite(url, "penalty", staged_batch)
     finally:
-        with warehouse.begin() as conn:
-            for table in ("staging.penalty_clean", "staging.penalty", "audit.batch"):
-                conn.execute(sa.text(f"DELETE FROM {table} WHERE batch_id = :b"), {"b": other})
+        _remove_batch(warehouse, other)
 
     assert (first.rows, second.rows, third.rows) == (len(ROWS), len(valid_rows), len(ROWS))
     assert second.success and second.unexpected == {}

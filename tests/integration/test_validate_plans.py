@@ -9,14 +9,13 @@ table again for every row of the batch (seen: 14 s for the quarantine statement 
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from etl.catalog import catalog
-from etl.validate import _materialise_clean, _quarantine_rows
-from tests.integration.test_gx import AGENCY, BASE, _uscc
+from etl.validate import _quarantine_rows
+from tests.integration.test_gx import AGENCY, BASE, _uscc, stage_penalty_batch
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +41,8 @@ def test_rules_scan_no_table_once_per_row_when_statistics_say_empty(warehouse):
     # One firm per row, as in a department's real batch: the distinct codes grow with the batch.
     rows = [{**BASE, "row_no": n, "cf_wsh": f"税罚〔2024〕{n}号", "cf_xdr_shxym": _uscc("91", f"{n:08d}"),
              "cf_cfjgdm": broken_agency if n % BROKEN_EVERY == 0 else AGENCY} for n in range(1, ROWS + 1)]
-    columns = sorted(rows[0])
     with warehouse.connect() as conn:
-        batch_id = conn.scalar(sa.text("""
-            INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count)
-            VALUES ('tax', 'penalty', 'penalty', 'test_validate_plans.csv', :sha, 1) RETURNING batch_id
-        """), {"sha": uuid.uuid4().hex + uuid.uuid4().hex})
-        conn.execute(sa.text(f"INSERT INTO staging.penalty (batch_id, {', '.join(columns)}) "
-                             f"VALUES (:batch_id, {', '.join(':' + c for c in columns)})"),
-                     [{"batch_id": batch_id, **row} for row in rows])
-        _materialise_clean(conn, record_type, batch_id)
+        batch_id = stage_penalty_batch(conn, rows, "test_validate_plans.csv")
         # What autovacuum leaves behind (a plain UPDATE here, so the rollback below undoes it).
         conn.execute(sa.text("UPDATE pg_class SET reltuples = 0, relpages = greatest(relpages, 1) "
                              "WHERE oid IN ('staging.penalty'::regclass, 'staging.penalty_clean'::regclass)"))
