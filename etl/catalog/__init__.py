@@ -325,9 +325,18 @@ def _expand_subject_fields(document: dict) -> list[dict]:
     return expanded
 
 
+def parse_yaml(text: str) -> object:
+    """A YAML document's data, read by a safe loader: libyaml's where PyYAML was built with it (its wheels
+    are), ~7x faster than the pure-Python one; every process that loads the catalog pays for the reading,
+    and an ingest's workers each load it at their first feed."""
+    if yaml.__with_libyaml__:
+        return yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - the safe loader, in C
+    return yaml.safe_load(text)
+
+
 def _read_yaml(path: Path) -> dict:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"Catalog file {path} is missing; restore it from the repository.") from None
     except yaml.YAMLError as exc:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from etl import config
+from etl.catalog import parse_yaml
 from etl.errors import UserError
 
 INDICATOR_CODE = r"^[a-z][a-z0-9_]*$"
@@ -230,7 +231,7 @@ def _describe(error: ValidationError, file_name: str) -> UserError:
 def load_edition(path: Path) -> Edition:
     """Read and validate one edition file; raises UserError naming the file and the field on a mistake."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"Indicator catalog file {path} is missing / 指标目录文件不存在; "
                         f"restore it from the repository.") from None

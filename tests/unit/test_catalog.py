@@ -7,9 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from etl import config
-from etl.catalog import Role, header_index, load_catalog
+from etl.catalog import Role, header_index, load_catalog, parse_yaml
 from etl.codes import is_valid_uscc
 from etl.errors import UserError
 
@@ -96,6 +97,16 @@ def test_malformed_catalog_names_file_and_field(tmp_path, file, old, new, expect
     directory = _broken_catalog(tmp_path, file, old, new)
     with pytest.raises(UserError, match=expected):
         load_catalog(directory)
+
+
+@pytest.mark.parametrize("path", sorted(config.CATALOG_DIR.rglob("*.yml")), ids=lambda p: p.name)
+def test_the_fast_yaml_reader_reads_each_catalog_file_as_the_python_one_does(path):
+    # Catalogs are read with libyaml's loader (each ingest worker reads them): same data, to the type.
+    text = path.read_text(encoding="utf-8")
+    assert yaml.__with_libyaml__, "PyYAML without libyaml: catalogs are read by the slower pure-Python loader"
+    fast, reference = parse_yaml(text), yaml.safe_load(text)
+    assert fast == reference
+    assert repr(fast) == repr(reference)
 
 
 def test_missing_catalog_file_is_a_clear_error(tmp_path):
