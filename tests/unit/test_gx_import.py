@@ -1,26 +1,40 @@
-"""Importing GX through the pipeline leaves scipy.stats for later, and it still works when used."""
+"""Importing GX through the pipeline leaves scipy.stats and altair for later, and both work when used."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 from etl import config
 
 SCRIPT = """
-import sys
+import json, sys
 import etl.validate.gx_run
 import great_expectations
 import great_expectations.expectations as gxe
-loaded_at_import = "scipy.stats._stats_py" in sys.modules
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl_module
+loaded_at_import = {name: name in sys.modules for name in ("scipy.stats._stats_py", "altair.vegalite")}
 from scipy import stats
-print(loaded_at_import, round(float(stats.entropy([0.5, 0.5])), 4), "scipy.stats._stats_py" in sys.modules,
-      gxe.ExpectColumnKLDivergenceToBeLessThan.__name__)
+entropy = round(float(stats.entropy([0.5, 0.5])), 4)
+chart = kl_module.alt.Chart().mark_bar().to_dict()["mark"]["type"]  # GX's own reference to altair
+import altair
+print(json.dumps({"loaded_at_import": loaded_at_import, "entropy": entropy, "chart": chart,
+                  "loaded_after_use": [name for name in ("scipy.stats._stats_py", "altair.vegalite")
+                                       if name in sys.modules],
+                  "same_altair": sys.modules["altair"] is altair and hasattr(altair, "Chart"),
+                  "expectation": gxe.ExpectColumnKLDivergenceToBeLessThan.__name__}))
 """
 
 
-def test_gx_imports_without_scipy_stats_which_loads_on_first_use():
-    # A fresh interpreter: this test process may have imported scipy already.
+def test_gx_imports_without_scipy_stats_and_altair_which_load_on_first_use():
+    # A fresh interpreter: this test process may have imported both already.
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=config.PROJECT_ROOT, capture_output=True, text=True,
                          check=True)
-    assert out.stdout.split() == ["False", "0.6931", "True", "ExpectColumnKLDivergenceToBeLessThan"]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["loaded_at_import"] == {"scipy.stats._stats_py": False, "altair.vegalite": False}
+    assert report["entropy"] == 0.6931
+    assert report["chart"] == "bar"
+    assert report["loaded_after_use"] == ["scipy.stats._stats_py", "altair.vegalite"]
+    assert report["same_altair"] is True
+    assert report["expectation"] == "ExpectColumnKLDivergenceToBeLessThan"
