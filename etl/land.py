@@ -1,7 +1,9 @@
 """Landing: keep the source's bytes unchanged, with sha256 and a manifest, and register the batch.
 
 The same bytes from the same feed are one batch however often they arrive (unique on department,
-feed and sha256): a replay finds the existing batch and, if it was loaded, does nothing.
+feed and sha256): a replay finds the existing batch and, if it was loaded, does nothing. A dropped file
+whose file-system signature is the one recorded when it was landed (`audit.drop_file_seen`) is known
+without reading it: drop folders keep every delivery, and reading them all each run grows with them.
 """
 
 from __future__ import annotations
@@ -84,8 +86,10 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
     day = dt.datetime.now(dt.UTC).date().isoformat()
     directory = landing_root() / department.code / day
     directory.mkdir(parents=True, exist_ok=True)
-    # Bytes landed before (a drop folder keeps its old files) are recognised by one read, not copied again.
-    sha256, size = _hash(source.path)
+    # Bytes landed before (a drop folder keeps its old files) are recognised by their signature, or else by
+    # one read, and not copied again.
+    known = _known_sha256(engine, department, feed, source)
+    sha256, size = (known, source.file_signature.size) if known else _hash(source.path)
     target = _landed_path(directory, feed, source, sha256)
     if not target.exists():
         staging_copy = directory / f".incoming-{os.getpid()}-{_safe_name(source.source_name)}"
@@ -120,12 +124,44 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
                 SELECT batch_id, status FROM audit.batch
                  WHERE department_code = :department AND feed_code = :feed AND sha256 = :sha256
             """), manifest).one()
+        if source.file_signature is not None and not known:
+            _remember_signature(conn, department, feed, source, sha256)
     return Batch(
         batch_id=row.batch_id, department_code=department.code, feed_code=feed.code,
         record_type_code=feed.record_type, source_name=source.source_name, sha256=sha256, landed_path=target,
         source_format=source.format, source_encoding=source.encoding, watermark_kind=source.watermark_kind,
         watermark_to=source.watermark_to, status=row.status, is_new=is_new,
     )
+
+
+def _known_sha256(engine: Engine, department: Department, feed: Feed, source: ExtractedSource) -> str | None:
+    """The sha256 of a dropped file landed before with the signature it has now; None for anything else."""
+    signature = source.file_signature
+    if signature is None:
+        return None
+    with engine.connect() as conn:
+        return conn.scalar(sa.text("""
+            SELECT sha256 FROM audit.drop_file_seen
+             WHERE department_code = :department AND feed_code = :feed AND file_name = :name
+               AND byte_count = :size AND modified_ns = :modified_ns AND changed_ns = :changed_ns
+               AND inode = :inode
+        """), {"department": department.code, "feed": feed.code, "name": source.source_name,
+               **signature._asdict()})
+
+
+def _remember_signature(conn: sa.Connection, department: Department, feed: Feed, source: ExtractedSource,
+                        sha256: str) -> None:
+    """Record the signature the file had when listed, with its bytes' sha256. Bytes read after a change
+    are recorded under the signature from before it, which the file no longer has: it is read next time."""
+    conn.execute(sa.text("""
+        INSERT INTO audit.drop_file_seen AS s (department_code, feed_code, file_name, byte_count, modified_ns,
+                                               changed_ns, inode, sha256)
+        VALUES (:department, :feed, :name, :size, :modified_ns, :changed_ns, :inode, :sha256)
+        ON CONFLICT (department_code, feed_code, file_name) DO UPDATE
+           SET byte_count = EXCLUDED.byte_count, modified_ns = EXCLUDED.modified_ns,
+               changed_ns = EXCLUDED.changed_ns, inode = EXCLUDED.inode, sha256 = EXCLUDED.sha256, landed_at = now()
+    """), {"department": department.code, "feed": feed.code, "name": source.source_name, "sha256": sha256,
+           **source.file_signature._asdict()})
 
 
 def read_batch(engine: Engine, batch_id: int) -> Batch:

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from etl.catalog import Department, Feed
 
 SourceFormat = Literal["csv", "xlsx", "jsonl"]
 WatermarkKind = Literal["file", "cursor", "updated_at"]
+
+
+class FileSignature(NamedTuple):
+    """What the file system says about a file without reading it. Any write changes the change time
+    (`st_ctime_ns`), which no user can set back, so equal signatures mean unchanged bytes, as git's
+    index assumes for its working tree."""
+
+    size: int
+    modified_ns: int
+    changed_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileSignature | None:
+        """The file's signature, or None when it vanished."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        return cls(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 @dataclass(frozen=True)
@@ -18,6 +38,8 @@ class ExtractedSource:
 
     `path` holds the bytes to land (the drop file itself, or a file the connector wrote under
     `work_dir`); `watermark_to` is where the feed's watermark moves once this batch's load commits.
+    `file_signature` is a dropped file's signature when it was listed: landing recognises a file it
+    has landed before by it, without reading the file again.
     """
 
     source_name: str
@@ -27,6 +49,7 @@ class ExtractedSource:
     watermark_kind: WatermarkKind
     watermark_to: str | None
     rows_hint: int | None = None
+    file_signature: FileSignature | None = None
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 Files are offered in name order (departments stamp the delivery date into the name, so name order is
 arrival order). Nothing is deduplicated here: the landing step recognises bytes it has landed before
-by their sha256. Files that are still being written are left for the next run: hidden files, names
-ending in `.part`/`.tmp`/`.crdownload`, and files whose size or modification time changes between
-two looks `settle_seconds` apart.
+by their sha256 (or their file-system signature, for files it has landed). Files that are still being
+written are left for the next run: hidden files, names ending in `.part`/`.tmp`/`.crdownload`, and files
+whose signature (size, modification and change time, inode) changes between two looks `settle_seconds`
+apart.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from etl.errors import UserError
-from etl.extract.base import ExtractedSource, FeedContext
+from etl.extract.base import ExtractedSource, FeedContext, FileSignature
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,19 @@ class FileConnector:
         candidates = self._candidates(folder, feed.file.pattern)
         if not candidates:
             return []
-        first = {path: _signature(path) for path in candidates}
+        first = {path: FileSignature.of(path) for path in candidates}
         if self.settle_seconds:
             time.sleep(self.settle_seconds)
         sources = []
         for path in candidates:
-            if first[path] is None or _signature(path) != first[path]:
+            signature = FileSignature.of(path)
+            if first[path] is None or signature != first[path]:
                 log.info("department %s feed %s: %s is still being written; left for the next run",
                          department.code, feed.code, path.name)
                 continue
             sources.append(ExtractedSource(source_name=path.name, path=path, format=feed.file.format,
-                                           encoding=None, watermark_kind="file", watermark_to=path.name))
+                                           encoding=None, watermark_kind="file", watermark_to=path.name,
+                                           file_signature=signature))
         return sources
 
     @staticmethod
@@ -69,12 +72,3 @@ class FileConnector:
                     continue
                 found.append(Path(entry.path))
         return sorted(found, key=lambda p: p.name)
-
-
-def _signature(path: Path) -> tuple[int, int] | None:
-    """(size, mtime in ns), or None when the file vanished."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_size, stat.st_mtime_ns

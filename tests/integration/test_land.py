@@ -1,27 +1,33 @@
-"""Landing keeps a source's bytes unchanged, once: the same bytes again find their batch without a copy."""
+"""Landing keeps a source's bytes unchanged, once: the same bytes again find their batch without a copy,
+and a dropped file landed before is recognised by its file-system signature without being read."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 
 import pytest
 
 from etl.catalog import catalog
-from etl.extract.base import ExtractedSource
+from etl.extract.base import ExtractedSource, FileSignature
 from etl.land import land
 
 pytestmark = pytest.mark.integration
 
 
-def _source(path) -> ExtractedSource:
+def _source(path, signed: bool = False) -> ExtractedSource:
     return ExtractedSource(source_name=path.name, path=path, format="csv", encoding=None, watermark_kind="file",
-                           watermark_to=path.name)
+                           watermark_to=path.name, file_signature=FileSignature.of(path) if signed else None)
+
+
+def _commitment_feed():
+    department = catalog().department_by_code["tax"]
+    return department, next(f for f in department.feeds if f.code == "commitment")
 
 
 def test_bytes_are_landed_once_and_recognised_without_a_copy(warehouse, tmp_path, monkeypatch):
-    department = catalog().department_by_code["tax"]
-    feed = next(f for f in department.feeds if f.code == "commitment")
+    department, feed = _commitment_feed()
     dropped = tmp_path / "commitment_20261125.csv"
     dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
 
@@ -43,3 +49,47 @@ def test_bytes_are_landed_once_and_recognised_without_a_copy(warehouse, tmp_path
     changed = land(warehouse, department, feed, _source(dropped))
     assert changed.is_new and changed.batch_id != first.batch_id
     assert changed.landed_path.read_bytes() == dropped.read_bytes() and first.landed_path.exists()
+
+
+def _reading_refused(*_):
+    raise AssertionError("a dropped file landed before, unchanged, was read again")
+
+
+def test_a_dropped_file_landed_before_is_known_by_its_signature_without_reading_it(warehouse, tmp_path,
+                                                                                   monkeypatch):
+    department, feed = _commitment_feed()
+    dropped = tmp_path / "commitment_20261124.csv"
+    dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
+    first = land(warehouse, department, feed, _source(dropped, signed=True))
+    assert first.is_new
+
+    monkeypatch.setattr("etl.land._hash", _reading_refused)
+    monkeypatch.setattr("etl.land._hash_and_copy", _reading_refused)
+    again = land(warehouse, department, feed, _source(dropped, signed=True))
+    assert (again.batch_id, again.is_new, again.sha256, again.landed_path) == \
+        (first.batch_id, False, first.sha256, first.landed_path)
+
+
+def test_a_dropped_file_rewritten_with_its_old_size_and_modification_time_is_read_and_landed_again(
+        warehouse, tmp_path, monkeypatch):
+    department, feed = _commitment_feed()
+    dropped = tmp_path / "commitment_20261123.csv"
+    dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
+    first = land(warehouse, department, feed, _source(dropped, signed=True))
+
+    # Other bytes of the same length, with the modification time put back (as `touch -r` or a restore
+    # would): only the change time tells them apart, and it must.
+    before = dropped.stat()
+    dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
+    os.utime(dropped, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = FileSignature.of(dropped)
+    assert (after.size, after.modified_ns) == (before.st_size, before.st_mtime_ns)
+    assert after.changed_ns != before.st_ctime_ns
+
+    changed = land(warehouse, department, feed, _source(dropped, signed=True))
+    assert changed.is_new and changed.batch_id != first.batch_id
+    assert changed.sha256 == hashlib.sha256(dropped.read_bytes()).hexdigest()
+    assert changed.landed_path.read_bytes() == dropped.read_bytes()
+
+    monkeypatch.setattr("etl.land._hash", _reading_refused)  # and that signature is now the known one
+    assert land(warehouse, department, feed, _source(dropped, signed=True)).batch_id == changed.batch_id
