@@ -468,10 +468,10 @@ def _exit_with_coordinator(coordinator_alive) -> None:
 def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Processes for feeds at once. Forked from a fork server, not from the caller (a forked copy of a
     pooled database connection must never be shared with the parent); the server imports the pipeline,
-    and GX, once, so workers start with them (GX takes seconds to import in each fresh process)."""
+    and GX, once (`etl.worker_preload`), so workers start with them (GX takes seconds to import in each
+    fresh process)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["etl.ingest", *(["etl.validate.gx_run", "great_expectations"]
-                                                    if config.gx_enabled() else [])])
+    context.set_forkserver_preload(["etl.worker_preload"])
     # Only this process holds the writing end: when it dies, the workers' ends report EOF.
     coordinator_alive, alive = context.Pipe(duplex=False)
     try:
