@@ -32,7 +32,7 @@ from etl.check.core import VERDICT_EN, VERDICT_ZH, CheckResult, check_rows
 from etl.check.measures import measures
 from etl.codes import classify_code, mask_id_number, normalize_code
 from etl.errors import UserError
-from etl.feedback import FORMULA_TRIGGERS, _safe, _set_text
+from etl.feedback import FORMULA_TRIGGERS, _safe
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +312,15 @@ def _shown_input(code: str | None) -> str:
     if not normal.isascii():
         return _text(code.strip())
     return normal if classify_code(normal) == "uscc" else mask_id_number(normal)
+
+
+def _set_text(cell, value: str) -> None:  # noqa: ANN001 - openpyxl cell
+    """Store as text, never as a formula, whatever the input file held (quote prefix on formula-like text)."""
+    cell.value = value
+    cell.data_type = "s"
+    if value.startswith(FORMULA_TRIGGERS):
+        cell.style = "Normal"
+        cell.quotePrefix = True
 
 
 def _cell(sheet, value, fill: PatternFill | None = None, bold: bool = False):  # noqa: ANN001 - openpyxl
