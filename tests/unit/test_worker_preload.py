@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from etl import config
-from etl.ingest import worker_pool
 
 SCRIPT = """
 import gc, json, sys
@@ -38,9 +37,20 @@ def test_without_gx_the_preload_leaves_it_out():
     assert not report["gx"] and report["frozen"] > 0
 
 
-def test_pool_workers_start_with_gx_imported_and_frozen(monkeypatch):
-    monkeypatch.setenv("CREDITWH_GX", "on")
+POOL_SCRIPT = """
+import json
+from etl.ingest import worker_pool
+if __name__ == "__main__":
     with worker_pool(1) as pool:
-        state = pool.submit(eval, "('great_expectations' in __import__('sys').modules, "
-                                  "__import__('gc').get_freeze_count())").result()
-    assert state[0] and state[1] > 100_000
+        gx, frozen = pool.submit(eval, "('great_expectations' in __import__('sys').modules, "
+                                       "__import__('gc').get_freeze_count())").result()
+    print(json.dumps({"gx": gx, "frozen": frozen}))
+"""
+
+
+def test_pool_workers_start_with_gx_imported_and_frozen():
+    # A fresh interpreter: a process has one fork server, started with the preload of its first pool.
+    out = subprocess.run([sys.executable, "-c", POOL_SCRIPT], cwd=config.PROJECT_ROOT,
+                         env={**os.environ, "CREDITWH_GX": "on"}, capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["gx"] and report["frozen"] > 100_000
