@@ -256,8 +256,13 @@ def add_one_percent(data_dir: Path, records: int, seed: int, as_of: dt.date, wor
         pages[-1].write_text(json.dumps(last, ensure_ascii=False), encoding="utf-8")
 
 
+def _figure(value: float) -> str:
+    # Ratios below 1 get three decimals: 0.0513 must not read as 0.05 against a target of 0.05.
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+
+
 def summarise(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+    return f"{_figure(statistics.median(values))} (min {_figure(min(values))}, max {_figure(max(values))})"
 
 
 def main() -> None:
