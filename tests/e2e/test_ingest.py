@@ -29,6 +29,7 @@ from etl.land import land
 from etl.migrate import migrate
 from etl.reference import seed_reference_data
 from etl.sim.departments import DepartmentSimulator
+from etl.validate.gx_run import RESULTS_SUBDIR, _pending_keys
 from tests.conftest import DatabaseFactory
 
 pytestmark = pytest.mark.e2e
@@ -196,7 +197,12 @@ def test_workers_give_the_warehouse_of_one_process(factory, simulator, tmp_path)
     assert snapshot(engine) == expected
     with engine.connect() as conn:
         unchecked = conn.scalar(sa.text("SELECT count(*) FROM audit.batch WHERE gx_success IS NULL"))
+        checked = conn.scalar(sa.text("SELECT count(*) FROM audit.batch WHERE gx_success IS NOT NULL"))
     assert unchecked == 0  # the batches checked by the rules first had their GX suite run by a worker
+    # Every GX run has its Data Docs page: those stored before a worker went idle near the end and after.
+    docs = tmp_path / "var" / "gx" / "data_docs"
+    assert len(list((docs / RESULTS_SUBDIR).rglob("*.json"))) >= checked > 0
+    assert _pending_keys(docs) == {}
     log = (tmp_path / "var" / "logs" / "creditwh.log").read_text(encoding="utf-8")
     prepared = re.search(r"(\d+) of (\d+) feeds extracted and checked by the rules while the workers started", log)
     assert prepared and 0 < int(prepared[1]) < int(prepared[2])  # both ways of taking a feed were used
