@@ -6,7 +6,9 @@ For each run, on fresh databases of the same server:
   * floor     - COPY of the same rows (one CSV per record type, prepared untimed) into unindexed text tables;
   * tutorial  - pandas read_csv -> Great Expectations on the pandas DataFrame -> DataFrame.to_sql;
   * ours      - extract, land, stage, validate and load all 26 departments through the department simulator;
-  * increment - our ingest again after 1% of the records were added or changed (ratio to the full run);
+  * increment - our ingest again after 1% of the records were added or changed (ratio to the full run),
+                started once the server's autovacuum has finished with the full run's tables (as a nightly
+                run finds the server; the cleanup after the full run is not the increment's work);
   * memory    - peak RSS of our ingest process.
 Figures are medians over the runs with min and max, and ratios to the baselines measured in the same run.
 """
@@ -261,6 +263,26 @@ def _figure(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 
 
+def wait_for_autovacuum(engine: sa.Engine, quiet_seconds: float = 3.0, limit_seconds: float = 300.0) -> float:
+    """Wait until no autovacuum worker has run on the database for `quiet_seconds` (at most `limit_seconds`);
+    returns the seconds waited."""
+    started = time.perf_counter()
+    quiet_since = started
+    while time.perf_counter() - started < limit_seconds:
+        with engine.connect() as conn:
+            busy = conn.scalar(sa.text("""
+                SELECT count(*) FROM pg_stat_activity
+                 WHERE backend_type = 'autovacuum worker' AND datname = current_database()
+            """))
+        now = time.perf_counter()
+        if busy:
+            quiet_since = now
+        elif now - quiet_since >= quiet_seconds:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
 def summarise(values: list[float]) -> str:
     return f"{_figure(statistics.median(values))} (min {_figure(min(values))}, max {_figure(max(values))})"
 
@@ -308,6 +330,9 @@ def main() -> None:
                 results["memory"].append(peak_mb)
                 if not args.ours_only:
                     add_one_percent(run_data, args.records, args.seed, as_of, work / f"inc{run}")
+                    settled = wait_for_autovacuum(engine)
+                    print(f"run {run + 1}: autovacuum finished with the full run's tables after {settled:.1f} s",
+                          flush=True)
                     increment, _ = run_ours(url, run_data, work / f"var{run}", args.workers)
                     results["increment"].append(increment)
             finally:
