@@ -259,8 +259,8 @@ def add_one_percent(data_dir: Path, records: int, seed: int, as_of: dt.date, wor
 
 
 def _figure(value: float) -> str:
-    # Ratios below 1 get three decimals: 0.0513 must not read as 0.05 against a target of 0.05.
-    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+    # Ratios below 1 get three significant digits: 0.0501 must not read as 0.05 against a target of 0.05.
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
 
 
 def wait_for_autovacuum(engine: sa.Engine, quiet_seconds: float = 3.0, limit_seconds: float = 300.0) -> float:
