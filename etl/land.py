@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from etl import config
 from etl.catalog import Department, Feed
-from etl.extract.base import ExtractedSource
+from etl.extract.base import RACY_SECONDS, ExtractedSource
 
 CHUNK = 1 << 20
 
@@ -81,15 +81,25 @@ def landing_root() -> Path:
     return config.var_dir() / "landing"
 
 
+def _landing_day() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
 def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSource) -> Batch:
     """Copy the source's bytes under var/landing/<department>/<date>/ and register (or find) its batch."""
-    day = dt.datetime.now(dt.UTC).date().isoformat()
-    directory = landing_root() / department.code / day
-    directory.mkdir(parents=True, exist_ok=True)
-    # Bytes landed before (a drop folder keeps its old files) are recognised by their signature, or else by
-    # one read, and not copied again.
+    # Bytes landed before, on any day (a drop folder keeps its old files), are recognised by their
+    # signature or else by one read, and are not copied again.
     known = _known_sha256(engine, department, feed, source)
     sha256, size = (known, source.file_signature.size) if known else _hash(source.path)
+    landed = _landed_batch(engine, department, feed, sha256)
+    if landed is not None and Path(landed.landed_path).exists():
+        if source.file_signature is not None and not known:
+            with engine.begin() as conn:
+                _remember_signature(conn, department, feed, source, sha256)
+        return _batch(department, feed, source, sha256, Path(landed.landed_path), landed, is_new=False)
+
+    directory = landing_root() / department.code / _landing_day()
+    directory.mkdir(parents=True, exist_ok=True)
     target = _landed_path(directory, feed, source, sha256)
     if not target.exists():
         staging_copy = directory / f".incoming-{os.getpid()}-{_safe_name(source.source_name)}"
@@ -120,15 +130,30 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
         """), {**manifest, "path": str(target)}).one_or_none()
         is_new = row is not None
         if row is None:
+            # Known bytes whose landed copy is gone (var/ restored or cleaned): the batch keeps this copy.
             row = conn.execute(sa.text("""
-                SELECT batch_id, status FROM audit.batch
+                UPDATE audit.batch SET landed_path = :path, updated_at = now()
                  WHERE department_code = :department AND feed_code = :feed AND sha256 = :sha256
-            """), manifest).one()
+                RETURNING batch_id, status
+            """), {**manifest, "path": str(target)}).one()
         if source.file_signature is not None and not known:
             _remember_signature(conn, department, feed, source, sha256)
+    return _batch(department, feed, source, sha256, target, row, is_new=is_new)
+
+
+def _landed_batch(engine: Engine, department: Department, feed: Feed, sha256: str) -> sa.Row | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("""
+            SELECT batch_id, status, landed_path FROM audit.batch
+             WHERE department_code = :department AND feed_code = :feed AND sha256 = :sha256
+        """), {"department": department.code, "feed": feed.code, "sha256": sha256}).one_or_none()
+
+
+def _batch(department: Department, feed: Feed, source: ExtractedSource, sha256: str, landed_path: Path,
+           row: sa.Row, *, is_new: bool) -> Batch:
     return Batch(
         batch_id=row.batch_id, department_code=department.code, feed_code=feed.code,
-        record_type_code=feed.record_type, source_name=source.source_name, sha256=sha256, landed_path=target,
+        record_type_code=feed.record_type, source_name=source.source_name, sha256=sha256, landed_path=landed_path,
         source_format=source.format, source_encoding=source.encoding, watermark_kind=source.watermark_kind,
         watermark_to=source.watermark_to, status=row.status, is_new=is_new,
     )
@@ -144,9 +169,10 @@ def _known_sha256(engine: Engine, department: Department, feed: Feed, source: Ex
             SELECT sha256 FROM audit.drop_file_seen
              WHERE department_code = :department AND feed_code = :feed AND file_name = :name
                AND byte_count = :size AND modified_ns = :modified_ns AND changed_ns = :changed_ns
-               AND inode = :inode
+               AND inode = :inode AND device = :device
+               AND landed_at >= to_timestamp(:changed_ns / 1e9) + make_interval(secs => :racy)
         """), {"department": department.code, "feed": feed.code, "name": source.source_name,
-               **signature._asdict()})
+               "racy": RACY_SECONDS, **signature._asdict()})
 
 
 def _remember_signature(conn: sa.Connection, department: Department, feed: Feed, source: ExtractedSource,
@@ -155,11 +181,12 @@ def _remember_signature(conn: sa.Connection, department: Department, feed: Feed,
     are recorded under the signature from before it, which the file no longer has: it is read next time."""
     conn.execute(sa.text("""
         INSERT INTO audit.drop_file_seen AS s (department_code, feed_code, file_name, byte_count, modified_ns,
-                                               changed_ns, inode, sha256)
-        VALUES (:department, :feed, :name, :size, :modified_ns, :changed_ns, :inode, :sha256)
+                                               changed_ns, inode, device, sha256)
+        VALUES (:department, :feed, :name, :size, :modified_ns, :changed_ns, :inode, :device, :sha256)
         ON CONFLICT (department_code, feed_code, file_name) DO UPDATE
            SET byte_count = EXCLUDED.byte_count, modified_ns = EXCLUDED.modified_ns,
-               changed_ns = EXCLUDED.changed_ns, inode = EXCLUDED.inode, sha256 = EXCLUDED.sha256, landed_at = now()
+               changed_ns = EXCLUDED.changed_ns, inode = EXCLUDED.inode, device = EXCLUDED.device,
+               sha256 = EXCLUDED.sha256, landed_at = now()
     """), {"department": department.code, "feed": feed.code, "name": source.source_name, "sha256": sha256,
            **source.file_signature._asdict()})
 

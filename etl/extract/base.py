@@ -12,15 +12,20 @@ SourceFormat = Literal["csv", "xlsx", "jsonl"]
 WatermarkKind = Literal["file", "cursor", "updated_at"]
 
 
+RACY_SECONDS = 2
+
+
 class FileSignature(NamedTuple):
-    """What the file system says about a file without reading it. Any write changes the change time
-    (`st_ctime_ns`), which no user can set back, so equal signatures mean unchanged bytes, as git's
-    index assumes for its working tree."""
+    """What the file system says about a file without reading it. Any write sets the change time
+    (`st_ctime_ns`), which ordinary tools cannot set back, so an equal signature means unchanged bytes, as
+    git's index assumes for its working tree; and as git does for "racy" entries, a signature recorded
+    within `RACY_SECONDS` of the file's last change is not trusted (coarse clocks, such as FAT's 2 s)."""
 
     size: int
     modified_ns: int
     changed_ns: int
     inode: int
+    device: int
 
     @classmethod
     def of(cls, path: Path) -> FileSignature | None:
@@ -29,7 +34,7 @@ class FileSignature(NamedTuple):
             stat = path.stat()
         except FileNotFoundError:
             return None
-        return cls(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        return cls(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
 
 
 @dataclass(frozen=True)

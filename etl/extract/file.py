@@ -4,7 +4,7 @@ Files are offered in name order (departments stamp the delivery date into the na
 arrival order). Nothing is deduplicated here: the landing step recognises bytes it has landed before
 by their sha256 (or their file-system signature, for files it has landed). Files that are still being
 written are left for the next run: hidden files, names ending in `.part`/`.tmp`/`.crdownload`, and files
-whose signature (size, modification and change time, inode) changes between two looks `settle_seconds`
+whose signature (size, modification and change time, inode, device) changes between two looks `settle_seconds`
 apart.
 """
 

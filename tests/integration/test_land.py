@@ -9,9 +9,10 @@ import uuid
 
 import pytest
 
+from etl import land as land_module
 from etl.catalog import catalog
 from etl.extract.base import ExtractedSource, FileSignature
-from etl.land import land
+from etl.land import land, read_batch
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +56,15 @@ def _reading_refused(*_):
     raise AssertionError("a dropped file landed before, unchanged, was read again")
 
 
+def _no_racy_window(monkeypatch) -> None:
+    # These files changed milliseconds before they were landed; a real drop file has settled for longer than
+    # the window in which a recorded signature is not trusted (see the racy test below).
+    monkeypatch.setattr("etl.land.RACY_SECONDS", 0)
+
+
 def test_a_dropped_file_landed_before_is_known_by_its_signature_without_reading_it(warehouse, tmp_path,
                                                                                    monkeypatch):
+    _no_racy_window(monkeypatch)
     department, feed = _commitment_feed()
     dropped = tmp_path / "commitment_20261124.csv"
     dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
@@ -72,6 +80,7 @@ def test_a_dropped_file_landed_before_is_known_by_its_signature_without_reading_
 
 def test_a_dropped_file_rewritten_with_its_old_size_and_modification_time_is_read_and_landed_again(
         warehouse, tmp_path, monkeypatch):
+    _no_racy_window(monkeypatch)
     department, feed = _commitment_feed()
     dropped = tmp_path / "commitment_20261123.csv"
     dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
@@ -93,3 +102,47 @@ def test_a_dropped_file_rewritten_with_its_old_size_and_modification_time_is_rea
 
     monkeypatch.setattr("etl.land._hash", _reading_refused)  # and that signature is now the known one
     assert land(warehouse, department, feed, _source(dropped, signed=True)).batch_id == changed.batch_id
+
+
+def test_bytes_landed_on_an_earlier_day_are_neither_read_nor_copied_again(warehouse, tmp_path, monkeypatch):
+    # A drop folder keeps its old files: the nightly run of a later day must not copy them into that day's folder.
+    _no_racy_window(monkeypatch)
+    department, feed = _commitment_feed()
+    dropped = tmp_path / "commitment_20261122.csv"
+    dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
+    first = land(warehouse, department, feed, _source(dropped, signed=True))
+
+    monkeypatch.setattr("etl.land._landing_day", lambda: "2099-01-01")
+    monkeypatch.setattr("etl.land._hash", _reading_refused)
+    monkeypatch.setattr("etl.land._hash_and_copy", _reading_refused)
+    later = land(warehouse, department, feed, _source(dropped, signed=True))
+    assert (later.batch_id, later.is_new, later.landed_path) == (first.batch_id, False, first.landed_path)
+    assert not (first.landed_path.parent.parent / "2099-01-01").exists()
+
+
+def test_known_bytes_whose_landed_copy_is_gone_are_landed_again_for_their_batch(warehouse, tmp_path):
+    department, feed = _commitment_feed()
+    dropped = tmp_path / "commitment_20261121.csv"
+    dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
+    first = land(warehouse, department, feed, _source(dropped))
+    first.landed_path.unlink()  # var/ cleaned or restored without it
+
+    again = land(warehouse, department, feed, _source(dropped))
+    assert (again.batch_id, again.is_new) == (first.batch_id, False)
+    assert again.landed_path.read_bytes() == dropped.read_bytes()
+    assert read_batch(warehouse, first.batch_id).landed_path == again.landed_path
+
+
+def test_a_signature_recorded_right_after_the_files_last_change_is_not_trusted(warehouse, tmp_path, monkeypatch):
+    # As git treats "racy" index entries: a clock coarser than the change (FAT keeps 2 s) could let a rewrite
+    # in the same tick keep the signature, so a file changed within RACY_SECONDS of its landing is read again.
+    department, feed = _commitment_feed()
+    dropped = tmp_path / "commitment_20261120.csv"
+    dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
+    first = land(warehouse, department, feed, _source(dropped, signed=True))  # within the window: racy
+
+    reads = []
+    original = land_module._hash
+    monkeypatch.setattr("etl.land._hash", lambda path: reads.append(path) or original(path))
+    again = land(warehouse, department, feed, _source(dropped, signed=True))
+    assert again.batch_id == first.batch_id and reads == [dropped]
