@@ -58,6 +58,10 @@ class _DeferredModule(types.ModuleType):
     Not `importlib.util.LazyLoader`: its module loads on any attribute read, and `import name` reads
     `__spec__` of a module already in `sys.modules` (Python 3.11), so a lazy top-level module loaded at
     the first import statement naming it. Only attributes the stand-in lacks reach `__getattr__`.
+    Threads that use it at once get the one real module: the first takes the stand-in out of
+    `sys.modules`, and `importlib.import_module` makes the others wait until that import is complete.
+    Limitation: a submodule imported by name while the stand-in is in place (`import altair.vegalite`)
+    is executed twice, once by the package's import and once by the import statement; GX does not do it.
     """
 
     def __init__(self, spec: importlib.machinery.ModuleSpec) -> None:
@@ -65,11 +69,13 @@ class _DeferredModule(types.ModuleType):
         self.__spec__ = spec
 
     def __getattr__(self, attribute: str) -> Any:
-        module = sys.modules.get(self.__name__)
-        if module is None or module is self:
-            sys.modules.pop(self.__name__, None)
-            module = importlib.import_module(self.__name__)
-        return getattr(module, attribute)
+        with _deferred_lock:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
+_deferred_lock = threading.Lock()
 
 
 # What GX imports at start-up only for expectations the suites never use: scipy.stats for three

@@ -38,3 +38,27 @@ def test_gx_imports_without_scipy_stats_and_altair_which_load_on_first_use():
     assert report["loaded_after_use"] == ["scipy.stats._stats_py", "altair.vegalite"]
     assert report["same_altair"] is True
     assert report["expectation"] == "ExpectColumnKLDivergenceToBeLessThan"
+
+
+THREADS_SCRIPT = """
+import sys, threading
+import etl.validate.gx_run
+from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl_module
+barrier, errors = threading.Barrier(8), []
+def use():
+    barrier.wait()
+    try:
+        kl_module.stats.ks_2samp([1, 2, 3], [1, 2, 3])
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=use) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(errors), errors[:1])
+"""
+
+
+def test_threads_using_a_deferred_module_at_once_all_get_it_complete():
+    out = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], cwd=config.PROJECT_ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split()[0] == "0", out.stdout
