@@ -31,9 +31,10 @@ RESULTS = ROOT / "bench" / "results"
 PROFILES = {
     "full": {"ingest": [{"records": 100_000, "runs": 3}, {"records": 300_000, "runs": 3, "ours_only": True},
                         {"records": 1_000_000, "runs": 3}, {"records": 3_000_000, "runs": 1, "ours_only": True}],
-             "runs": 3, "push_items": 100_000, "mart_facts": 1_000_000, "chaos_records": 10_000},
+             "runs": 3, "push_items": 100_000, "mart_facts": 1_000_000, "chaos_records": 10_000,
+             "floor_records": 1_000_000},
     "quick": {"ingest": [{"records": 20_000, "runs": 1}, {"records": 60_000, "runs": 1, "ours_only": True}],
-              "runs": 1, "push_items": 10_000, "mart_facts": 100_000, "chaos_records": 600},
+              "runs": 1, "push_items": 10_000, "mart_facts": 100_000, "chaos_records": 600, "floor_records": 20_000},
 }
 
 
@@ -140,10 +141,11 @@ def scaling_section(scaling: list[tuple[int, float, int]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    parser.add_argument("--only", nargs="*", choices=["ingest", "push", "marts", "dags", "chaos", "make_run"])
+    parser.add_argument("--only", nargs="*", choices=["ingest", "floor", "push", "marts", "dags", "chaos",
+                                                        "make_run"])
     args = parser.parse_args()
     settings = PROFILES[args.profile]
-    chosen = set(args.only or ["ingest", "push", "marts", "dags", "chaos", "make_run"])
+    chosen = set(args.only or ["ingest", "floor", "push", "marts", "dags", "chaos", "make_run"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / "run_all.log"
     python = sys.executable
@@ -163,6 +165,13 @@ def main() -> None:
         sections.append(text)
         if (seconds := ours_seconds(text)) is not None:
             scaling.append((size, seconds, point["runs"]))
+    # What writing the same rows into the contract's fact table costs at least, beside the plain COPY.
+    floor_out = RESULTS / f"contract_floor_{settings['floor_records']}.md"
+    if "floor" in chosen:
+        run([python, "bench/contract_floor.py", "--records", str(settings["floor_records"]), "--runs",
+             str(settings["runs"]), "--out", str(floor_out)], log)
+    if floor_out.exists():
+        sections.append(floor_out.read_text(encoding="utf-8"))
     if "push" in chosen:
         run([python, "bench/push_bench.py", "--items", str(settings["push_items"]), "--runs", str(settings["runs"])],
             log)
