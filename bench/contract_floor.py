@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest_bench import (  # noqa: E402
     _figure,
+    copy_into_floor_tables,
+    create_floor_tables,
     drop_database,
     flatten_sources,
     fresh_database,
@@ -64,9 +66,7 @@ def _copy_and_insert(engine: sa.Engine, flat: dict[str, tuple[Path, int]], codes
     try:
         cursor = raw.cursor()
         started = time.perf_counter()
-        for code in codes:
-            with flat[code][0].open("rb") as handle:
-                cursor.copy_expert(f"COPY floor_{code} FROM STDIN WITH (FORMAT csv, HEADER true)", handle)
+        copy_into_floor_tables(cursor, flat, codes)
         copied = time.perf_counter()
         for code in codes:
             record_type = cat.record_type_by_code[code]
@@ -93,13 +93,10 @@ def _copy_and_insert(engine: sa.Engine, flat: dict[str, tuple[Path, int]], codes
 def time_contract_floor(engine: sa.Engine, flat: dict[str, tuple[Path, int]], connections: int) -> tuple[float, float]:
     """Wall seconds for COPY plus the fact inserts over `connections` connections at once (the record
     types dealt out by size), and the inserts' share of the connections' time."""
-    cat = catalog()
     with engine.begin() as conn:
         keys = dict(conn.execute(sa.text("SELECT record_type_code, record_type_key FROM dw.dim_record_type")).all())
         department_key = conn.scalar(sa.text("SELECT min(department_key) FROM dw.dim_department"))
-        for code in flat:
-            columns = ", ".join(f"{f.code.lower()} text" for f in cat.record_type_by_code[code].fields)
-            conn.execute(sa.text(f"CREATE TABLE floor_{code} ({columns})"))
+        create_floor_tables(conn, flat)
     shares: list[list[str]] = [[] for _ in range(connections)]
     loads = [0] * connections
     for code in sorted(flat, key=lambda c: -flat[c][1]):  # largest first, each to the least loaded connection
@@ -113,8 +110,9 @@ def time_contract_floor(engine: sa.Engine, flat: dict[str, tuple[Path, int]], co
     wall = time.perf_counter() - started
     with engine.connect() as conn:  # untimed: every row became a fact, or the figure means nothing
         facts = conn.scalar(sa.text("SELECT count(*) FROM dw.fact_credit_record"))
-    if facts != sum(rows for _, rows in flat.values()):
-        raise RuntimeError(f"the contract floor wrote {facts} facts for {sum(r for _, r in flat.values())} rows")
+    rows = sum(rows for _, rows in flat.values())
+    if facts != rows:
+        raise RuntimeError(f"the contract floor wrote {facts} facts for {rows} rows")
     copy_seconds, insert_seconds = sum(p[0] for p in parts), sum(p[1] for p in parts)
     return wall, insert_seconds / (copy_seconds + insert_seconds)
 

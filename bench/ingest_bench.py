@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -113,19 +114,27 @@ def drop_database(admin_url: str, engine: sa.Engine) -> None:
     admin.dispose()
 
 
-def time_floor(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float:
+def create_floor_tables(conn: sa.Connection, codes: Iterable[str]) -> None:
+    """floor_<record type>: a text column per standard field, no index, no key."""
     cat = catalog()
+    for code in codes:
+        columns = ", ".join(f"{f.code.lower()} text" for f in cat.record_type_by_code[code].fields)
+        conn.execute(sa.text(f"CREATE TABLE floor_{code} ({columns})"))
+
+
+def copy_into_floor_tables(cursor, flat: dict[str, tuple[Path, int]], codes: Iterable[str]) -> None:
+    for code in codes:
+        with flat[code][0].open("rb") as handle:
+            cursor.copy_expert(f"COPY floor_{code} FROM STDIN WITH (FORMAT csv, HEADER true)", handle)
+
+
+def time_floor(engine: sa.Engine, flat: dict[str, tuple[Path, int]]) -> float:
     with engine.begin() as conn:
-        for code in flat:
-            columns = ", ".join(f"{f.code.lower()} text" for f in cat.record_type_by_code[code].fields)
-            conn.execute(sa.text(f"CREATE TABLE floor_{code} ({columns})"))
+        create_floor_tables(conn, flat)
     started = time.perf_counter()
     raw = engine.raw_connection()
     try:
-        cursor = raw.cursor()
-        for code, (path, _) in flat.items():
-            with path.open("rb") as handle:
-                cursor.copy_expert(f"COPY floor_{code} FROM STDIN WITH (FORMAT csv, HEADER true)", handle)
+        copy_into_floor_tables(raw.cursor(), flat, flat)
         raw.commit()
     finally:
         raw.close()

@@ -37,6 +37,8 @@ PROFILES = {
               "runs": 1, "push_items": 10_000, "mart_facts": 100_000, "chaos_records": 600, "floor_records": 20_000},
 }
 
+BENCHMARKS = ["ingest", "floor", "push", "marts", "dags", "chaos", "make_run"]
+
 
 def run(command: list[str], log: Path) -> float:
     started = time.monotonic()
@@ -141,11 +143,10 @@ def scaling_section(scaling: list[tuple[int, float, int]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    parser.add_argument("--only", nargs="*", choices=["ingest", "floor", "push", "marts", "dags", "chaos",
-                                                        "make_run"])
+    parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
     args = parser.parse_args()
     settings = PROFILES[args.profile]
-    chosen = set(args.only or ["ingest", "floor", "push", "marts", "dags", "chaos", "make_run"])
+    chosen = set(args.only or BENCHMARKS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / "run_all.log"
     python = sys.executable
