@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import heapq
 import hmac
 import json
 import logging
@@ -116,6 +115,15 @@ CREATE TABLE IF NOT EXISTS publicity_current (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (record_type, record_uid)
 );
+-- Nonces seen while their timestamp is inside the signature window: kept on disk, so a request replayed
+-- after a restart is refused as before it (docs/platform_api.md).
+CREATE TABLE IF NOT EXISTS nonces (
+    app_key TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    forget_after REAL NOT NULL,
+    PRIMARY KEY (app_key, nonce)
+);
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (forget_after);
 CREATE TABLE IF NOT EXISTS indicator_submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     idempotency_key TEXT NOT NULL UNIQUE,
@@ -359,23 +367,18 @@ class _Store:
 
 
 class _NonceBook:
-    """Nonces seen within the signature window, forgotten once a replay would fail the clock check anyway."""
+    """Nonces seen within the signature window, in the platform's store (a restart forgets none of them);
+    each is forgotten once a replay would fail the clock check anyway."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seen: set[tuple[str, str]] = set()
-        self._expiry: list[tuple[float, tuple[str, str]]] = []
+    def __init__(self, store: _Store) -> None:
+        self._store = store
 
     def first_use(self, app_key: str, nonce: str, forget_after: float, now: float) -> bool:
-        with self._lock:
-            while self._expiry and self._expiry[0][0] < now:
-                self._seen.discard(heapq.heappop(self._expiry)[1])
-            key = (app_key, nonce)
-            if key in self._seen:
-                return False
-            self._seen.add(key)
-            heapq.heappush(self._expiry, (forget_after, key))
-            return True
+        with self._store.transaction() as db:
+            db.execute("DELETE FROM nonces WHERE forget_after < ?", (now,))
+            seen = db.execute("INSERT INTO nonces (app_key, nonce, forget_after) VALUES (?, ?, ?) "
+                              "ON CONFLICT (app_key, nonce) DO NOTHING", (app_key, nonce, forget_after))
+            return seen.rowcount == 1
 
 
 class _Server(ThreadingHTTPServer):
@@ -487,7 +490,7 @@ class PlatformSimulator:
         self._counters: Counter[str] = Counter()
         self._fault_counts: Counter[str] = Counter()
         self._auth_failures: Counter[str] = Counter()
-        self._nonces = _NonceBook()
+        self._nonces: _NonceBook | None = None
         self._store: _Store | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -504,6 +507,7 @@ class PlatformSimulator:
         if self._server is not None:
             return self
         self._store = _Store(self.store_path, self.flavor)
+        self._nonces = _NonceBook(self._store)
         self._stopping.clear()
         try:
             self._server = _Server((self.host, self._requested_port), self)
@@ -683,7 +687,7 @@ class PlatformSimulator:
         if problem is None:
             given = {name.lower(): value.strip() for name, value in headers.items()}
             forget_after = int(given[HEADER_TIMESTAMP.lower()]) + self.window_seconds + 1
-            if not self._nonces.first_use(given[HEADER_APP_KEY.lower()], given[HEADER_NONCE.lower()],
+            if self._nonces is None or not self._nonces.first_use(given[HEADER_APP_KEY.lower()], given[HEADER_NONCE.lower()],
                                           forget_after, now):
                 code = "replayed_nonce"
                 message = "随机数已使用过，请重新签名 / nonce already used; sign the request again"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -131,6 +132,30 @@ def test_authentication_failures_are_401_json_with_codes(sim):
     assert sim.count_accepted() == 1
     assert sim.stats()["auth_failures"] == {"missing_signature": 1, "bad_signature": 2, "unknown_app_key": 1,
                                             "bad_digest": 1, "clock_skew": 2, "replayed_nonce": 1}
+
+
+def test_nonces_survive_a_restart_and_are_forgotten_after_the_window(tmp_path):
+    """A request captured on the wire and replayed after the platform restarted is still refused
+    (docs/platform_api.md: a nonce is used once while its timestamp is inside the window)."""
+    store = tmp_path / "restart.sqlite"
+    body = json.dumps({"items": [penalty("k-restart")]}).encode()
+    signed = sign("POST", PUBLICITY, body, "creditwh", SECRET)
+    with PlatformSimulator("provincial", store, secret=SECRET) as first:
+        assert requests.post(first.base_url + PUBLICITY, data=body, headers=signed, timeout=5).status_code == 200
+    with PlatformSimulator("provincial", store, secret=SECRET) as second:
+        replay = requests.post(second.base_url + PUBLICITY, data=body, headers=signed, timeout=5)
+        assert (replay.status_code, replay.json()["error"]) == (401, "replayed_nonce")
+        # a nonce is forgotten once its timestamp has left the window: the store does not grow without end
+        old = sign("POST", PUBLICITY, body, "creditwh", SECRET, timestamp=int(time.time()) - 299)
+        assert requests.post(second.base_url + PUBLICITY, data=body, headers=old, timeout=5).status_code == 200
+        time.sleep(2.1)
+        fresh = sign("POST", PUBLICITY, body, "creditwh", SECRET)
+        assert requests.post(second.base_url + PUBLICITY, data=body, headers=fresh, timeout=5).status_code == 200
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        kept = {row[0] for row in db.execute("SELECT nonce FROM nonces")}
+    assert kept == {signed["X-Nonce"], fresh["X-Nonce"]}
 
 
 def test_duplicate_key_returns_the_original_receipt_and_stores_nothing(sim):
