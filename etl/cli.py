@@ -91,7 +91,7 @@ def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: 
               help="Working days ahead for --due.")
 def status(due: bool, within: int) -> None:
     """Show what the warehouse holds, and per department: last batch, rows, held batches."""
-    from etl.summary import department_status, describe_warehouse, held_batches
+    from etl.summary import department_status, describe_warehouse, drop_notices, held_batches
     from etl.warehouse import get_engine
 
     engine = get_engine()
@@ -106,13 +106,15 @@ def status(due: bool, within: int) -> None:
         click.echo(department_status(conn))
         click.echo("")
         click.echo(held_batches(conn))
+        click.echo("")
+        click.echo(drop_notices(conn))
 
 
 @cli.command()
 @click.argument("department", required=False)
 @click.option("--all", "all_departments", is_flag=True, help="Every department in the catalog.")
-@click.option("--file", "only_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Only this dropped file (file feeds of DEPARTMENT).")
+@click.option("--file", "only_file", type=click.Path(path_type=Path),
+              help="Only this file of DEPARTMENT's drop folder (it must be complete and match a feed).")
 @click.option("--simulate", "simulate_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Serve the departments from generated data (a local department simulator).")
 @click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True,
@@ -125,13 +127,20 @@ def ingest(department: str | None, all_departments: bool, only_file: Path | None
 
     cat = catalog()
     if all_departments == bool(department):
-        raise click.UsageError("Name one DEPARTMENT or give --all.")
+        raise click.UsageError("请指定一个部门或 --all / name one DEPARTMENT or give --all.")
+    if only_file is not None and all_departments:
+        raise click.UsageError("--file 须与一个部门同用 / --file goes with one DEPARTMENT, not --all.")
     if department and department not in cat.department_by_code:
-        raise UserError(f"There is no department {department!r}; known: {', '.join(cat.department_by_code)}.")
+        raise UserError(f"没有部门 {department!r} / there is no department {department!r}; "
+                        f"known: {', '.join(cat.department_by_code)}.")
     departments = cat.departments if all_departments else [cat.department_by_code[department]]
     engine = get_engine()
     outcomes = run_ingest(engine, cat, departments, simulate_dir=simulate_dir, only_file=only_file, workers=workers)
     _exit_on_problems(outcomes)
+
+
+# What an outcome line says about a batch, or about a drop-folder entry that was not taken.
+PROBLEM_STATUSES = ("held", "failed", "source_error", "refused", "unmatched", "waiting")
 
 
 def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None,
@@ -142,7 +151,7 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
 
     from tqdm import tqdm
 
-    from etl.ingest import ingest_department, ingest_departments
+    from etl.ingest import ingest_departments, ingest_dropped_file
     from etl.summary import outcomes_table
 
     with contextlib.ExitStack() as stack:
@@ -154,17 +163,17 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
             os.environ.update(simulator.connection_env())
             drop_dir = simulator.file_drop_dir
         if only_file is not None:
-            outcomes = [o for dept in departments
-                        for o in ingest_department(engine, cat, dept, file_drop_dir=drop_dir, only_file=only_file)]
+            [department] = departments
+            outcomes = ingest_dropped_file(engine, cat, department, only_file, drop_dir)
         else:
             with tqdm(total=len(departments), desc="ingest", unit="dept", disable=len(departments) < 2) as bar:
                 outcomes = ingest_departments(engine, cat, list(departments), workers=workers,
                                               file_drop_dir=drop_dir, on_done=lambda _: bar.update())
     click.echo(outcomes_table(outcomes))
     for outcome in outcomes:
-        if outcome.status in ("held", "failed", "source_error"):
-            click.echo(f"  {outcome.status}: {outcome.department}/{outcome.feed} batch {outcome.batch_id}: "
-                       f"{outcome.reason}")
+        if outcome.status in PROBLEM_STATUSES:
+            where = f"batch {outcome.batch_id}" if outcome.batch_id is not None else outcome.source_name
+            click.echo(f"  {outcome.status}: {outcome.department}/{outcome.feed} {where}: {outcome.reason}")
     if config.gx_enabled() and any(o.status == "loaded" for o in outcomes):
         from etl.validate.gx_run import build_data_docs_index
 
@@ -176,7 +185,8 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
 
 
 def _exit_on_problems(outcomes) -> None:
-    if any(o.status == "source_error" for o in outcomes):
+    """Exit 3 when a source could not be read or a drop-folder entry was refused: both need a person."""
+    if any(o.status in ("source_error", "refused") for o in outcomes):
         sys.exit(3)
 
 

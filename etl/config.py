@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from etl.errors import UserError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_ROOT / "warehouse_sql"
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
@@ -44,13 +46,23 @@ def drop_dir() -> Path:
     return Path(os.environ.get("CREDITWH_DROP_DIR", var_dir() / "data" / "files")).resolve()
 
 
-def file_settle_seconds() -> float:
-    """How long a dropped file's size must hold still before it is taken (CREDITWH_FILE_SETTLE_SECONDS).
+# A dropped file is taken once it has been still this long (SMB copies and FTP uploads write in place), unless
+# a completion flag (<name>.ok / <name>.done) marks it complete first. The figure is this project's choice,
+# as Spring Integration's age-based file filters leave it to the application: long enough for a stalled
+# upload to show as one, short enough not to delay a nightly run.
+DEFAULT_FILE_SETTLE_SECONDS = 60.0
 
-    0 by default: departments upload under a .part/.tmp name and rename when complete, which the
-    file connector honours. Set it for drop folders written without that discipline.
-    """
-    return float(os.environ.get("CREDITWH_FILE_SETTLE_SECONDS", "0"))
+
+def file_settle_seconds() -> float:
+    """How long a dropped file must be still before it is taken (CREDITWH_FILE_SETTLE_SECONDS, default 60)."""
+    raw = os.environ.get("CREDITWH_FILE_SETTLE_SECONDS", "")
+    try:
+        seconds = float(raw) if raw.strip() else DEFAULT_FILE_SETTLE_SECONDS
+    except ValueError:
+        raise UserError(f"CREDITWH_FILE_SETTLE_SECONDS 须为秒数 / must be a number of seconds, got {raw!r}") from None
+    if not seconds >= 0:
+        raise UserError(f"CREDITWH_FILE_SETTLE_SECONDS 不能为负 / must not be negative, got {raw!r}")
+    return seconds
 
 
 def gx_enabled() -> bool:

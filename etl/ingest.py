@@ -39,6 +39,7 @@ from etl.catalog import Catalog, Department, Feed
 from etl.errors import UserError
 from etl.extract.base import Connector, FeedContext
 from etl.extract.errors import SourceError
+from etl.extract.file import DropChanged, DropFolder, DropNotice, DropRefused, FileConnector, locate_dropped_file
 from etl.faults import crash_point
 from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
@@ -75,12 +76,11 @@ class Extraction:
 
     batches: list[Batch] = field(default_factory=list)
     errors: list[BatchOutcome] = field(default_factory=list)
+    notices: list[BatchOutcome] = field(default_factory=list)  # drop-folder entries not taken, and why
 
 
 def connector_for(feed: Feed) -> Connector:
     if feed.transport == "file":
-        from etl.extract.file import FileConnector
-
         return FileConnector(settle_seconds=config.file_settle_seconds())
     if feed.transport == "api":
         from etl.extract.api import ApiConnector
@@ -271,8 +271,10 @@ def record_extract(engine: Engine, department: Department, feed: Feed, error: st
 
 
 def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file_drop_dir: Path | None = None,
-                     only_file: Path | None = None) -> Extraction:
-    """Extract new sources past the feed's watermark and land each as a batch (known bytes find their batch)."""
+                     only_file: str | None = None) -> Extraction:
+    """Extract new sources past the feed's watermark and land each as a batch (known bytes find their batch).
+    A drop folder's entries that are not taken come back as notices (and are recorded: `record_drop_notices`);
+    `only_file` names the one dropped file to take."""
     extraction = Extraction()
     work_root = config.var_dir() / "work"
     work_root.mkdir(parents=True, exist_ok=True)
@@ -280,25 +282,73 @@ def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file
         work_dir = Path(work)
         context = FeedContext(department=department, feed=feed, watermark=_watermark(engine, department, feed),
                               work_dir=work_dir, file_drop_dir=file_drop_dir)
+        connector = connector_for(feed)
         try:
-            sources = connector_for(feed).extract(context)
+            sources = connector.extract(context)
         except SourceError as exc:
             log.warning("%s/%s: %s", department.code, feed.code, exc)
             extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
                                                   reason=str(exc)))
             sources = []
+        notices = list(getattr(connector, "notices", []))
         if only_file is not None:
-            sources = [s for s in sources if s.path.resolve() == only_file.resolve()]
+            sources = [s for s in sources if s.source_name == only_file]
+            notices = [n for n in notices if n.name == only_file]
         for source in sources:
-            extraction.batches.append(land(engine, department, feed, source))
+            try:
+                extraction.batches.append(land(engine, department, feed, source))
+            except DropRefused as exc:
+                notices.append(_refusal(department, feed, source.source_name, exc))
+                continue
+            except DropChanged:
+                notices.append(_changed_while_read(department, feed, source.source_name))
+                continue
             crash_point("land.after_commit")
             remove_work_file(source, work_dir)
+    for notice in notices:
+        log.warning("%s/%s: %s: %s", department.code, feed.code, notice.name, notice.reason)
+    if feed.transport == "file":
+        record_drop_notices(engine, department, notices, getattr(connector, "scan_notices", notices))
+    extraction.notices.extend(BatchOutcome(department.code, feed.code, None, n.name, n.kind, reason=n.reason)
+                              for n in notices)
     record_extract(engine, department, feed, extraction.errors[0].reason if extraction.errors else None)
     return extraction
 
 
+def _refusal(department: Department, feed: Feed, name: str, exc: DropRefused) -> DropNotice:
+    return DropNotice(department.code, feed.code, name, "refused", exc.reason_zh, exc.reason_en)
+
+
+def _changed_while_read(department: Department, feed: Feed, name: str) -> DropNotice:
+    return DropNotice(department.code, feed.code, name, "waiting", "文件在读取时发生变化，留待下次读取",
+                      "the file changed while it was read; left for the next run")
+
+
+def record_drop_notices(engine: Engine, department: Department, notices: list[DropNotice],
+                        scan_notices: list[DropNotice]) -> None:
+    """Record the refused and unmatched entries a feed reports, and resolve the department's open notices for
+    entries its folder scan no longer reports (gone, or now a file a feed takes)."""
+    kept = [n for n in notices if n.kind in ("refused", "unmatched")]
+    still = sorted({n.name for n in scan_notices if n.kind in ("refused", "unmatched")} | {n.name for n in kept})
+    with engine.begin() as conn:
+        if kept:
+            conn.execute(sa.text("""
+                INSERT INTO audit.drop_notice AS n (department_code, entry_name, feed_code, kind, reason_zh, reason_en)
+                VALUES (:d, :name, :feed, :kind, :zh, :en)
+                ON CONFLICT (department_code, entry_name) DO UPDATE
+                   SET feed_code = EXCLUDED.feed_code, kind = EXCLUDED.kind, reason_zh = EXCLUDED.reason_zh,
+                       reason_en = EXCLUDED.reason_en, last_seen_at = now(), resolved_at = NULL,
+                       first_seen_at = CASE WHEN n.resolved_at IS NULL THEN n.first_seen_at ELSE now() END
+            """), [{"d": department.code, "name": n.name, "feed": n.feed, "kind": n.kind, "zh": n.reason_zh,
+                    "en": n.reason_en} for n in kept])
+        conn.execute(sa.text("""
+            UPDATE audit.drop_notice SET resolved_at = now()
+             WHERE department_code = :d AND resolved_at IS NULL AND entry_name <> ALL(:still)
+        """), {"d": department.code, "still": still})
+
+
 def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
-                file_drop_dir: Path | None = None, only_file: Path | None = None) -> list[BatchOutcome]:
+                file_drop_dir: Path | None = None, only_file: str | None = None) -> list[BatchOutcome]:
     """Finish what an earlier run left, then extract new sources and take each batch through."""
     finished = [with_feedback(engine, catalog, o) for o in finish_unfinished(engine, catalog, department, feed)]
     extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
@@ -307,7 +357,8 @@ def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: 
 
 def take_through(engine: Engine, catalog: Catalog, extraction: Extraction) -> list[BatchOutcome]:
     """An extraction's outcomes: its source errors, then each landed batch taken as far as it goes, in order."""
-    outcomes = extraction.errors + [process_batch(engine, catalog, batch) for batch in extraction.batches]
+    outcomes = extraction.errors + extraction.notices + [process_batch(engine, catalog, batch)
+                                                          for batch in extraction.batches]
     return [with_feedback(engine, catalog, outcome) for outcome in outcomes]
 
 
@@ -334,17 +385,33 @@ def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> Ba
 
 
 def ingest_department(engine: Engine, catalog: Catalog, department: Department, *,
-                      file_drop_dir: Path | None = None, only_file: Path | None = None,
-                      render_docs: bool = True) -> list[BatchOutcome]:
+                      file_drop_dir: Path | None = None, render_docs: bool = True) -> list[BatchOutcome]:
     """All feeds of one department; `render_docs=False` leaves the Data Docs pages to the caller."""
     outcomes: list[BatchOutcome] = []
     for feed in department.feeds:
-        if only_file is not None and feed.transport != "file":
-            continue
-        outcomes.extend(ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir,
-                                    only_file=only_file))
+        outcomes.extend(ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir))
     if render_docs:
         render_data_docs()
+    return outcomes
+
+
+def ingest_dropped_file(engine: Engine, catalog: Catalog, department: Department, path: Path,
+                        file_drop_dir: Path) -> list[BatchOutcome]:
+    """One file named by the operator: it must be an entry of the department's drop folder that a feed takes
+    now; anything else is a UserError saying why (after recording a refusal, as a scan would)."""
+    name = locate_dropped_file(file_drop_dir, department, path)
+    scan = DropFolder(file_drop_dir, department, config.file_settle_seconds()).scan()
+    record_drop_notices(engine, department, scan.notices, scan.notices)
+    feed = next((f for f in department.feeds if f.transport == "file"
+                 and any(ready == name for ready, _ in scan.ready.get(f.code, []))), None)
+    if feed is None:
+        notice = next((n for n in scan.notices if n.name in (name, department.code, department.code + "/")), None)
+        if notice is None:
+            raise UserError(f"{file_drop_dir / department.code} 中没有文件 {name} / there is no file {name} in "
+                            f"{file_drop_dir / department.code}")
+        raise UserError(f"{notice.name}：{notice.reason_zh} / {notice.name}: {notice.reason_en}")
+    outcomes = ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir, only_file=name)
+    render_data_docs()
     return outcomes
 
 

@@ -116,6 +116,8 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
         "already_loaded": [b.batch_id for b in extraction.batches if b.status == "loaded"],
         "finished": [_summary(o) for o in finished],
         "source_errors": [_short(o.reason) for o in extraction.errors],
+        "not_taken": [{"name": o.source_name, "status": o.status, "reason": _short(o.reason)}
+                      for o in extraction.notices][:LIST_ITEMS],
     }
 
 

@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +25,7 @@ from sqlalchemy.engine import Engine
 from etl import config
 from etl.catalog import Department, Feed
 from etl.extract.base import RACY_SECONDS, ExtractedSource
+from etl.extract.file import open_dropped
 
 CHUNK = 1 << 20
 
@@ -53,11 +56,23 @@ def _landed_path(directory: Path, feed: Feed, source: ExtractedSource, sha256: s
     return directory / f"{feed.code}__{sha256[:16]}__{_safe_name(source.source_name)}"
 
 
-def _hash(source: Path, copy_to: BinaryIO | None = None) -> tuple[str, int]:
-    """sha256 and size of a file's bytes, read once (and written to `copy_to` on the way)."""
+@contextmanager
+def _reading(source: ExtractedSource) -> Iterator[BinaryIO]:
+    """The source's bytes: a department's dropped file as `open_dropped` reads it (no link followed, nothing
+    changed while read), a connector's own work file directly."""
+    if source.file_signature is None:
+        with source.path.open("rb") as reader:
+            yield reader
+    else:
+        with open_dropped(source.path, source.file_signature) as reader:
+            yield reader
+
+
+def _hash(source: ExtractedSource, copy_to: BinaryIO | None = None) -> tuple[str, int]:
+    """sha256 and size of a source's bytes, read once (and written to `copy_to` on the way)."""
     digest = hashlib.sha256()
     size = 0
-    with source.open("rb") as reader:
+    with _reading(source) as reader:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
             if copy_to is not None:
@@ -66,12 +81,16 @@ def _hash(source: Path, copy_to: BinaryIO | None = None) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _hash_and_copy(source: Path, target: Path) -> tuple[str, int]:
+def _hash_and_copy(source: ExtractedSource, target: Path) -> tuple[str, int]:
     temporary = target.with_name(target.name + ".part")
-    with temporary.open("wb") as writer:
-        sha256, size = _hash(source, copy_to=writer)
-        writer.flush()
-        os.fsync(writer.fileno())
+    try:
+        with temporary.open("wb") as writer:
+            sha256, size = _hash(source, copy_to=writer)
+            writer.flush()
+            os.fsync(writer.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a refused or changed file leaves nothing behind
+        raise
     # Renamed into place only when complete: a crash never leaves a half-landed file under its real name.
     temporary.replace(target)
     return sha256, size
@@ -90,7 +109,7 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
     # Bytes landed before, on any day (a drop folder keeps its old files), are recognised by their
     # signature or else by one read, and are not copied again.
     known = _known_sha256(engine, department, feed, source)
-    sha256, size = (known, source.file_signature.size) if known else _hash(source.path)
+    sha256, size = (known, source.file_signature.size) if known else _hash(source)
     landed = _landed_batch(engine, department, feed, sha256)
     if landed is not None and Path(landed.landed_path).exists():
         if source.file_signature is not None and not known:
@@ -103,7 +122,7 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
     target = _landed_path(directory, feed, source, sha256)
     if not target.exists():
         staging_copy = directory / f".incoming-{os.getpid()}-{_safe_name(source.source_name)}"
-        sha256, size = _hash_and_copy(source.path, staging_copy)  # the bytes copied are the bytes named
+        sha256, size = _hash_and_copy(source, staging_copy)  # the bytes copied are the bytes named
         target = _landed_path(directory, feed, source, sha256)
         if target.exists():
             staging_copy.unlink()

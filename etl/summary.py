@@ -14,7 +14,7 @@ from etl.ingest import BatchOutcome
 
 def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
     """Per department: batches and rows in / loaded / unchanged / quarantined, plus held and failed."""
-    totals: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0] * 8)
     for o in outcomes:
         row = totals[o.department]
         row[0] += o.batch_id is not None and o.status != "already_loaded"
@@ -24,10 +24,11 @@ def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
         row[4] += o.rows_quarantined
         row[5] += o.status == "held"
         row[6] += o.status in ("failed", "source_error")
+        row[7] += o.status in ("refused", "unmatched", "waiting")
     rows = [[department, *values] for department, values in sorted(totals.items())]
-    rows.append(["TOTAL", *[sum(r[i] for r in totals.values()) for i in range(7)]])
+    rows.append(["TOTAL", *[sum(r[i] for r in totals.values()) for i in range(8)]])
     return tabulate(rows, headers=["department", "batches", "rows in", "loaded", "unchanged", "quarantined",
-                                   "held", "failed"], tablefmt="simple", intfmt=",")
+                                   "held", "failed", "files not taken"], tablefmt="simple", intfmt=",")
 
 
 def identity_violations(conn: Connection) -> list[int]:
@@ -54,6 +55,20 @@ def department_status(conn: Connection) -> str:
               r.rows_in, r.loaded, r.unchanged, r.quarantined, r.held, r.failed] for r in rows]
     return tabulate(table, headers=["department", "batches", "last batch (UTC)", "rows in", "loaded", "unchanged",
                                     "quarantined", "held", "failed"], tablefmt="simple", intfmt=",")
+
+
+def drop_notices(conn: Connection) -> str:
+    """Entries of the drop folders that were not taken and still need a look (refused, or named for no feed)."""
+    rows = conn.execute(sa.text("""
+        SELECT department_code, entry_name, kind, reason_zh, reason_en, first_seen_at
+          FROM audit.drop_notice WHERE resolved_at IS NULL ORDER BY department_code, entry_name
+    """)).all()
+    if not rows:
+        return "no drop-folder entries waiting for a look / 投放文件夹无待处理条目"
+    return tabulate([[r.department_code, r.entry_name[:40], r.kind, r.first_seen_at.strftime("%Y-%m-%d %H:%M"),
+                      f"{r.reason_zh} / {r.reason_en}"[:160]] for r in rows],
+                    headers=["department", "drop-folder entry", "kind", "first seen (UTC)", "reason"],
+                    tablefmt="simple")
 
 
 def held_batches(conn: Connection) -> str:

@@ -39,6 +39,9 @@ def _isolated_var_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     """Commands under test never touch the developer's own var/ or warehouse."""
     monkeypatch.setenv("CREDITWH_VAR_DIR", str(tmp_path_factory.mktemp("var")))
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    # Test files are written whole before anything ingests them, so they need not settle; the tests of
+    # settling (tests/integration/test_drop_folder.py) set the period themselves.
+    monkeypatch.setenv("CREDITWH_FILE_SETTLE_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
@@ -28,12 +29,7 @@ class FileSignature(NamedTuple):
     device: int
 
     @classmethod
-    def of(cls, path: Path) -> FileSignature | None:
-        """The file's signature, or None when it vanished."""
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            return None
+    def from_stat(cls, stat: os.stat_result) -> FileSignature:
         return cls(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
 
 

@@ -1,7 +1,7 @@
 """`generate()`: a reproducible synthetic data set of every department's sources plus a manifest.
 
 Output layout under out_dir:
-    files/<department>/<feed>_<YYYYMMDD>.csv|xlsx     file feeds, 1-3 deliveries each
+    files/<department>/<feed>_<YYYYMMDD>.csv|xlsx     file feeds, 1-3 deliveries each, each with a .ok flag
     api/<department>/<feed>/page-0001.json ...          API feeds, paged as the department serves them
     sql/<department>.sqlite                             SQL front databases (or databases behind --sql-url)
     manifest.json                                       parameters, sources, row counts and seeded defects
@@ -47,7 +47,8 @@ MAX_FILES_PER_FEED = 3
 XLSX_MAX_DATA_ROWS = 1_000_000
 MIN_AS_OF, MAX_AS_OF = dt.date(2010, 1, 1), dt.date(2090, 12, 31)
 # What a previous run may have left behind, and nothing else is ever deleted.
-_OUTPUT_GLOBS = ("files/*/*.csv", "files/*/*.xlsx", "api/*/*/page-*.json", "sql/*.sqlite", "sql/*.sqlite-journal")
+_OUTPUT_GLOBS = ("files/*/*.csv", "files/*/*.xlsx", "files/*/*.ok", "api/*/*/page-*.json", "sql/*.sqlite",
+                 "sql/*.sqlite-journal")
 
 
 @dataclass
@@ -311,6 +312,9 @@ def _write_feed(out_dir: Path, plan: FeedPlan, rows: list[dict], updated_at: lis
                 write_csv(out_dir / name, feed.file.encoding, columns, codes, chunk)
             else:
                 write_xlsx(out_dir / name, rt.name_zh, columns, rt, chunk, timestamp)
+            # The completion flag departments write once a delivery is whole (an empty <name>.ok): the file
+            # connector takes a flagged file at once instead of waiting for it to settle.
+            (out_dir / f"{name}.ok").write_bytes(b"")
     elif feed.transport == "api":
         write_api_pages(out_dir / sources[0][0], feed.api.page_size, columns, codes, rows, updated_at)
     elif sql_target is not None:

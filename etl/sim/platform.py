@@ -687,8 +687,9 @@ class PlatformSimulator:
         if problem is None:
             given = {name.lower(): value.strip() for name, value in headers.items()}
             forget_after = int(given[HEADER_TIMESTAMP.lower()]) + self.window_seconds + 1
-            if self._nonces is None or not self._nonces.first_use(given[HEADER_APP_KEY.lower()], given[HEADER_NONCE.lower()],
-                                          forget_after, now):
+            first_use = self._nonces is not None and self._nonces.first_use(
+                given[HEADER_APP_KEY.lower()], given[HEADER_NONCE.lower()], forget_after, now)
+            if not first_use:
                 code = "replayed_nonce"
                 message = "随机数已使用过，请重新签名 / nonce already used; sign the request again"
             else:

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from etl import config
-from tests.conftest import DatabaseFactory, _free_port
+from tests.conftest import _free_port
+from tests.e2e.conftest import creditwh
 
 pytestmark = pytest.mark.e2e
-
-
-def creditwh(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run `python -m etl ARGS`; WAREHOUSE_URL only when the test gives one."""
-    full_env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True,
-                          cwd=config.PROJECT_ROOT, env=full_env, timeout=timeout)
-
-
-@pytest.fixture
-def fresh_pg15_url(pg15_admin_url):
-    factory = DatabaseFactory(pg15_admin_url)
-    try:
-        yield factory.create().url.render_as_string(hide_password=False)
-    finally:
-        factory.drop_all()
 
 
 def test_init_creates_then_upgrades_nothing_and_status_reports(fresh_pg15_url):
@@ -110,7 +92,7 @@ def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_pat
     assert again.returncode == 2 and "not held" in again.stderr
 
     unknown = creditwh("ingest", "no_such_department", env=env)
-    assert unknown.returncode == 2 and "There is no department 'no_such_department'" in unknown.stderr
+    assert unknown.returncode == 2 and "there is no department 'no_such_department'" in unknown.stderr
 
 
 def test_unreachable_department_api_is_reported_and_nothing_is_landed(fresh_pg15_url, tmp_path):

@@ -17,9 +17,13 @@ from etl.land import land, read_batch
 pytestmark = pytest.mark.integration
 
 
+def _signature(path) -> FileSignature:
+    return FileSignature.from_stat(os.lstat(path))
+
+
 def _source(path, signed: bool = False) -> ExtractedSource:
     return ExtractedSource(source_name=path.name, path=path, format="csv", encoding=None, watermark_kind="file",
-                           watermark_to=path.name, file_signature=FileSignature.of(path) if signed else None)
+                           watermark_to=path.name, file_signature=_signature(path) if signed else None)
 
 
 def _commitment_feed():
@@ -91,7 +95,7 @@ def test_a_dropped_file_rewritten_with_its_old_size_and_modification_time_is_rea
     before = dropped.stat()
     dropped.write_bytes(f"承诺人名称\n示范 {uuid.uuid4()}\n".encode())
     os.utime(dropped, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = FileSignature.of(dropped)
+    after = _signature(dropped)
     assert (after.size, after.modified_ns) == (before.st_size, before.st_mtime_ns)
     assert after.changed_ns != before.st_ctime_ns
 
@@ -143,6 +147,6 @@ def test_a_signature_recorded_right_after_the_files_last_change_is_not_trusted(w
 
     reads = []
     original = land_module._hash
-    monkeypatch.setattr("etl.land._hash", lambda path: reads.append(path) or original(path))
+    monkeypatch.setattr("etl.land._hash", lambda source: reads.append(source.path) or original(source))
     again = land(warehouse, department, feed, _source(dropped, signed=True))
     assert again.batch_id == first.batch_id and reads == [dropped]
