@@ -142,6 +142,8 @@ def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
         feeder = _LineFeeder(iter(handle))
         reader = csv.reader(feeder)
         header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):
+            header = next(reader, None)  # blank lines above the header
         if header is None:
             return
         feeder.take_consumed()
@@ -184,27 +186,61 @@ def _unreadable_cells(path: Path) -> list[str]:
     return found
 
 
-def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
-               unreadable_cells: list[str] | None = None) -> Iterator[list[str | None]]:
-    """Rows of the first sheet, read with calamine (Rust; an order of magnitude faster than openpyxl).
-    Names of further sheets that hold data go to `other_sheets`, error cells and formulas without a
-    saved result to `unreadable_cells` (the batch is held for either)."""
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of Excel 97-2003, and of encrypted workbooks
+ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # a stream name of an encrypted OOXML package
+
+
+def _open_workbook(path: Path):  # noqa: ANN202 - a CalamineWorkbook
+    """The workbook, recognised by its bytes rather than its name (a department's .xls may arrive as .xlsx and
+    the other way round); a file that cannot be read fails with a reason naming what it is."""
     from python_calamine import CalamineWorkbook
 
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+        handle.seek(0)
+        try:
+            return CalamineWorkbook.from_filelike(handle)
+        except Exception:  # noqa: BLE001 - calamine raises several types for damaged files
+            pass
+    if not magic:
+        raise UnreadableSource("Excel 文件为空（0 字节）", "the Excel file is empty (0 bytes)")
+    if magic.startswith(ZIP_MAGIC):
+        raise UnreadableSource("Excel 文件已损坏或被截断（上传不完整？），无法打开",
+                               "the Excel file is damaged or truncated (an incomplete upload?) and cannot be opened")
+    if magic == OLE2_MAGIC:
+        if ENCRYPTION_INFO in path.read_bytes():
+            raise UnreadableSource("Excel 文件设置了打开密码（已加密），无法读取；请取消密码后重报",
+                                   "the Excel workbook is password-protected (encrypted); remove the password and "
+                                   "send it again")
+        raise UnreadableSource("Excel 97-2003 格式（.xls）的工作簿无法读取（可能已损坏或设置了密码）；"
+                               "请另存为 .xlsx 后重报",
+                               "the Excel 97-2003 (.xls) workbook cannot be read (damaged or password-protected); "
+                               "save it as .xlsx and send it again")
+    raise UnreadableSource("文件不是 Excel 工作簿（内容看起来是文本或其他格式）",
+                           "the file is not an Excel workbook (its content looks like text or another format)")
+
+
+def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
+               unreadable_cells: list[str] | None = None) -> Iterator[list[str | None]]:
+    """Rows of the first sheet, read with calamine (Rust; an order of magnitude faster than openpyxl), from the
+    first row that holds anything (a blank line above the header is common). Excel 97-2003 (.xls) workbooks
+    are read too. Names of further sheets that hold data go to `other_sheets`, error cells and formulas
+    without a saved result to `unreadable_cells` (the batch is held for either)."""
+    workbook = _open_workbook(path)
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheet = workbook.get_sheet_by_index(0)
-        rows = sheet.iter_rows()
-    except Exception as exc:  # noqa: BLE001 - calamine raises several types for damaged files
-        raise UnreadableSource("Excel 文件无法打开（可能已损坏、被截断或设置了密码）",
-                               f"the Excel file cannot be opened (damaged, truncated or password-protected: "
-                               f"{type(exc).__name__})") from None
+        rows = workbook.get_sheet_by_index(0).iter_rows()
+    except Exception as exc:  # noqa: BLE001
+        raise UnreadableSource("Excel 文件的第一个工作表无法读取", f"the workbook's first sheet cannot be read "
+                               f"({type(exc).__name__})") from None
     width = None
     for row in rows:
         values = [_cell_text(v) for v in row]
         if width is None:  # the header: calamine pads it to the sheet's width with empty cells
             while values and values[-1] is None:
                 values.pop()
+            if not values:
+                continue  # blank rows above the header
             width = len(values)
         # A short row is a row with blanks at the end; a long one keeps its extra values (a parse finding).
         while len(values) > width and values[-1] is None:
@@ -218,11 +254,16 @@ def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
                 data = [["?"]]
             if any(_cell_text(v) for row in data for v in row):
                 other_sheets.append(name)
-    if unreadable_cells is not None:
+    if unreadable_cells is not None and _is_zip(path):
         try:
             unreadable_cells.extend(_unreadable_cells(path))
         except Exception:  # noqa: BLE001 - calamine read it; a second look that fails changes nothing
             log.warning("could not scan %s for error cells", path.name)
+
+
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == ZIP_MAGIC
 
 
 def _read_jsonl(path: Path) -> Iterator[dict | str]:

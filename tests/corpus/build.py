@@ -43,6 +43,10 @@ LICENCE_CODES = ["XK_XDR_MC", "XK_XDR_LB", "XK_XDR_SHXYM", "XK_FRDB", "XK_XKWS",
 DEBTOR_CODES = ["ZX_XDR_MC", "ZX_XDR_LB", "ZX_XDR_SHXYM", "ZX_FRDB", "ZX_AH", "ZX_ZXFY", "ZX_LARQ", "ZX_FBRQ",
                 "ZX_SXQX", "ZX_LXQK"]
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Files no Python library here writes: real Excel 97-2003 (BIFF8) workbooks, saved by LibreOffice 7.4 from the
+# workbook `xlsx_bytes` makes of two valid statistics penalties named after the file (`soffice --headless
+# --convert-to xls`). Committed as they are; `main` keeps them.
+SAVED_BY_LIBREOFFICE = frozenset({"xls_excel_97_2003.xls", "xls_saved_under_an_xlsx_name.xlsx"})
 
 
 def feed_of(department: str, feed: str) -> Feed:
@@ -361,6 +365,9 @@ def build_files() -> dict[str, bytes]:
     rows[1].append("")
     rows[2].append("该企业已整改完毕")
     add(n, xlsx_bytes({"行政处罚": rows}))
+    n = "xlsx_blank_row_above_header.xlsx"
+    rows = table("natural_resources", "penalty", [penalty("natural_resources", n, i) for i in (1, 2)])
+    add(n, xlsx_bytes({"行政处罚": [[], *rows]}))
     n = "xlsx_merged_title_row.xlsx"
     rows = table("natural_resources", "penalty", [penalty("natural_resources", n, i) for i in (1, 2)])
     add(n, xlsx_bytes({"行政处罚": [["示范县自然资源局2025年6月行政处罚信息公示表"], *rows]},
@@ -436,6 +443,8 @@ def build_files() -> dict[str, bytes]:
     add(n, health(n, health_rows(n, 2)).replace(b"\r\n", b"\r"))
     n = "csv_trailing_empty_rows.csv"
     add(n, health(n, health_rows(n, 2)) + b",,,,,,,,,,,,,,,,\r\n" * 3 + b"\r\n")
+    n = "csv_blank_lines_above_header.csv"
+    add(n, b"\r\n,,,\r\n" + health(n, health_rows(n, 2)))
     n = "csv_concatenated_exports.csv"  # two exports pasted together: the second header is a data row
     first, second = table("health", "penalty", health_rows(n, 2)[:1]), table("health", "penalty", health_rows(n, 2)[1:])
     add(n, csv_bytes(first) + b"\xef\xbb\xbf" + csv_bytes(second))
@@ -610,7 +619,8 @@ def main() -> None:
     """Write the corpus files (and remove stale ones), printing what changed."""
     files = build_files()
     for path in sorted(FILES.rglob("*")):
-        if path.is_file() and path.relative_to(FILES).as_posix() not in files:
+        name = path.relative_to(FILES).as_posix()
+        if path.is_file() and name not in files and name not in SAVED_BY_LIBREOFFICE:
             path.unlink()
             print(f"removed {path.relative_to(FILES)}")
     for name, data in files.items():

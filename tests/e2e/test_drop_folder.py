@@ -56,7 +56,8 @@ def test_links_and_stray_files_are_refused_reported_and_recorded(fresh_pg15_url,
         assert {name: (n.kind, n.feed_code) for name, n in notices.items()} == {
             "penalty_20260101.csv": ("refused", "penalty"), "penalty_20260103.txt": ("unmatched", None)}
         assert sources == {"penalty_20260102.csv", "LICENSE_20260102.CSV"} and PASSWD_MARK not in reasons
-        landed = "".join(p.read_text(encoding="latin-1") for p in (tmp_path / "var" / "landing").rglob("*") if p.is_file())
+        landing = tmp_path / "var" / "landing"
+        landed = "".join(p.read_text(encoding="latin-1") for p in landing.rglob("*") if p.is_file())
         assert PASSWD_MARK not in landed
         for workbook in (tmp_path / "var" / "feedback").rglob("*.xlsx"):
             cells = [str(c.value) for ws in load_workbook(workbook) for row in ws.iter_rows() for c in row]
@@ -92,7 +93,8 @@ def test_file_option_takes_only_a_complete_file_of_the_folder_and_says_why_not(f
     assert creditwh("init", env=env).returncode == 0
 
     def refused(path: Path, *expected: str, settle: str = "0") -> None:
-        result = creditwh("ingest", "forestry", "--file", str(path), env={**env, "CREDITWH_FILE_SETTLE_SECONDS": settle})
+        result = creditwh("ingest", "forestry", "--file", str(path),
+                          env={**env, "CREDITWH_FILE_SETTLE_SECONDS": settle})
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and not result.stdout, result.stdout + result.stderr
         assert PASSWD_MARK not in lines[0]

@@ -169,15 +169,17 @@ def fast_connector(feed: Feed):
 # -- running a case ----------------------------------------------------------------------------------------
 
 
-def _drop_name(feed: Feed, stem: str) -> str:
-    """A file name the feed's pattern takes (e.g. penalty_*.csv -> penalty_<stem>.csv)."""
-    return feed.file.pattern.replace("*", stem)
+def _drop_name(feed: Feed, stem: str, suffix: str) -> str:
+    """A file name the feed's pattern takes, with the corpus file's extension (penalty_*.xlsx -> penalty_<stem>.xls
+    for an old Excel file: the feed takes both)."""
+    return feed.file.pattern.replace("*", stem).rsplit(".", 1)[0] + suffix
 
 
-def _ingest_file(engine: Engine, department, feed: Feed, data: bytes, drop: Path, stem: str) -> BatchOutcome:
+def _ingest_file(engine: Engine, department, feed: Feed, data: bytes, drop: Path, stem: str,
+                 suffix: str | None = None) -> BatchOutcome:
     folder = drop / department.code
     folder.mkdir(parents=True)
-    path = folder / _drop_name(feed, stem)
+    path = folder / _drop_name(feed, stem, suffix or "." + feed.file.pattern.rsplit(".", 1)[1])
     path.write_bytes(data)
     outcomes = ingest_feed(engine, catalog(), department, feed, file_drop_dir=drop)
     assert len(outcomes) == 1, f"one batch expected, got {outcomes}"
@@ -205,7 +207,7 @@ def run_case(case: dict, engine: Engine, tmp_path: Path, api: ScriptedApi,
     if "file" in case:
         before = _counts(engine, case)
         return _ingest_file(engine, department, feed, (CORPUS / "files" / case["file"]).read_bytes(),
-                            tmp_path / "drop", case["id"]), before
+                            tmp_path / "drop", case["id"], Path(case["file"]).suffix), before
     options = dict(case["recipe"])
     sources = recipe(options.pop("name"), **options)
     *history, (_, _, data) = sources
