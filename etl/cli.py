@@ -18,7 +18,16 @@ log = logging.getLogger("creditwh")
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
+class _ScreenFormatter(logging.Formatter):
+    """One line per message on the screen: tracebacks go to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage().splitlines()[0] if record.getMessage() else ""
+
+
 def _setup_logging(verbose: bool) -> Path:
+    from etl.personal import mask_log_handlers
+
     log_dir = config.var_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "creditwh.log"
@@ -28,9 +37,10 @@ def _setup_logging(verbose: bool) -> Path:
     to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     to_file.setLevel(logging.DEBUG)
     to_screen = logging.StreamHandler(sys.stderr)
-    to_screen.setFormatter(logging.Formatter("%(message)s"))
+    to_screen.setFormatter(_ScreenFormatter())
     to_screen.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.handlers[:] = [to_file, to_screen]
+    mask_log_handlers(root)  # identity numbers never reach the log file or the screen
     return log_file
 
 
@@ -275,21 +285,33 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+def _error(text: str) -> None:
+    """The one line a failure gets on the screen, identity numbers masked."""
+    from etl.personal import mask_text
+
+    click.echo(f"error: {mask_text(' '.join(text.split()))}", err=True)
+
+
 def main() -> None:
-    """Entry point: errors people can fix are one line, anything else points at the log."""
+    """Entry point: every failure is one bilingual line and a non-zero exit; details go to the log file."""
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        _error("已中止 / aborted")
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        _error(f"命令用法有误 / {exc.format_message()} (creditwh --help)")
         sys.exit(exc.exit_code)
     except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _error(str(exc))
+        sys.exit(2)
+    except OSError as exc:  # a file that cannot be read or written: the person can fix it
+        log.debug("file error", exc_info=True)
+        where = f" {exc.filename}" if exc.filename else ""
+        _error(f"无法读写文件{where}（{exc.strerror or exc}）/ cannot read or write{where}: {exc.strerror or exc}")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback on screen
-        log.exception("unexpected failure")
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} "
-                   f"(details in {config.var_dir() / 'logs' / 'creditwh.log'})", err=True)
+        log.debug("unexpected failure", exc_info=True)  # to the log file; the screen gets the line below
+        _error(f"意外错误 / unexpected {type(exc).__name__}: {exc} "
+               f"(details in {config.var_dir() / 'logs' / 'creditwh.log'})")
         sys.exit(1)

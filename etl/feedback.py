@@ -1,7 +1,9 @@
 """Feedback to departments (问题数据退回): one XLSX per batch with rejected rows, in Chinese.
 
-Each line says which source row and field failed, the value as sent and the reason. Personal ID
-numbers are masked; cell text that a spreadsheet would run as a formula is stored as plain text.
+Each line says which source row and field failed, the value as sent and the reason. Identity numbers
+are masked wherever they appear (etl.personal): in ID fields by their document type, in any other cell
+when one is written into the text; cell text that a spreadsheet would run as a formula is stored as
+plain text.
 
 Written with XlsxWriter: a nightly run writes one workbook per batch with rejections (dozens), and
 XlsxWriter writes one in well under half of openpyxl's time (~7 ms against ~17 ms for 55 rows).
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,10 +23,9 @@ from sqlalchemy.engine import Engine
 
 from etl import config
 from etl.catalog import Catalog
-from etl.codes import mask_id_number
+from etl.personal import mask_id, mask_json, mask_text
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-ID_NUMBER_LIKE = re.compile(r"\b\d{17}[\dXx]\b")
 MAX_CELL = 32_000  # Excel refuses cells over 32,767 characters
 HEADERS = ["行号", "字段代码", "字段名称", "原值", "问题说明", "Problem (English)", "规则"]
 TITLE = {"bold": True, "font_size": 12}
@@ -35,8 +35,7 @@ WRAPPED = {"text_wrap": True, "valign": "top"}
 
 def _safe(value: object) -> str:
     text = "" if value is None else str(value)
-    text = ID_NUMBER_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
-    return text[:MAX_CELL]
+    return mask_text(text)[:MAX_CELL]
 
 
 class _Sheet:
@@ -126,11 +125,12 @@ def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | No
             raw = finding.raw if isinstance(finding.raw, dict) else json.loads(finding.raw or "{}")
             spec = record_type.field_by_code.get(finding.field)
             if finding.field == "*":
-                value = json.dumps(raw, ensure_ascii=False)
+                value = json.dumps(mask_json(raw), ensure_ascii=False)
             else:
                 value = raw.get(header_of.get(finding.field, finding.field))
                 if spec is not None and spec.personal:
-                    value = mask_id_number(value) if value else value
+                    type_field = spec.id_type_field
+                    value = mask_id(value, raw.get(header_of.get(type_field, type_field)) if type_field else None)
             sheet.number(row, 1, finding.row_no, WRAPPED)
             for column, text in enumerate(
                     [finding.field, spec.name_zh if spec else "整行", _safe(value), finding.message_zh,

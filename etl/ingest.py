@@ -44,6 +44,7 @@ from etl.faults import crash_point
 from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
 from etl.load import load_batch
+from etl.personal import mask_text
 from etl.stage import UnreadableSource, stage_batch
 from etl.stage.tables import clean_table, staging_table
 from etl.validate import check_with_great_expectations, validate_batch
@@ -130,6 +131,7 @@ def _work_present(engine: Engine, catalog: Catalog, batch: Batch, state: sa.Row)
 
 
 def _fail(engine: Engine, batch: Batch, reason: str) -> BatchOutcome:
+    reason = mask_text(reason)
     with engine.begin() as conn:
         conn.execute(sa.text("""
             UPDATE audit.batch SET status = 'failed', status_reason = :reason, updated_at = now()
@@ -306,11 +308,11 @@ def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file
             crash_point("land.after_commit")
             remove_work_file(source, work_dir)
     for notice in notices:
-        log.warning("%s/%s: %s: %s", department.code, feed.code, notice.name, notice.reason)
+        log.warning("%s/%s: %s: %s", department.code, feed.code, mask_text(notice.name), mask_text(notice.reason))
     if feed.transport == "file":
         record_drop_notices(engine, department, notices, getattr(connector, "scan_notices", notices))
-    extraction.notices.extend(BatchOutcome(department.code, feed.code, None, n.name, n.kind, reason=n.reason)
-                              for n in notices)
+    extraction.notices.extend(BatchOutcome(department.code, feed.code, None, mask_text(n.name), n.kind,
+                                           reason=mask_text(n.reason)) for n in notices)
     record_extract(engine, department, feed, extraction.errors[0].reason if extraction.errors else None)
     return extraction
 

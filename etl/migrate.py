@@ -1,14 +1,20 @@
-"""Numbered SQL migrations from `warehouse_sql/`, applied in order, each in its own transaction.
+"""Numbered SQL migrations from `warehouse_sql/`, applied in order, each in its own transaction; then the
+definitions that follow the code: the personal-data masking functions compiled from the catalog, and the
+repeatable views of `warehouse_sql/views/`.
 
-Every applied file is recorded with its sha256 in `audit.schema_migration`. A file changed after
-it was applied is refused before anything new runs: the fix belongs in a new numbered file.
+Every applied numbered file is recorded with its sha256 in `audit.schema_migration`. A file changed after
+it was applied is refused before anything new runs: the fix belongs in a new numbered file. A view is the
+other way round: one file per view, edited in place, and re-applied whenever its sha256 differs from the
+one recorded in `audit.schema_repeatable` (as jaffle-shop keeps one model per file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +26,9 @@ from etl.errors import UserError
 from etl.sqltext import execute_script
 
 FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+VIEW_FILENAME = re.compile(r"^(mart|dw)\.[a-z][a-z0-9_]*\.sql$")
+# Indexes whose expressions call the masking functions: rebuilt when the masking rules change.
+MASKING_INDEXES = ("dw.dim_subject_display_code_idx",)
 # Any constant works; it only has to be the same for every process migrating this warehouse.
 ADVISORY_LOCK_ID = 0x63726564  # "cred"
 
@@ -83,7 +92,8 @@ def _refuse_drift(applied: dict[int, tuple[str, str]], files: list[Migration]) -
 
 
 def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
-    """Apply every pending migration; returns the names applied (empty when up to date)."""
+    """Apply every pending migration, then the masking rules and the repeatable views that changed; returns
+    the names applied (empty when up to date)."""
     files = discover(sql_dir)
     applied_now: list[str] = []
     with engine.connect() as conn:
@@ -101,22 +111,93 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
                 if migration.version in applied:
                     continue
                 started = time.monotonic()
-                try:
-                    with conn.begin():
-                        execute_script(conn, migration.sql)
-                        conn.execute(
-                            sa.text("INSERT INTO audit.schema_migration (version, name, checksum, duration_ms) "
-                                    "VALUES (:v, :n, :c, :d)"),
-                            {"v": migration.version, "n": migration.name, "c": migration.checksum,
-                             "d": int((time.monotonic() - started) * 1000)},
-                        )
-                except (sa.exc.DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
-                    driver_error = getattr(exc, "orig", None) or exc
-                    reason = str(getattr(driver_error, "pgerror", None) or driver_error).strip().splitlines()[0]
-                    raise UserError(f"Migration {migration.name} failed and was rolled back ({reason}); "
-                                    f"fix the file and run `creditwh init` again.") from None
+                with _reported(conn, migration.name):
+                    execute_script(conn, migration.sql)
+                    conn.execute(
+                        sa.text("INSERT INTO audit.schema_migration (version, name, checksum, duration_ms) "
+                                "VALUES (:v, :n, :c, :d)"),
+                        {"v": migration.version, "n": migration.name, "c": migration.checksum,
+                         "d": int((time.monotonic() - started) * 1000)},
+                    )
                 applied_now.append(migration.name)
+            if _has_repeatable_table(conn):
+                applied_now.extend(_install_masking(conn))
+                applied_now.extend(_apply_views(conn, sql_dir / "views"))
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ADVISORY_LOCK_ID})
             conn.commit()
     return applied_now
+
+
+@contextlib.contextmanager
+def _reported(conn: sa.Connection, name: str) -> Iterator[None]:
+    """One transaction; a failure is one sentence naming the file, and nothing of it stays."""
+    try:
+        with conn.begin():
+            yield
+    except (sa.exc.DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
+        driver_error = getattr(exc, "orig", None) or exc
+        reason = str(getattr(driver_error, "pgerror", None) or driver_error).strip().splitlines()[0]
+        raise UserError(f"迁移 {name} 执行失败，已回滚（{reason}）/ Migration {name} failed and was rolled back "
+                        f"({reason}); fix the file and run `creditwh init` again.") from None
+
+
+def _has_repeatable_table(conn: sa.Connection) -> bool:
+    exists = conn.scalar(sa.text("SELECT to_regclass('audit.schema_repeatable') IS NOT NULL"))
+    conn.rollback()
+    return exists
+
+
+def _recorded(conn: sa.Connection, name: str) -> str | None:
+    """The checksum in place for a repeatable definition (read outside any transaction of the caller's)."""
+    checksum = conn.scalar(sa.text("SELECT checksum FROM audit.schema_repeatable WHERE name = :n"), {"n": name})
+    conn.rollback()
+    return checksum
+
+
+def _record(conn: sa.Connection, name: str, checksum: str) -> None:
+    conn.execute(sa.text("""
+        INSERT INTO audit.schema_repeatable (name, checksum) VALUES (:n, :c)
+        ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), applied_by = current_user
+    """), {"n": name, "c": checksum})
+
+
+def _install_masking(conn: sa.Connection) -> list[str]:
+    """Compile catalog/personal_data.yml into schema pii's functions when the rules changed, and rebuild the
+    indexes whose expressions mask (they would otherwise hold values masked by the old rules)."""
+    from etl.personal import install_sql
+
+    sql = install_sql()
+    checksum = hashlib.sha256(sql.encode()).hexdigest()
+    name = "pii (catalog/personal_data.yml)"
+    if _recorded(conn, name) == checksum:
+        return []
+    with _reported(conn, name):
+        execute_script(conn, sql)
+        for index in MASKING_INDEXES:
+            execute_script(conn, f"REINDEX INDEX {index}")
+        _record(conn, name, checksum)
+    return [name]
+
+
+def _apply_views(conn: sa.Connection, views_dir: Path) -> list[str]:
+    """Re-apply each view file whose content changed: drop the view, create it with its comments, and give
+    the mart's readers SELECT on it (a dropped view loses its grants)."""
+    applied = []
+    for path in sorted(views_dir.glob("*.sql")):
+        if not VIEW_FILENAME.match(path.name):
+            raise UserError(f"视图文件名 {path.name} 不合规 / view file {path.name} is misnamed; name it "
+                            f"<schema>.<view>.sql (schema mart or dw).")
+        data = path.read_bytes()
+        checksum = hashlib.sha256(data).hexdigest()
+        if _recorded(conn, path.name) == checksum:
+            continue
+        view = path.name.removesuffix(".sql")
+        with _reported(conn, path.name):
+            execute_script(conn, f"DROP VIEW IF EXISTS {view}")
+            execute_script(conn, data.decode("utf-8"))
+            if view.startswith("mart."):
+                execute_script(conn, f"GRANT SELECT ON {view} TO bi_reader, etl_writer")
+            _record(conn, path.name, checksum)
+        applied.append(path.name)
+    return applied

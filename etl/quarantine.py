@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from etl.catalog import RecordType, Rule, catalog
+from etl.personal import mask_text
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ def record_findings(conn: Connection, batch_id: int, record_type: RecordType, fi
     rows = []
     for finding in findings:
         zh, en = messages(finding.rule, finding.field, record_type, finding.detail_zh, finding.detail_en)
+        zh, en = mask_text(zh), mask_text(en)  # the raw row keeps the values; the reasons quote them masked
         rows.append((batch_id, finding.row_no, finding.field, str(finding.rule), zh, en,
                      json.dumps(finding.raw, ensure_ascii=False)))
     cursor = conn.connection.driver_connection.cursor()

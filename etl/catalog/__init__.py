@@ -84,6 +84,7 @@ class FieldSpec(Strict):
     multi_value: bool = False
     not_future: bool = False
     personal: bool = False
+    id_type_field: str | None = Field(default=None, description="a personal field's document type (证件类型)")
     role: Role | None = None
 
     @model_validator(mode="after")
@@ -167,6 +168,10 @@ class RecordType(Strict):
             for code in (order.start, order.end):
                 if self.field_by_code.get(code) is None or self.field_by_code[code].type != FieldType.DATE:
                     raise ValueError(f"date_order refers to {code}, which is not a date field")
+        for spec in self.fields:
+            if spec.id_type_field is not None and (not spec.personal or spec.id_type_field not in known):
+                raise ValueError(f"{spec.code}: id_type_field {spec.id_type_field} must name a field of the record "
+                                 f"type, on a personal field")
         roles = [f.role for f in self.fields if f.role]
         if len(set(roles)) != len(roles):
             raise ValueError("a role is given to more than one field")

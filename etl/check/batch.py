@@ -30,9 +30,10 @@ from sqlalchemy.engine import Engine
 
 from etl.check.core import VERDICT_EN, VERDICT_ZH, CheckResult, check_rows
 from etl.check.measures import measures
-from etl.codes import classify_code, mask_id_number, normalize_code
-from etl.errors import UserError
+from etl.codes import classify_code, normalize_code
+from etl.errors import UserError, check_writable
 from etl.feedback import FORMULA_TRIGGERS, _safe
+from etl.personal import mask_id
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ def _shown_input(code: str | None) -> str:
     normal = normalize_code(code) or ""
     if not normal.isascii():
         return _text(code.strip())
-    return normal if classify_code(normal) == "uscc" else mask_id_number(normal)
+    return normal if classify_code(normal) == "uscc" else mask_id(normal)
 
 
 def _set_text(cell, value: str) -> None:  # noqa: ANN001 - openpyxl cell
@@ -449,9 +450,12 @@ def check_file(engine: Engine, path: Path, out_path: Path | None = None, as_of: 
     path = Path(path)
     out_path = Path(out_path) if out_path else default_out_path(path)
     if out_path.suffix.lower() != ".xlsx":
-        raise UserError(f"--out {out_path.name}: the result is a workbook; give a name ending in .xlsx.")
+        raise UserError(f"--out {out_path.name}：结果是 Excel 工作簿，文件名须以 .xlsx 结尾 / "
+                        f"the result is a workbook; give a name ending in .xlsx.")
     if out_path.resolve() == path.resolve():
-        raise UserError("--out would overwrite the input file; give another name.")
+        raise UserError("--out 会覆盖输入文件，请换一个文件名 / "
+                        "--out would overwrite the input file; give another name.")
+    check_writable(out_path)
     started = time.perf_counter()
     table = read_input(path, sheet=sheet, column=column)
     read_done = time.perf_counter()

@@ -22,7 +22,9 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.engine import Connection, Engine
 
 from etl import keys
+from etl.catalog import catalog
 from etl.errors import UserError
+from etl.personal import masked_attributes_sql
 from etl.publish.policy import PublicityPolicy, penalty_tiers_sql, policy
 from etl.sqltext import execute_script, literal
 
@@ -87,14 +89,14 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
     rules = rules or policy()
     type_keys = _record_type_keys(conn, rules.record_types)
     platforms = "ARRAY[" + ", ".join(literal(p.code) for p in rules.platforms) + "]::text[]"
-    masked = "ARRAY[" + ", ".join(literal(f) for f in rules.masked_fields) + "]::text[]"
+    cat = catalog()
+    payload = masked_attributes_sql("f.attributes", [cat.record_type_by_code[code] for code in rules.record_types])
     execute_script(conn, f"""
         DROP TABLE IF EXISTS touched_records;
         CREATE TEMP TABLE touched_records ON COMMIT DROP AS
         SELECT f.record_key, f.record_uid, f.status, f.publicity_start, f.publicity_end, f.publicity_due,
-               -- Masked once per record, not per platform; most records hold no ID number to mask.
-               CASE WHEN f.attributes ?| {masked} THEN dw.mask_personal(f.attributes, {masked})
-                    ELSE f.attributes END AS payload,
+               -- Masked once per record, not per platform: ID fields, and identity numbers in any text.
+               {payload} AS payload,
                f.content_hash, f.decision_date_key, d.department_code, r.record_type_code
           FROM dw.fact_credit_record f
           JOIN dw.dim_department d ON d.department_key = f.department_key

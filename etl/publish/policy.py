@@ -96,7 +96,6 @@ class PenaltyPolicy(_Strict):
 class PublicityPolicy(_Strict):
     platforms: tuple[Platform, ...]
     due_working_days: Annotated[int, Field(ge=1, le=60)]
-    masked_fields: tuple[str, ...]
     license: LicensePolicy
     penalty: PenaltyPolicy
 

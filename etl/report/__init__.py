@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from etl.catalog import Catalog, catalog
 from etl.check.core import check_code
-from etl.errors import UserError
+from etl.errors import UserError, check_writable
 from etl.report.data import ReportData, build_report_data
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -90,9 +90,13 @@ def issue_report(engine: Engine, code: str, out_path: Path, pdf: bool = False, a
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
-        raise UserError(f"--out {out_path.name}: give a name ending in .html (or .pdf).")
+        raise UserError(f"--out {out_path.name}：文件名须以 .html 或 .pdf 结尾 / "
+                        f"give a name ending in .html (or .pdf).")
     html_path = out_path.with_suffix(".html") if suffix == ".pdf" else out_path
     pdf_path = out_path if suffix == ".pdf" else (out_path.with_suffix(".pdf") if pdf else None)
+    for path in (html_path, pdf_path):
+        if path is not None:
+            check_writable(path)
     cat = catalog()
     office = office or default_office(cat)
     started = time.perf_counter()
@@ -100,7 +104,7 @@ def issue_report(engine: Engine, code: str, out_path: Path, pdf: bool = False, a
     if not check.is_found:
         from etl.report.data import _not_found_text
 
-        raise UserError("No credit report for this query: " + _not_found_text(check) + ".")
+        raise UserError("未出具信用报告 / no credit report for this query: " + _not_found_text(check) + ".")
     with engine.begin() as conn:
         data = build_report_data(conn, code, check, office, cat.county.name_zh, purpose)
         data_done = time.perf_counter()

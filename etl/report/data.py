@@ -9,7 +9,6 @@ ID fields are not selected at all, and any value that still holds a valid ID num
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.check.core import VERDICT_ZH, CheckResult
-from etl.codes import classify_code, mask_id_number, normalize_code
+from etl.codes import classify_code, normalize_code
 from etl.errors import UserError
+from etl.personal import mask_id, mask_text
 
 LONG_TERM = "2099-12-31"
 MAX_TABLE_ROWS = 30  # long lists (commitments, licences) show the latest ones and say how many more
-ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 TITLES = {
     "法人及非法人组织": "法人和非法人组织公共信用信息报告",
     "个体工商户": "个体工商户公共信用信息报告",
@@ -32,16 +31,8 @@ TITLES = {
 
 
 def masked(value: object) -> str:
-    """Display text with every valid ID number in it masked (USCCs that are not ID numbers stay)."""
-    if value is None:
-        return ""
-    text = str(value)
-
-    def mask(match: re.Match) -> str:
-        token = match.group(0)
-        return mask_id_number(token) if classify_code(token.upper()) == "id_number" else token
-
-    return ID_LIKE.sub(mask, text)
+    """Display text with every identity number in it masked (etl.personal)."""
+    return "" if value is None else mask_text(str(value))
 
 
 def _wan_yuan(value: object) -> str:
@@ -230,7 +221,7 @@ def resolve_subject(conn: Connection, given: str, check: CheckResult) -> Subject
         raise UserError("No credit report: the subject could not be identified uniquely; give its code.")
     row = rows[0]
     kind = classify_code(row.subject_code)
-    display = row.subject_code if kind == "uscc" else mask_id_number(row.subject_code)
+    display = row.subject_code if kind == "uscc" else mask_id(row.subject_code)
     label = {"uscc": "统一社会信用代码", "id_number": "身份证号码"}.get(kind, "证件号码")
     return Subject(row.subject_key, row.subject_code, kind, display, label, row.name, row.subject_type,
                    row.legal_representative)

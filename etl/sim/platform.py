@@ -31,7 +31,6 @@ import struct
 import sys
 import threading
 import time
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import click
 
 from etl.errors import UserError
+from etl.personal import find_numbers
 from etl.publish.signing import DEFAULT_WINDOW_SECONDS, HEADER_APP_KEY, HEADER_NONCE, HEADER_TIMESTAMP, verify
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,6 @@ ACTIONS = ("upsert", "withdraw")
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-_MASKED_ID = re.compile(r"[0-9A-Za-z]{4}\*{10}[0-9A-Za-z]{4}")
 _UTC = dt.UTC
 
 _HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n<body><h1>Service temporarily "
@@ -229,12 +228,20 @@ def _blank(value: object) -> bool:
     return False
 
 
-def _unmasked_id(value: object) -> bool:
-    """An 18-character ID number that still shows more than its first and last four characters."""
-    if value is None or isinstance(value, bool):
-        return False
-    text = "".join(unicodedata.normalize("NFKC", str(value)).split())
-    return len(text) == 18 and not _MASKED_ID.fullmatch(text)
+def _unmasked_identity(code: str, value: object) -> str | None:
+    """Why a payload value fails the compliance check on personal data, or None: an identity number written
+    anywhere in it (etl.personal finds them as the warehouse does), or an ID field (…_ZJHM) that shows more
+    than half its characters."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    found = find_numbers(value)
+    if found:
+        kind = found[0][0]
+        return (f"{code} 含未脱敏的{kind.name_zh}号码 / {code} holds an unmasked {kind.name_en.lower()} number")
+    if code.endswith("_ZJHM") and value.count("*") * 2 < len(value.strip()):
+        return (f"{code} 证件号码脱敏不足（须隐去至少一半字符） / {code} is not masked enough (hide at least half of "
+                f"its characters)")
+    return None
 
 
 class _Rejection(Exception):
@@ -285,9 +292,9 @@ def _check_publicity_item(item: dict) -> None:
             raise _Rejection("date_mismatch", f"decision_date 与 {decision_field} 不一致 / "
                                               f"decision_date differs from {decision_field}")
     for code in sorted(payload):
-        if code.endswith("_ZJHM") and _unmasked_id(payload[code]):
-            raise _Rejection("unmasked_id", f"{code} 含未脱敏的身份证号（仅保留前 4 位与后 4 位） / {code} holds an "
-                                            f"unmasked ID number (keep only the first 4 and last 4 characters)")
+        problem = _unmasked_identity(code, payload[code])
+        if problem:
+            raise _Rejection("unmasked_id", problem)
 
 
 def _check_indicators(document: dict) -> None:

@@ -7,6 +7,7 @@ with a reason in Chinese and English; nothing from a held batch is loaded until 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from etl.catalog import Catalog, RecordType, Role
 from etl.faults import crash_point
 from etl.land import Batch
+from etl.personal import mask_text
 from etl.quarantine import messages
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
@@ -64,9 +66,10 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
     checks = []
     for rule in rules:
         template_zh, template_en = messages(rule.rule, rule.field, record_type, "{detail}", "{detail}")
+        # Details quote the values as sent: masked, as every text a department or a person sees.
         checks.append(f"(CASE WHEN {rule.sql(joined_checks=True)} THEN {literal(rule.field)} END, "
                       f"{literal(str(rule.rule))}, {literal(template_zh)}, {literal(template_en)}, "
-                      f"{rule.detail_zh}, {rule.detail_en})")
+                      f"pii.mask_text({rule.detail_zh}), pii.mask_text({rule.detail_en}))")
     # Codes repeat (an agency's own code is on every row): check each distinct code once, for the kinds it
     # is used as. One scan of the batch unpivots its code columns; CASE (not AND, whose operands may run in
     # any order) keeps a code from being checked as a kind it is not used as.
@@ -127,6 +130,19 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
     """)
 
 
+def _looks_like_data(headers: list[str]) -> bool:
+    """Whether "headers" are values: organisation codes, identity numbers, dates or amounts, not field names."""
+    from etl.codes import classify_code
+    from etl.personal import find_numbers
+
+    def value_like(text: str) -> bool:
+        text = text.strip()
+        return (classify_code(text) != "unknown" or bool(find_numbers(text))
+                or bool(re.fullmatch(r"[0-9０-９][0-9０-９./\-年月日:： ]*", text)))
+
+    return sum(value_like(h) for h in headers) >= 2
+
+
 def _hold_reasons(conn: Connection, record_type: RecordType, batch: Batch, rows_in: int,
                   header_info: dict) -> list[str]:
     reasons: list[str] = []
@@ -136,6 +152,9 @@ def _hold_reasons(conn: Connection, record_type: RecordType, batch: Batch, rows_
         unknown = "、".join(header_info["unknown"][:20])
         reasons.append(f"表头不属于“{record_type.name_zh}”：{unknown} / "
                        f"headers unknown for record type {record_type.code}: {', '.join(header_info['unknown'][:20])}")
+        if _looks_like_data(header_info["unknown"]):
+            reasons.append("第一行看起来是数据而不是表头，文件可能缺少表头行 / the first row looks like data, not "
+                           "headers: the file may be missing its header row")
     if header_info.get("other_sheets"):
         sheets = "、".join(header_info["other_sheets"][:10])
         reasons.append(f"工作簿除第一个工作表外，工作表“{sheets}”也有数据，只读取第一个工作表；"
@@ -196,7 +215,8 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
         quarantined = conn.scalar(sa.text(
             "SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"), {"b": batch.batch_id})
         reasons = [] if released else _hold_reasons(conn, record_type, batch, row.rows_in, header_info)
-        reason = "；".join(reasons) if reasons else None
+        # Values quoted in a reason (a data row taken for the header, say) are masked like any text shown.
+        reason = mask_text("；".join(reasons)) if reasons else None
         crash_point("validate.before_commit")
         elapsed = int((time.monotonic() - started) * 1000)
         conn.execute(sa.text("""

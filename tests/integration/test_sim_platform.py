@@ -179,13 +179,21 @@ def test_unmasked_id_numbers_are_rejected_with_a_reason(sim):
                            penalty("id-2", uid="u2", CF_FRDB="王某", CF_FR_ZJHM="41052319900101123X"),
                            licence("id-3", uid="u3", XK_XDR_ZJHM="４１０５２３１９９００１０１１２３４"),  # full-width
                            licence("id-4", uid="u4", XK_XDR_ZJHM="4105********011234"),  # birth date half shown
-                           licence("id-5", uid="u5", XK_XDR_ZJHM="4105**********1234"),
-                           licence("id-6", uid="u6", XK_XDR_ZJLX="护照", XK_XDR_ZJHM="E12345678")))
-    assert [r["status"] for r in answer] == ["rejected"] * 4 + ["accepted"] * 2
-    assert {r["reason_code"] for r in answer[:4]} == {"unmasked_id"}
+                           licence("id-5", uid="u5", XK_XDR_ZJLX="护照", XK_XDR_ZJHM="E12345678"),
+                           licence("id-6", uid="u6", XK_XDR_ZJLX="护照", XK_XDR_ZJHM="E123*5678"),  # 8 of 9 shown
+                           # an ID number written into the decision's free text, as real decisions do
+                           penalty("id-7", uid="u7", CF_SY="当事人王某（身份证号410523199001011238）无证经营"),
+                           penalty("id-8", uid="u8", CF_NR="罚款，当事人身份证 410523 19900101 1238"),
+                           licence("id-9", uid="u9", BZ="经办人护照号EA1234567"),
+                           licence("id-10", uid="u10", XK_XDR_ZJHM="4105**********1234"),
+                           licence("id-11", uid="u11", XK_XDR_ZJLX="护照", XK_XDR_ZJHM="E******78"),
+                           penalty("id-12", uid="u12", CF_SY="当事人王某（身份证号4105**********1234）无证经营")))
+    assert [r["status"] for r in answer] == ["rejected"] * 9 + ["accepted"] * 3
+    assert {r["reason_code"] for r in answer[:9]} == {"unmasked_id"}
     assert "XK_XDR_ZJHM" in answer[0]["reason"] and "CF_FR_ZJHM" in answer[1]["reason"]
+    assert "CF_SY" in answer[6]["reason"] and "BZ" in answer[8]["reason"] and "passport" in answer[8]["reason"]
     assert " / " in answer[0]["reason"] and "410523199001011234" not in answer[0]["reason"]
-    assert sim.count_accepted() == 2
+    assert sim.count_accepted() == 3
 
 
 def test_records_are_validated_against_the_standard_fields(sim):
