@@ -1,4 +1,4 @@
-"""Chinese identifier codes: normalise, validate and mask them.
+"""Chinese identifier codes: normalise and validate them (masking personal ones: etl.personal).
 
 Two kinds of code identify the subjects of credit records:
 
@@ -25,7 +25,6 @@ __all__ = [
     "id_check_char",
     "is_valid_id_number",
     "is_valid_uscc",
-    "mask_id_number",
     "normalize_code",
     "org_code_check_char",
     "uscc_check_char",
@@ -174,19 +173,6 @@ def is_valid_id_number(s: str, as_of: datetime.date | None = None) -> bool:
     if datetime.date(year, month, day) > as_of:
         return False
     return id_check_char(s[:17]) == s[17]
-
-
-def mask_id_number(s: str | None) -> str | None:
-    """Hide the birth date and sequence of an identity number for display: keep 4 + 4 characters.
-
-    '410523199001011234' -> '4105**********1234'. Strings shorter than 9 characters would show (nearly)
-    everything that way, so they are masked completely. Works on any string, valid or not.
-    """
-    if s is None:
-        return None
-    if len(s) < 9:
-        return "*" * len(s)
-    return s[:4] + "*" * (len(s) - 8) + s[-4:]
 
 
 def classify_code(s: str | None) -> str:

@@ -155,6 +155,12 @@ def _recorded(conn: sa.Connection, name: str) -> str | None:
     return checksum
 
 
+def _exists(conn: sa.Connection, relation: str) -> bool:
+    found = conn.scalar(sa.text("SELECT to_regclass(:r) IS NOT NULL"), {"r": relation})
+    conn.rollback()
+    return found
+
+
 def _record(conn: sa.Connection, name: str, checksum: str) -> None:
     conn.execute(sa.text("""
         INSERT INTO audit.schema_repeatable (name, checksum) VALUES (:n, :c)
@@ -190,9 +196,10 @@ def _apply_views(conn: sa.Connection, views_dir: Path) -> list[str]:
                             f"<schema>.<view>.sql (schema mart or dw).")
         data = path.read_bytes()
         checksum = hashlib.sha256(data).hexdigest()
-        if _recorded(conn, path.name) == checksum:
-            continue
         view = path.name.removesuffix(".sql")
+        # A view a numbered migration dropped (to change what it depends on) is made again.
+        if _recorded(conn, path.name) == checksum and _exists(conn, view):
+            continue
         with _reported(conn, path.name):
             execute_script(conn, f"DROP VIEW IF EXISTS {view}")
             execute_script(conn, data.decode("utf-8"))

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from etl import config
-from etl.codes import ID_PROVINCES, id_check_char
+from etl.codes import ID_PROVINCES, WHITESPACE, id_check_char
 from etl.errors import UserError
 
 MASK = "*"
@@ -38,7 +38,7 @@ EDGES = {"digits": "0-9", "alphanumeric": "0-9A-Za-z"}
 # enough for a spaced-out identity number; every other text is returned as it is without running a pattern.
 CANDIDATE = "[0-9０-９]{6}|[0-9０-９][0-9０-９ -]{13,}[0-9０-９]"
 
-Check = Literal["gb11643", "gb11643_15", "gb11643_checksum", "none"]
+Check = Literal["gb11643", "gb11643_15", "gb11643_foreign", "none"]
 
 
 class _Strict(BaseModel):
@@ -77,7 +77,7 @@ class Rules(_Strict):
 
     @functools.cached_property
     def compiled(self) -> list[tuple[IdType, IdPattern, re.Pattern]]:
-        return [(t, p, re.compile(p.regex(), re.IGNORECASE)) for t in self.id_types for p in t.patterns]
+        return [(t, p, re.compile(p.regex())) for t in self.id_types for p in t.patterns]
 
     @functools.cached_property
     def by_label(self) -> dict[str, IdType]:
@@ -125,9 +125,9 @@ def number_passes(number: str, check: Check) -> bool:
         return False
     if id_check_char(number[:17]) != number[17]:
         return False
-    if check == "gb11643_checksum":
-        return True
-    return number[:2] in ID_PROVINCES and _birth_date_ok(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    if check == "gb11643" and number[:2] not in ID_PROVINCES:
+        return False
+    return _birth_date_ok(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 
 def _visible(count: int, rule: Visible, min_hidden_share: float) -> tuple[int, int]:
@@ -188,9 +188,9 @@ def id_type_of(value: str, label: str | None, rules_: Rules | None = None) -> Vi
     """The rule for a value of an ID field: the declared document type's, else the type whose pattern the whole
     value matches, else the rule for unrecognised numbers."""
     rules_ = rules_ or rules()
-    if label is not None and label.strip() in rules_.by_label:
-        return rules_.by_label[label.strip()]
-    trimmed = value.strip()
+    if label is not None and label.strip(WHITESPACE) in rules_.by_label:
+        return rules_.by_label[label.strip(WHITESPACE)]
+    trimmed = halfwidth(value).strip(WHITESPACE)
     for id_type, start, end in find_numbers(trimmed, rules_):
         if start == 0 and end == len(trimmed):
             return id_type
@@ -282,9 +282,9 @@ def install_sql(rules_: Rules | None = None) -> str:
         searches.append(f"""
     pos := 1;
     LOOP
-        hit := regexp_instr(half, {_literal(pattern.regex())}, pos, 1, 0, 'i', 1);
+        hit := regexp_instr(half, {_literal(pattern.regex())}, pos, 1, 0, '', 1);
         EXIT WHEN hit = 0;
-        finish := regexp_instr(half, {_literal(pattern.regex())}, pos, 1, 1, 'i', 1);
+        finish := regexp_instr(half, {_literal(pattern.regex())}, pos, 1, 1, '', 1);
         IF pii.number_passes(upper(translate(substr(half, hit, finish - hit), ' -', '')), {_literal(pattern.check)})
         THEN
             hidden := pii.hide(half, hit, finish, {_visible_sql(id_type)}, hidden);
@@ -296,8 +296,8 @@ def install_sql(rules_: Rules | None = None) -> str:
     whole = []
     for id_type, pattern, _ in rules_.compiled:
         whole.append(f"""
-    IF regexp_instr(half, {_literal(pattern.regex())}, 1, 1, 0, 'i', 1) = 1
-       AND regexp_instr(half, {_literal(pattern.regex())}, 1, 1, 1, 'i', 1) = char_length(half) + 1
+    IF regexp_instr(half, {_literal(pattern.regex())}, 1, 1, 0, '', 1) = 1
+       AND regexp_instr(half, {_literal(pattern.regex())}, 1, 1, 1, '', 1) = char_length(half) + 1
        AND pii.number_passes(upper(translate(half, ' -', '')), {_literal(pattern.check)}) THEN
         RETURN {_visible_sql(id_type)};
     END IF;""")
@@ -332,10 +332,7 @@ BEGIN
         IF substr('10X98765432', mod(total, 11) + 1, 1) <> substr(n, 18, 1) THEN
             RETURN false;
         END IF;
-        IF kind = 'gb11643_checksum' THEN
-            RETURN true;
-        END IF;
-        IF NOT substr(n, 1, 2) = ANY ({provinces}) THEN
+        IF kind = 'gb11643' AND NOT substr(n, 1, 2) = ANY ({provinces}) THEN
             RETURN false;
         END IF;
         born := substr(n, 7, 8);
@@ -409,9 +406,9 @@ COMMENT ON FUNCTION pii.mask_text(text) IS
 CREATE OR REPLACE FUNCTION pii.id_visible(value text, label text) RETURNS integer[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
 DECLARE
-    half text := pii.halfwidth(btrim(value));
+    half text := btrim(pii.halfwidth(value), {_literal(WHITESPACE)});
 BEGIN
-    CASE btrim(label)
+    CASE btrim(label, {_literal(WHITESPACE)})
 {label_cases}
         ELSE NULL;
     END CASE;{"".join(whole)}

@@ -66,6 +66,12 @@ SELECT CASE
 $fn$;
 REINDEX INDEX dw.dim_subject_display_code_idx;
 
+-- The masking of migrations 002 and 009 (4 + 4 characters whatever the document, ID fields only) gives way to
+-- pii; the two views that used it are dropped here and re-made from warehouse_sql/views/.
+DROP VIEW mart.v_publicity_license, mart.v_publicity_penalty;
+DROP FUNCTION dw.mask_personal(jsonb, text[]);
+DROP FUNCTION dw.mask_id_number(text);
+
 -- Which version of each repeatable definition (warehouse_sql/views/) is in place.
 CREATE TABLE audit.schema_repeatable (
     name        text PRIMARY KEY,

@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
 
+from etl.codes import classify_code
 from etl.errors import UserError
 from etl.personal import find_numbers
 from etl.publish.signing import DEFAULT_WINDOW_SECONDS, HEADER_APP_KEY, HEADER_NONCE, HEADER_TIMESTAMP, verify
@@ -234,6 +235,8 @@ def _unmasked_identity(code: str, value: object) -> str | None:
     than half its characters."""
     if not isinstance(value, str) or not value.strip():
         return None
+    if classify_code(value) == "uscc":
+        return None  # an organisation's code (a valid USCC that is not also a citizen ID number)
     found = find_numbers(value)
     if found:
         kind = found[0][0]

@@ -22,12 +22,12 @@ from etl.codes import (
     id_check_char,
     is_valid_id_number,
     is_valid_uscc,
-    mask_id_number,
     normalize_code,
     org_code_check_char,
     uscc_check_char,
 )
 from etl.config import SQL_DIR
+from etl.personal import mask_id
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ COMPARE = text(
     SELECT dw.normalize_code(t.x),
            dw.is_valid_uscc(t.x),
            dw.is_valid_id_number(t.x, :as_of),
-           dw.mask_id_number(t.x),
+           pii.mask_id(t.x),
            dw.is_valid_uscc(dw.normalize_code(t.x)),
            dw.is_valid_id_number(dw.normalize_code(t.x), :as_of)
     FROM unnest(CAST(:values AS text[])) WITH ORDINALITY AS t(x, i)
@@ -53,7 +53,7 @@ def python_answers(value: str | None, as_of: datetime.date) -> tuple[object, ...
         normalized,
         is_valid_uscc(value),  # type: ignore[arg-type]
         is_valid_id_number(value, as_of),  # type: ignore[arg-type]
-        mask_id_number(value),
+        mask_id(value),
         is_valid_uscc(normalized),  # type: ignore[arg-type]
         is_valid_id_number(normalized, as_of),  # type: ignore[arg-type]
     )
@@ -300,7 +300,7 @@ def test_function_properties(warehouse: Engine) -> None:
                 SELECT p.proname, p.provolatile, p.proparallel, obj_description(p.oid, 'pg_proc')
                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                 WHERE n.nspname = 'dw'
-                  AND p.proname IN ('normalize_code', 'is_valid_uscc', 'is_valid_id_number', 'mask_id_number')
+                  AND p.proname IN ('normalize_code', 'is_valid_uscc', 'is_valid_id_number')
                 """
             )
         ).all()
@@ -309,7 +309,6 @@ def test_function_properties(warehouse: Engine) -> None:
         "normalize_code": ("i", "s"),
         "is_valid_uscc": ("i", "s"),
         "is_valid_id_number": ("s", "s"),
-        "mask_id_number": ("i", "s"),
     }
     for name, _, _, comment in rows:
         chinese, _, english = (comment or "").partition("/ ")

@@ -33,12 +33,13 @@ from etl.catalog import catalog
 from etl.check import check_code, check_rows, load_measures, measures, seed_measures
 from etl.check.batch import check_file, read_input
 from etl.check.cli import check as check_command
-from etl.codes import classify_code, is_valid_id_number, mask_id_number
+from etl.codes import classify_code, is_valid_id_number
 from etl.errors import UserError
 from etl.generate import generate
 from etl.generate.subjects import uscc
 from etl.ingest import ingest_department
 from etl.migrate import migrate
+from etl.personal import mask_id
 from etl.reference import seed_reference_data
 from etl.sim.departments import DepartmentSimulator
 from tests.conftest import SERVERS, DatabaseFactory
@@ -195,7 +196,7 @@ def _conditions(result) -> set[str]:  # noqa: ANN001
 
 
 def _display(code: str) -> str:
-    return code if classify_code(code) == "uscc" else mask_id_number(code)
+    return code if classify_code(code) == "uscc" else mask_id(code)
 
 
 # -- agreement with the facts -------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def test_single_check_equals_the_batch_row_and_masks_people(wh):
         single = check_code(wh.engine, code)
         assert single == from_batch
         if classify_code(code) != "uscc":
-            assert single.code == mask_id_number(code) != code
+            assert single.code == mask_id(code) != code
 
 
 def test_renamed_debtor_is_still_vetoed_through_its_old_version(wh):
@@ -281,7 +282,7 @@ def test_codes_are_normalised_and_bad_input_is_classified(wh):
                         "not_found", "name_not_found", "invalid", "found_by_name"]
     assert [r.verdict for r in results] == ["veto", "veto", "unchecked", "veto", "veto", "unchecked", "unchecked",
                                             "pass", "unchecked", "unchecked", "veto"]
-    assert results[2].code == mask_id_number(fixed) and results[9].code == "4105**********1234"
+    assert results[2].code == mask_id(fixed) and results[9].code == "4105**********1234"
     assert results[5].code is None and results[8].code is None and results[8].is_dishonest_debtor is None
     assert results[7].is_dishonest_debtor is False and results[7].active_penalty_count == 0
 
@@ -534,7 +535,7 @@ def test_a_bi_reader_login_can_check_without_table_rights(wh, login):
         [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c)"), {"c": wh.renamed_debtor}).all()
         assert row.verdict == "veto" and row.is_dishonest_debtor and row.code == _display(wh.renamed_debtor)
         [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c)"), {"c": person}).all()
-        assert row.is_found and row.code == mask_id_number(person) != person
+        assert row.is_found and row.code == mask_id(person) != person
         assert person not in str(tuple(row))
         rows = conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(ARRAY[:a, :b])"),
                             {"a": wh.renamed_debtor, "b": person}).all()

@@ -24,11 +24,12 @@ from sqlalchemy.engine import Engine
 from etl.catalog import catalog
 from etl.check import seed_measures
 from etl.check.cli import report as report_command
-from etl.codes import is_valid_id_number, mask_id_number
+from etl.codes import is_valid_id_number
 from etl.errors import UserError
 from etl.generate import generate
 from etl.ingest import ingest_department
 from etl.migrate import migrate
+from etl.personal import mask_id
 from etl.reference import seed_reference_data
 from etl.report import issue_report
 from etl.report.pdf import find_chromium, print_pdf, screenshot
@@ -159,7 +160,7 @@ def test_a_persons_report_masks_the_id_number(wh, tmp_path):
     issued = issue_report(wh.engine, wh.person, tmp_path / "person.html")
     html = issued.html_path.read_text(encoding="utf-8")
     assert "自然人公共信用信息报告" in html
-    assert mask_id_number(wh.person) in html and wh.person not in html
+    assert mask_id(wh.person) in html and wh.person not in html
     assert _valid_id_numbers(html) == []
 
 

@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from etl.catalog import catalog
-from etl.codes import id_check_char, is_valid_id_number, mask_id_number
+from etl.codes import id_check_char, is_valid_id_number
 from etl.generate import generate
 from etl.generate.subjects import uscc
 from etl.ingest import ingest_department
 from etl.migrate import migrate
+from etl.personal import mask_id
 from etl.reference import seed_reference_data
 from etl.sim.departments import DepartmentSimulator
 from tests.conftest import SERVERS, DatabaseFactory
@@ -47,7 +48,7 @@ def display_code(code: str, code_kind: str) -> str:
     """dw.mask_code in Python: a USCC as is unless it also passes the ID-number check; anything else masked."""
     if code_kind == "uscc" and not is_valid_id_number(code, as_of=dt.date(2999, 12, 31)):
         return code
-    return mask_id_number(code)
+    return mask_id(code)
 
 
 class Marts:
@@ -160,7 +161,7 @@ def test_no_mart_column_shows_an_id_number(marts):
     assert people, "the generated data should contain natural persons identified by ID number"
     shown = {r.subject_code for r in marts.read(
         "SELECT subject_code FROM mart.v_subject_profile WHERE code_kind = 'id_number'")}
-    assert shown == {mask_id_number(p.subject_code) for p in people}
+    assert shown == {mask_id(p.subject_code) for p in people}
     assert all(re.fullmatch(r"[0-9]{4}\*{10}[0-9X]{4}", code) for code in shown)
 
 
@@ -178,7 +179,7 @@ def test_restricted_layers_refuse_the_reader(marts):
                 conn.execute(sa.text(f'SELECT 1 FROM "{table.schema_name}"."{table.name}" LIMIT 1'))
         # Nor can the reader change the mart or call the warehouse's functions by name.
         for statement in ("CREATE VIEW mart.v_mine AS SELECT 1 AS one",
-                          "SELECT dw.mask_id_number('410523199001011234')",
+                          "SELECT dw.is_valid_id_number('410523199001011234')",
                           "CREATE TABLE mart.mine (one integer)"):
             with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), conn.begin_nested():
                 conn.execute(sa.text(statement))
@@ -388,4 +389,4 @@ def test_mask_code_matches_its_python_twin(warehouse):
     assert sum(1 for c in codes if c and is_valid_id_number(c, as_of=dt.date(2999, 12, 31))) > 500
     for row in rows:
         assert row.as_uscc == (display_code(row.c, "uscc") if row.c is not None else None), row.c
-        assert row.as_person == mask_id_number(row.c), row.c
+        assert row.as_person == mask_id(row.c), row.c

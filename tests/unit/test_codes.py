@@ -17,7 +17,6 @@ from etl.codes import (
     id_check_char,
     is_valid_id_number,
     is_valid_uscc,
-    mask_id_number,
     normalize_code,
     org_code_check_char,
     uscc_check_char,
@@ -311,26 +310,6 @@ def test_whitespace_set_is_the_documented_one() -> None:
 
 
 # --- masking ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("410523199001011234", "4105**********1234"),
-        ("11010519491231002X", "1101**********002X"),
-        ("123456789", "1234*6789"),
-        ("12345678", "********"),
-        ("1", "*"),
-        ("", ""),
-        ("4105231990010112345", "4105***********2345"),
-    ],
-)
-def test_mask_id_number(raw: str, expected: str) -> None:
-    assert mask_id_number(raw) == expected
-
-
-def test_mask_id_number_none() -> None:
-    assert mask_id_number(None) is None
 
 
 # --- classification --------------------------------------------------------------------------------
