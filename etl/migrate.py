@@ -1,11 +1,12 @@
 """Numbered SQL migrations from `warehouse_sql/`, applied in order, each in its own transaction; then the
 definitions that follow the code: the personal-data masking functions compiled from the catalog, and the
-repeatable views of `warehouse_sql/views/`.
+repeatable definitions of `warehouse_sql/repeatable/` (one view or function per file).
 
 Every applied numbered file is recorded with its sha256 in `audit.schema_migration`. A file changed after
-it was applied is refused before anything new runs: the fix belongs in a new numbered file. A view is the
-other way round: one file per view, edited in place, and re-applied whenever its sha256 differs from the
-one recorded in `audit.schema_repeatable` (as jaffle-shop keeps one model per file).
+it was applied is refused before anything new runs: the fix belongs in a new numbered file. A view or a
+function is the other way round: one file each, `NN_<schema>.<name>.sql` (NN orders them), edited in place
+and re-applied whenever its sha256 differs from the one recorded in `audit.schema_repeatable`, or the object
+is missing (as jaffle-shop keeps one model per file). Each file drops and creates its object itself.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from etl.errors import UserError
 from etl.sqltext import execute_script
 
 FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-VIEW_FILENAME = re.compile(r"^(mart|dw)\.[a-z][a-z0-9_]*\.sql$")
+REPEATABLE_FILENAME = re.compile(r"^\d{2}_((?:mart|dw)\.[a-z][a-z0-9_]*)\.sql$")
 # Indexes whose expressions call the masking functions: rebuilt when the masking rules change.
 MASKING_INDEXES = ("dw.dim_subject_display_code_idx",)
 # Any constant works; it only has to be the same for every process migrating this warehouse.
@@ -122,7 +123,7 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
                 applied_now.append(migration.name)
             if _has_repeatable_table(conn):
                 applied_now.extend(_install_masking(conn))
-                applied_now.extend(_apply_views(conn, sql_dir / "views"))
+                applied_now.extend(_apply_repeatable(conn, sql_dir / "repeatable"))
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ADVISORY_LOCK_ID})
             conn.commit()
@@ -155,8 +156,14 @@ def _recorded(conn: sa.Connection, name: str) -> str | None:
     return checksum
 
 
-def _exists(conn: sa.Connection, relation: str) -> bool:
-    found = conn.scalar(sa.text("SELECT to_regclass(:r) IS NOT NULL"), {"r": relation})
+def _exists(conn: sa.Connection, name: str) -> bool:
+    """Whether a view or table, or a function, of that qualified name exists."""
+    schema, _, bare = name.partition(".")
+    found = conn.scalar(sa.text("""
+        SELECT to_regclass(:name) IS NOT NULL
+            OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                        WHERE n.nspname = :schema AND p.proname = :bare)
+    """), {"name": name, "schema": schema, "bare": bare})
     conn.rollback()
     return found
 
@@ -186,25 +193,25 @@ def _install_masking(conn: sa.Connection) -> list[str]:
     return [name]
 
 
-def _apply_views(conn: sa.Connection, views_dir: Path) -> list[str]:
-    """Re-apply each view file whose content changed: drop the view, create it with its comments, and give
-    the mart's readers SELECT on it (a dropped view loses its grants)."""
+def _apply_repeatable(conn: sa.Connection, directory: Path) -> list[str]:
+    """Re-apply each definition whose file changed (or whose object is gone), in file-name order; a mart view
+    gets its readers' SELECT again (a dropped view loses its grants)."""
     applied = []
-    for path in sorted(views_dir.glob("*.sql")):
-        if not VIEW_FILENAME.match(path.name):
-            raise UserError(f"视图文件名 {path.name} 不合规 / view file {path.name} is misnamed; name it "
-                            f"<schema>.<view>.sql (schema mart or dw).")
+    for path in sorted(directory.glob("*.sql")):
+        match = REPEATABLE_FILENAME.match(path.name)
+        if not match:
+            raise UserError(f"可重复定义的文件名 {path.name} 不合规 / repeatable file {path.name} is misnamed; name "
+                            f"it NN_<schema>.<name>.sql (schema mart or dw).")
         data = path.read_bytes()
         checksum = hashlib.sha256(data).hexdigest()
-        view = path.name.removesuffix(".sql")
-        # A view a numbered migration dropped (to change what it depends on) is made again.
-        if _recorded(conn, path.name) == checksum and _exists(conn, view):
+        name = match.group(1)
+        # An object a numbered migration dropped (to change what it depends on) is made again.
+        if _recorded(conn, path.name) == checksum and _exists(conn, name):
             continue
         with _reported(conn, path.name):
-            execute_script(conn, f"DROP VIEW IF EXISTS {view}")
             execute_script(conn, data.decode("utf-8"))
-            if view.startswith("mart."):
-                execute_script(conn, f"GRANT SELECT ON {view} TO bi_reader, etl_writer")
+            if name.startswith("mart.") and conn.scalar(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}):
+                execute_script(conn, f"GRANT SELECT ON {name} TO bi_reader, etl_writer")
             _record(conn, path.name, checksum)
         applied.append(path.name)
     return applied

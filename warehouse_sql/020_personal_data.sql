@@ -3,7 +3,7 @@
 -- by the migration runner right after the numbered migrations (etl.personal.install_sql); the ones below
 -- only stand in until then, and mask every digit, so that nothing is ever shown whole.
 --
--- Views and functions that change with the code live one per file under warehouse_sql/views/ and are
+-- Views and functions that change with the code live one per file under warehouse_sql/repeatable/ and are
 -- re-applied whenever their file changes (audit.schema_repeatable records which version is in place).
 -- (No percent sign and no colon directly followed by a word character: see 002.)
 
@@ -67,12 +67,12 @@ $fn$;
 REINDEX INDEX dw.dim_subject_display_code_idx;
 
 -- The masking of migrations 002 and 009 (4 + 4 characters whatever the document, ID fields only) gives way to
--- pii; the two views that used it are dropped here and re-made from warehouse_sql/views/.
+-- pii; the two views that used it are dropped here and re-made from warehouse_sql/repeatable/.
 DROP VIEW mart.v_publicity_license, mart.v_publicity_penalty;
 DROP FUNCTION dw.mask_personal(jsonb, text[]);
 DROP FUNCTION dw.mask_id_number(text);
 
--- Which version of each repeatable definition (warehouse_sql/views/) is in place.
+-- Which version of each repeatable definition (warehouse_sql/repeatable/) is in place.
 CREATE TABLE audit.schema_repeatable (
     name        text PRIMARY KEY,
     checksum    char(64)    NOT NULL,
@@ -81,7 +81,7 @@ CREATE TABLE audit.schema_repeatable (
 );
 COMMENT ON TABLE audit.schema_repeatable IS
     '可重复执行的定义（视图、函数）：每个文件一行，内容变化时重新执行 / Repeatable definitions (views, '
-    'functions): one row per file under warehouse_sql/views, re-applied whenever the file changes';
+    'functions): one row per file under warehouse_sql/repeatable, re-applied whenever the file changes';
 COMMENT ON COLUMN audit.schema_repeatable.name IS '文件名 / File name';
 COMMENT ON COLUMN audit.schema_repeatable.checksum IS '已执行内容的 SHA-256 / SHA-256 of the version in place';
 COMMENT ON COLUMN audit.schema_repeatable.applied_at IS '执行时间（UTC）/ When it was applied (UTC)';

@@ -1,7 +1,8 @@
 """Joint rewards and punishments (联合奖惩): the credit check for one code or a whole workbook of them.
 
 `seed_measures` copies etl/catalog/measures.yml into the warehouse (`creditwh init` calls it);
-`check_code` and `check_rows` ask `mart.credit_check` / `mart.credit_check_batch` (migration 013);
+`check_code` and `check_rows` ask `mart.credit_check` / `mart.credit_check_batch` (warehouse_sql/repeatable/),
+stating a purpose, logged by the warehouse;
 `etl.check.batch` reads a workbook of firms and writes the marked-up result.
 """
 

@@ -445,7 +445,7 @@ def default_out_path(path: Path) -> Path:
 
 
 def check_file(engine: Engine, path: Path, out_path: Path | None = None, as_of: dt.date | None = None,
-               sheet: str | None = None, column: str | None = None) -> BatchSummary:
+               sheet: str | None = None, column: str | None = None, purpose: str | None = None) -> BatchSummary:
     """Read the file, check every row in one set-based query, write the marked-up workbook."""
     path = Path(path)
     out_path = Path(out_path) if out_path else default_out_path(path)
@@ -459,7 +459,7 @@ def check_file(engine: Engine, path: Path, out_path: Path | None = None, as_of: 
     started = time.perf_counter()
     table = read_input(path, sheet=sheet, column=column)
     read_done = time.perf_counter()
-    results = check_rows(engine, [(r.code, r.name) for r in table.rows], as_of=as_of)
+    results = check_rows(engine, [(r.code, r.name) for r in table.rows], purpose, as_of=as_of)
     check_done = time.perf_counter()
     checked_at = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
     write_result(out_path, table, results, checked_at)

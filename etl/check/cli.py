@@ -75,8 +75,10 @@ def describe_check(result, show_measures: bool) -> str:  # noqa: ANN001 - CheckR
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Check as of this date (default: today in Asia/Shanghai).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result of one CODE as JSON.")
+@click.option("--purpose", default=None,
+              help="Why the query is made (查询事由, e.g. 财政补贴审核); required, kept in the credit query log.")
 def check(code: str | None, file_path: Path | None, out_path: Path | None, sheet: str | None, column: str | None,
-          show_measures: bool, as_of: dt.datetime | None, as_json: bool) -> None:
+          show_measures: bool, as_of: dt.datetime | None, as_json: bool, purpose: str | None) -> None:
     """Credit check (联合奖惩核查) of one USCC or ID number, or of a workbook of them (--file).
 
     Prints the verdict: pass (通过), veto (一票否决) or review (审慎核查), with the reasons and the
@@ -85,21 +87,23 @@ def check(code: str | None, file_path: Path | None, out_path: Path | None, sheet
     from etl.warehouse import get_engine
 
     if bool(code) == bool(file_path):
-        raise click.UsageError("Give one CODE or --file, not both and not neither.")
+        raise click.UsageError("请给出一个代码或 --file / give one CODE or --file, not both and not neither.")
     if file_path is None and (out_path or sheet or column):
-        raise click.UsageError("--out, --sheet and --column go with --file.")
+        raise click.UsageError("--out、--sheet、--column 须与 --file 同用 / "
+                               "--out, --sheet and --column go with --file.")
     engine = get_engine()
     if file_path is not None:
         from etl.check.batch import check_file
 
-        summary = check_file(engine, file_path, out_path, as_of=_as_of(as_of), sheet=sheet, column=column)
+        summary = check_file(engine, file_path, out_path, as_of=_as_of(as_of), sheet=sheet, column=column,
+                             purpose=purpose)
         click.echo(summary.describe())
         return
     from etl.check.core import LOOKUP_EN, LOOKUP_ZH, check_code
 
     if not code.strip():
-        raise UserError("The code is empty; give a USCC (统一社会信用代码) or an ID number (身份证号码).")
-    result = check_code(engine, code, as_of=_as_of(as_of))
+        raise UserError("代码为空 / the code is empty; give a USCC (统一社会信用代码) or an ID number (身份证号码).")
+    result = check_code(engine, code, purpose, as_of=_as_of(as_of))
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1, default=str))
         return
@@ -115,7 +119,8 @@ def check(code: str | None, file_path: Path | None, out_path: Path | None, sheet
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Report file: .html (add --pdf for a PDF beside it) or .pdf.")
 @click.option("--pdf", is_flag=True, help="Also print the report to PDF with headless Chromium.")
-@click.option("--purpose", default=None, help="Purpose of the query, printed on the report (e.g. 公务员招录).")
+@click.option("--purpose", default=None,
+              help="Purpose of the query (e.g. 公务员招录): required, printed on the report and kept in the query log.")
 @click.option("--office", default=None, help="Issuing office (default: the county credit office from the catalog).")
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Report as of this date (default: today in Asia/Shanghai).")

@@ -1,17 +1,23 @@
 """Run the credit check in the warehouse, for one code or for many rows at once, and word its answer.
 
-All judging happens in SQL (`mart.credit_check_batch`, migration 013); this module only feeds it and
-turns its rows into sentences in Chinese and English. Many rows go in with one COPY into a temporary
+All judging happens in SQL (`mart.credit_check_batch`, warehouse_sql/repeatable/); this module only feeds
+it and turns its rows into sentences in Chinese and English. Many rows go in with one COPY into a temporary
 table and come back from one query, however many there are.
+
+Every query states its purpose and is logged by the warehouse (audit.credit_query), with the operator (the
+OS user) and the command as the application: so the call runs in autocommit mode, where no rollback can
+take its log entry back. A refused call (over a limit, no purpose) is a UserError with the warehouse's reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import getpass
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,8 +25,8 @@ from sqlalchemy.engine import Engine
 
 from etl.errors import UserError
 
-VERDICT_ZH = {"pass": "通过", "veto": "一票否决", "review": "审慎核查", "unchecked": "无法核查"}
-VERDICT_EN = {"pass": "pass", "veto": "veto", "review": "review", "unchecked": "not checked"}
+VERDICT_ZH = {"pass": "通过", "veto": "一票否决", "review": "审慎核查", "unchecked": "无法核查", "refused": "拒绝查询"}
+VERDICT_EN = {"pass": "pass", "veto": "veto", "review": "review", "unchecked": "not checked", "refused": "refused"}
 KIND_ZH = {"uscc": "统一社会信用代码", "id_number": "身份证号码", "unknown": "其他证件号码"}
 KIND_EN = {"uscc": "USCC", "id_number": "ID number", "unknown": "other identifier"}
 
@@ -45,7 +51,7 @@ LOOKUP_EN = {
 COLUMNS = ("code", "code_kind", "is_valid", "lookup_status", "is_found", "subject_name", "subject_type",
            "is_on_serious_dishonesty_list", "is_dishonest_debtor", "active_penalty_count",
            "is_on_abnormal_operation_list", "has_low_rating", "is_on_red_list", "latest_rating", "verdict",
-           "reasons", "measures", "checked_on", "data_as_of")
+           "reasons", "measures", "checked_on", "data_as_of", "refusal")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class CheckResult:
     measures: list[dict]
     checked_on: dt.date
     data_as_of: dt.datetime | None
+    refusal: str | None = None
 
     @classmethod
     def from_row(cls, row: sa.Row) -> CheckResult:
@@ -148,12 +155,38 @@ def _run(conn: sa.Connection, sql: str, params: dict) -> list[sa.Row]:
         raise
 
 
-def check_code(engine: Engine, code: str, as_of: dt.date | None = None) -> CheckResult:
-    """Check one code (or an organisation's exact name) with `mart.credit_check`."""
-    with engine.connect() as conn:
-        rows = _run(conn, "SELECT * FROM mart.credit_check(:code, :as_of)",
-                    {"code": code, "as_of": _as_of_param(as_of)})
-    return CheckResult.from_row(rows[0])
+@contextlib.contextmanager
+def _logged_session(engine: Engine, application: str) -> Iterator[sa.Connection]:
+    """A connection in autocommit mode that tells the warehouse who asks (the OS user) and from where."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SELECT set_config('creditwh.operator', :who, false), "
+                             "set_config('application_name', :app, false)"),
+                     {"who": getpass.getuser(), "app": application})
+        yield conn
+
+
+def _refused(result: CheckResult) -> None:
+    if result.verdict == "refused":
+        raise UserError(f"信用查询被拒绝 / the credit query was refused: {result.refusal}")
+
+
+def _purpose(purpose: str | None) -> str:
+    if not purpose or not purpose.strip():
+        raise UserError("请用 --purpose 说明查询事由（记入信用查询日志）/ give the purpose of the query with --purpose "
+                        "(it goes into the credit query log)")
+    return purpose.strip()
+
+
+def check_code(engine: Engine, code: str, purpose: str | None, as_of: dt.date | None = None,
+               application: str = "creditwh check") -> CheckResult:
+    """Check one code (or an organisation's exact name) with `mart.credit_check`, for the purpose given."""
+    purpose = _purpose(purpose)
+    with _logged_session(engine, application) as conn:
+        rows = _run(conn, "SELECT * FROM mart.credit_check(:code, :purpose, :as_of)",
+                    {"code": code, "purpose": purpose, "as_of": _as_of_param(as_of)})
+    result = CheckResult.from_row(rows[0])
+    _refused(result)
+    return result
 
 
 def _clean(value: str | None) -> str | None:
@@ -161,9 +194,10 @@ def _clean(value: str | None) -> str | None:
     return value.replace("\x00", "") if isinstance(value, str) else value
 
 
-def check_rows(engine: Engine, rows: Sequence[tuple[str | None, str | None]],
-               as_of: dt.date | None = None) -> list[CheckResult]:
+def check_rows(engine: Engine, rows: Sequence[tuple[str | None, str | None]], purpose: str | None,
+               as_of: dt.date | None = None, application: str = "creditwh check --file") -> list[CheckResult]:
     """Check many (code, name) rows set-based: one COPY into a temporary table, one query; results in order."""
+    purpose = _purpose(purpose)
     if not rows:
         return []
     buffer = io.StringIO()
@@ -171,20 +205,25 @@ def check_rows(engine: Engine, rows: Sequence[tuple[str | None, str | None]],
     for ordinal, (code, name) in enumerate(rows, start=1):
         writer.writerow([ordinal, _clean(code), _clean(name)])
     buffer.seek(0)
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TEMP TABLE check_input (ordinal integer PRIMARY KEY, code text, name text) "
-                             "ON COMMIT DROP"))
-        cursor = conn.connection.driver_connection.cursor()
+    with _logged_session(engine, application) as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE check_input (ordinal integer PRIMARY KEY, code text, name text)"))
         try:
-            cursor.copy_expert("COPY check_input (ordinal, code, name) FROM STDIN WITH (FORMAT csv)", buffer)
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.copy_expert("COPY check_input (ordinal, code, name) FROM STDIN WITH (FORMAT csv)", buffer)
+            finally:
+                cursor.close()
+            result = _run(conn, """
+                SELECT * FROM mart.credit_check_batch(
+                    (SELECT array_agg(code ORDER BY ordinal) FROM check_input),
+                    (SELECT array_agg(name ORDER BY ordinal) FROM check_input),
+                    :purpose, :as_of)
+            """, {"purpose": purpose, "as_of": _as_of_param(as_of)})
         finally:
-            cursor.close()
-        result = _run(conn, """
-            SELECT * FROM mart.credit_check_batch(
-                (SELECT array_agg(code ORDER BY ordinal) FROM check_input),
-                (SELECT array_agg(name ORDER BY ordinal) FROM check_input),
-                :as_of)
-        """, {"as_of": _as_of_param(as_of)})
+            conn.execute(sa.text("DROP TABLE IF EXISTS check_input"))
     if len(result) != len(rows):  # the function returns one row per input row, in order
         raise RuntimeError(f"credit_check_batch returned {len(result)} rows for {len(rows)} inputs")
-    return [CheckResult.from_row(r) for r in result]
+    results = [CheckResult.from_row(r) for r in result]
+    if results:
+        _refused(results[0])
+    return results

@@ -86,7 +86,17 @@ class Measure(_Strict):
         return self
 
 
+class QueryLimits(_Strict):
+    """What one database user may ask of the credit check (measures.yml: query_limits)."""
+
+    max_codes_per_call: int = Field(gt=0)
+    max_id_numbers_per_call: int = Field(gt=0)
+    max_id_numbers_per_day: int = Field(gt=0, lt=10_000_000)
+    max_same_masked_per_day: int = Field(gt=0)
+
+
 class MeasureList(_Strict):
+    query_limits: QueryLimits
     conditions: tuple[Condition, ...]
     measures: tuple[Measure, ...] = Field(min_length=1)
 
@@ -139,7 +149,8 @@ def measures() -> MeasureList:
 
 def seed_measures(engine: Engine, measure_list: MeasureList | None = None) -> int:
     """Bring dw.dim_check_condition and dw.dim_measure in line with measures.yml (one transaction);
-    returns the number of active measures. Also re-grants the check functions to bi_reader/etl_writer."""
+    returns the number of active measures. Also the query limits, and the check functions' grant to the
+    credit_checker role."""
     measure_list = measure_list or measures()
     conditions = [
         {"code": c.code.value, "zh": c.name_zh, "en": c.name_en, "polarity": c.polarity,
@@ -187,5 +198,10 @@ def seed_measures(engine: Engine, measure_list: MeasureList | None = None) -> in
             UPDATE dw.dim_measure SET is_active = false, updated_at = now()
              WHERE is_active AND measure_code <> ALL(:codes)
         """), {"codes": [m.code for m in measure_list.measures]})
+        conn.execute(sa.text("""
+            INSERT INTO dw.credit_query_limit (limit_code, value) VALUES (:code, :value)
+            ON CONFLICT (limit_code) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+             WHERE dw.credit_query_limit.value <> EXCLUDED.value
+        """), [{"code": code, "value": value} for code, value in measure_list.query_limits.model_dump().items()])
         conn.execute(sa.text("SELECT dw.grant_credit_check()"))
     return len(rows)

@@ -100,7 +100,7 @@ def issue_report(engine: Engine, code: str, out_path: Path, pdf: bool = False, a
     cat = catalog()
     office = office or default_office(cat)
     started = time.perf_counter()
-    check = check_code(engine, code, as_of=as_of)
+    check = check_code(engine, code, purpose, as_of=as_of, application="creditwh report")
     if not check.is_found:
         from etl.report.data import _not_found_text
 

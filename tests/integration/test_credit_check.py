@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import random
 import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -33,7 +34,7 @@ from etl.catalog import catalog
 from etl.check import check_code, check_rows, load_measures, measures, seed_measures
 from etl.check.batch import check_file, read_input
 from etl.check.cli import check as check_command
-from etl.codes import classify_code, is_valid_id_number
+from etl.codes import classify_code, id_check_char, is_valid_id_number
 from etl.errors import UserError
 from etl.generate import generate
 from etl.generate.subjects import uscc
@@ -85,6 +86,9 @@ def wh(request, admin_url_for, generated, tmp_path_factory) -> Iterator[Warehous
             cat = catalog()
             seed_reference_data(engine, cat)
             assert seed_measures(engine) == len(measures().measures)
+            with engine.begin() as conn:  # this module checks every subject, people included, many times a day
+                conn.execute(sa.text("UPDATE dw.credit_query_limit SET value = 1000000 "
+                                     "WHERE limit_code IN ('max_id_numbers_per_call', 'max_id_numbers_per_day')"))
             with DepartmentSimulator(generated) as sim:
                 for key, value in sim.connection_env().items():
                     mp.setenv(key, value)
@@ -205,7 +209,7 @@ def _display(code: str) -> str:
 def test_batch_check_agrees_with_an_independent_computation_for_every_subject(wh):
     expected = expected_by_subject(wh.engine, today())
     codes = sorted(expected)
-    results = check_rows(wh.engine, [(c, None) for c in codes])
+    results = check_rows(wh.engine, [(c, None) for c in codes], "测试核查")
     assert len(results) == len(codes) > 400
     for code, result in zip(codes, results, strict=True):
         want = expected[code]
@@ -229,7 +233,7 @@ def test_check_agrees_with_the_subject_profile_mart(wh):
             SELECT subject_code, subject_name, is_serious_dishonesty, is_dishonest_debtor, is_abnormal_operation,
                    is_on_red_list FROM mart.v_subject_profile WHERE code_kind = 'uscc'"""))}
         codes = [r.subject_code for r in profile.values()]
-    for result in check_rows(wh.engine, [(c, None) for c in codes]):
+    for result in check_rows(wh.engine, [(c, None) for c in codes], "测试核查"):
         row = profile[result.subject_name]
         assert (result.is_on_serious_dishonesty_list, result.is_dishonest_debtor, result.is_on_abnormal_operation_list,
                 result.is_on_red_list) == (row.is_serious_dishonesty, row.is_dishonest_debtor,
@@ -243,16 +247,16 @@ def test_single_check_equals_the_batch_row_and_masks_people(wh):
             UNION ALL
             (SELECT subject_code FROM dw.dim_subject WHERE is_current AND code_kind <> 'id_number' ORDER BY 1 LIMIT 25)
         """)))
-    batch = check_rows(wh.engine, [(c, None) for c in sample])
+    batch = check_rows(wh.engine, [(c, None) for c in sample], "测试核查")
     for code, from_batch in zip(sample, batch, strict=True):
-        single = check_code(wh.engine, code)
+        single = check_code(wh.engine, code, "测试核查")
         assert single == from_batch
         if classify_code(code) != "uscc":
             assert single.code == mask_id(code) != code
 
 
 def test_renamed_debtor_is_still_vetoed_through_its_old_version(wh):
-    result = check_code(wh.engine, wh.renamed_debtor)
+    result = check_code(wh.engine, wh.renamed_debtor, "测试核查")
     assert result.subject_name.endswith(RENAMED)
     assert result.is_dishonest_debtor and result.verdict == "veto"
     assert {"zx_subsidies", "zx_high_consumption"} <= {m["measure"] for m in result.measures}
@@ -260,7 +264,7 @@ def test_renamed_debtor_is_still_vetoed_through_its_old_version(wh):
 
 def test_as_of_a_date_before_the_data_finds_nothing(wh):
     code = wh.renamed_debtor
-    result = check_code(wh.engine, code, as_of=dt.date(2000, 1, 3))
+    result = check_code(wh.engine, code, "测试核查", as_of=dt.date(2000, 1, 3))
     assert result.is_found and result.verdict == "pass" and result.reasons == [] and result.measures == []
     assert result.checked_on == dt.date(2000, 1, 3)
 
@@ -276,13 +280,15 @@ def test_codes_are_normalised_and_bad_input_is_classified(wh):
     rows = [(f"  {code.lower()} ", None), (fullwidth + "\u3000", None), (fixed, None), (name, None),
             (None, name), ("", ""), (None, None), (unknown, None), ("不存在的某某有限公司", None),
             ("410523199001011234", None), (fixed, name)]
-    results = check_rows(wh.engine, rows)
+    results = check_rows(wh.engine, rows, "测试核查")
     statuses = [r.lookup_status for r in results]
     assert statuses == ["found", "found", "invalid", "found_by_name", "found_by_name", "empty", "empty",
                         "not_found", "name_not_found", "invalid", "found_by_name"]
     assert [r.verdict for r in results] == ["veto", "veto", "unchecked", "veto", "veto", "unchecked", "unchecked",
                                             "pass", "unchecked", "unchecked", "veto"]
-    assert results[2].code == mask_id(fixed) and results[9].code == "4105**********1234"
+    # a code that fails every check is shown as an unrecognised number: at least half hidden, whatever it is
+    assert results[2].code == mask_id(fixed)
+    assert results[9].code == mask_id("410523199001011234") == "4" + "*" * 16 + "4"
     assert results[5].code is None and results[8].code is None and results[8].is_dishonest_debtor is None
     assert results[7].is_dishonest_debtor is False and results[7].active_penalty_count == 0
 
@@ -296,9 +302,17 @@ def test_a_name_shared_by_two_firms_is_ambiguous(wh):
             INSERT INTO dw.dim_subject (subject_code, code_kind, subject_type, name, attributes_hash, valid_from)
             VALUES (:code, 'uscc', :type, :name, repeat('1', 64), now())
         """), {"code": uscc("9", "1", "410523", "MA0TWEN1"), "type": twin.subject_type, "name": twin.name})
-        [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(ARRAY[NULL], ARRAY[:n])"),
-                             {"n": twin.name}).all()
-        conn.rollback()
+        conn.commit()
+    try:
+        with wh.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(ARRAY[NULL], ARRAY[:n], '测试')"),
+                                 {"n": twin.name}).all()
+    finally:
+        with wh.engine.begin() as conn:
+            # the twin's version is closed (subject versions are never deleted): later lookups see one firm again
+            conn.execute(sa.text("UPDATE dw.dim_subject SET is_current = false, valid_to = now() "
+                                 "WHERE subject_code = :code AND is_current"),
+                         {"code": uscc("9", "1", "410523", "MA0TWEN1")})
     assert row.lookup_status == "name_ambiguous" and row.verdict == "unchecked"
 
 
@@ -306,7 +320,7 @@ def test_an_empty_measures_list_refuses_instead_of_passing_everyone(wh):
     with wh.engine.begin() as conn:
         conn.execute(sa.text("UPDATE dw.dim_measure SET is_active = false"))
         with pytest.raises(sa.exc.DBAPIError, match="measures list is empty"):
-            conn.execute(sa.text("SELECT * FROM mart.credit_check('91440300708461136T')"))
+            conn.execute(sa.text("SELECT * FROM mart.credit_check('91440300708461136T', '测试')"))
         conn.rollback()
 
 
@@ -377,7 +391,8 @@ def test_subsidy_review_of_500_firms_vetoes_exactly_the_dishonest(wh, tmp_path, 
     monkeypatch.setenv("WAREHOUSE_URL", wh.url)
     caplog.set_level(logging.DEBUG)
     started = time.perf_counter()
-    run = CliRunner().invoke(check_command, ["--file", str(path), "--out", str(out)], catch_exceptions=False)
+    run = CliRunner().invoke(check_command, ["--file", str(path), "--out", str(out), "--purpose", "财政补贴审核"],
+                             catch_exceptions=False)
     elapsed = time.perf_counter() - started
     assert run.exit_code == 0, run.output
     assert "一票否决 veto" in run.output and str(out) in run.output
@@ -425,7 +440,7 @@ def test_workbook_without_header_is_read_by_content(wh, tmp_path):
     workbook.save(path)
     table = read_input(path)
     assert table.code_column == 1 and table.code_header is None and [r.code for r in table.rows] == codes
-    summary = check_file(wh.engine, path)
+    summary = check_file(wh.engine, path, purpose="测试核查")
     assert summary.out_path == tmp_path / "no_header__核查结果.xlsx" and summary.out_path.is_file()
     assert summary.lookup_counts == Counter({"found": 20})
 
@@ -442,7 +457,7 @@ def test_people_in_a_workbook_are_masked_everywhere(wh, tmp_path, caplog):
             writer.writerow(["某人", code])
         writer.writerow(["=HYPERLINK(\"http://x\")", "410523199001011234"])
     caplog.set_level(logging.DEBUG)
-    summary = check_file(wh.engine, path, tmp_path / "people_out.xlsx")
+    summary = check_file(wh.engine, path, tmp_path / "people_out.xlsx", purpose="测试核查")
     assert summary.lookup_counts["found"] == len(people)
     cells = [str(v) for row in load_workbook(summary.out_path).worksheets[1].iter_rows(values_only=True)
              for v in row if v is not None]
@@ -484,7 +499,7 @@ def test_100000_codes_are_one_set_based_query(wh, tmp_path):
     sa.event.listen(wh.engine, "before_cursor_execute", count)
     try:
         started = time.perf_counter()
-        summary = check_file(wh.engine, path, tmp_path / "many_out.xlsx")
+        summary = check_file(wh.engine, path, tmp_path / "many_out.xlsx", purpose="测试核查")
         elapsed = time.perf_counter() - started
     finally:
         sa.event.remove(wh.engine, "before_cursor_execute", count)
@@ -495,8 +510,9 @@ def test_100000_codes_are_one_set_based_query(wh, tmp_path):
     assert summary.lookup_counts["found"] == sum(1 for c in codes if c in known_set)
     assert summary.lookup_counts["found"] + summary.lookup_counts["not_found"] == 100_000
     assert summary.seconds_check < 120
-    # One temporary table, one COPY (on the raw cursor), one query: not a statement per code.
-    assert len(statements) <= 3 and sum("credit_check_batch" in s for s in statements) == 1, statements
+    # Who asks (for the query log), one temporary table, one COPY (on the raw cursor), one query, and the table
+    # dropped again: not a statement per code.
+    assert len(statements) <= 4 and sum("credit_check_batch" in s for s in statements) == 1, statements
     assert summary.out_path.is_file()
 
 
@@ -514,6 +530,8 @@ def login(wh) -> Iterator:
             conn.execute(sa.text(f'CREATE ROLE "{name}" LOGIN'))
             if member_of:
                 conn.execute(sa.text(f'GRANT {member_of} TO "{name}"'))
+        with wh.engine.begin() as conn:  # as `creditwh init` does after an administrator grants the role
+            conn.execute(sa.text("SELECT dw.grant_credit_check()"))
         engine = sa.create_engine(make_url(wh.url).set(username=name, password=None))
         made.append((name, engine))
         return engine
@@ -525,31 +543,154 @@ def login(wh) -> Iterator:
             conn.execute(sa.text(f'DROP ROLE IF EXISTS "{name}"'))
 
 
-def test_a_bi_reader_login_can_check_without_table_rights(wh, login):
+def test_bi_reader_cannot_call_the_check_and_credit_checker_can_without_table_rights(wh, login):
     with wh.engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT count(*) FROM pg_roles WHERE rolname = 'bi_reader'")) == 1
         person = conn.scalar(sa.text(
             "SELECT subject_code FROM dw.dim_subject WHERE is_current AND code_kind = 'id_number' ORDER BY 1 LIMIT 1"))
     reader = login("bi_reader")
-    with reader.connect() as conn:
-        [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c)"), {"c": wh.renamed_debtor}).all()
+    with reader.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+        conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(ARRAY[:c], NULL, '测试')"), {"c": person})
+    checker = login("credit_checker").execution_options(isolation_level="AUTOCOMMIT")
+    with checker.connect() as conn:
+        [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c, '补贴审核')"), {"c": wh.renamed_debtor}).all()
         assert row.verdict == "veto" and row.is_dishonest_debtor and row.code == _display(wh.renamed_debtor)
-        [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c)"), {"c": person}).all()
+        [row] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c, '补贴审核')"), {"c": person}).all()
         assert row.is_found and row.code == mask_id(person) != person
         assert person not in str(tuple(row))
-        rows = conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(ARRAY[:a, :b])"),
+        rows = conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(ARRAY[:a, :b], NULL, '补贴审核')"),
                             {"a": wh.renamed_debtor, "b": person}).all()
         assert [r.verdict for r in rows][0] == "veto" and len(rows) == 2
-    with reader.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-        conn.execute(sa.text("SELECT count(*) FROM dw.dim_subject"))
-    with reader.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-        conn.execute(sa.text("SELECT count(*) FROM dw.dim_measure"))
+    for table in ("dw.dim_subject", "dw.dim_measure", "audit.credit_query"):
+        with checker.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            conn.execute(sa.text(f"SELECT count(*) FROM {table}"))
 
 
 def test_a_login_without_the_role_cannot_call_it(wh, login):
     stranger = login(None)
     with stranger.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-        conn.execute(sa.text("SELECT * FROM mart.credit_check('91440300708461136T')"))
+        conn.execute(sa.text("SELECT * FROM mart.credit_check('91440300708461136T', '测试')"))
+
+
+def test_every_query_is_logged_and_calls_without_purpose_or_inside_a_transaction_are_refused(wh, login):
+    checker = login("credit_checker")
+    with checker.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SELECT set_config('application_name', 'subsidy-system', false), "
+                             "set_config('creditwh.operator', 'clerk-7', false)"))
+        [answered] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c, '财政补贴审核')"),
+                                  {"c": wh.renamed_debtor}).all()
+        [no_purpose] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c)"), {"c": wh.renamed_debtor}).all()
+    with checker.connect() as conn:  # the driver's own BEGIN: a rollback could take the log entry back
+        [in_transaction] = conn.execute(sa.text("SELECT * FROM mart.credit_check(:c, '财政补贴审核')"),
+                                        {"c": wh.renamed_debtor}).all()
+        conn.rollback()
+    assert answered.verdict == "veto" and answered.refusal is None
+    assert (no_purpose.verdict, no_purpose.is_found, no_purpose.measures) == ("refused", False, [])
+    assert "查询事由" in no_purpose.refusal and "no purpose" in no_purpose.refusal
+    assert in_transaction.verdict == "refused" and "autocommit" in in_transaction.refusal
+    with wh.engine.connect() as conn:
+        log = conn.execute(sa.text("""
+            SELECT db_user, operator, application, purpose, codes_in, found, vetoed, refused, refusal
+              FROM audit.credit_query WHERE db_user = :u ORDER BY query_id"""),
+            {"u": make_url(str(checker.url)).username}).all()
+    assert [(r.operator, r.application, r.purpose, r.codes_in, r.found, r.vetoed, r.refused) for r in log] == [
+        ("clerk-7", "subsidy-system", "财政补贴审核", 1, 1, 1, False),
+        ("clerk-7", "subsidy-system", None, 1, 0, 0, True)]
+
+
+def _candidates_behind(masked: str, count: int) -> list[str]:
+    """What an attacker builds from a masked number: the visible head, every birth date in turn, and any
+    sequence whose check character matches the visible tail (the county code is another guess, as here)."""
+    head, tail = masked[:4], masked[-4:]
+    found: list[str] = []
+    day = dt.date(1960, 1, 1)
+    while len(found) < count:
+        for county in ("23", "26", "27"):
+            first17 = f"{head}{county}{day:%Y%m%d}{tail[:3]}"
+            if id_check_char(first17) == tail[3]:
+                found.append(first17 + tail[3])
+        day += dt.timedelta(days=1)
+    return found[:count]
+
+
+def test_enumerating_a_masked_number_fails_for_every_role(wh, login):
+    """The attack of the hardening review: the masked number of a mart view, ~20,000 candidates with its head and
+    tail, and the check as an oracle. bi_reader may not call the check; a checker is refused in bulk, in small
+    calls, and after rolling back; and every attempt is in the query log."""
+    with wh.engine.connect() as conn:
+        person = conn.scalar(sa.text("""
+            SELECT subject_code FROM dw.dim_subject WHERE is_current AND code_kind = 'id_number'
+             ORDER BY subject_code LIMIT 1"""))
+    reader = login("bi_reader")
+    with reader.connect() as conn:
+        masked = conn.scalar(sa.text("SELECT subject_code FROM mart.v_subject_profile WHERE subject_code LIKE :m"),
+                             {"m": mask_id(person)})
+    assert masked == mask_id(person) != person
+    candidates = _candidates_behind(masked, 20_000)
+    candidates[12_345] = person  # the right one is among them
+    with reader.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+        conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(CAST(:c AS text[]), NULL, '核查')"),
+                     {"c": candidates})
+
+    checker = login("credit_checker").execution_options(isolation_level="AUTOCOMMIT")
+    with wh.engine.begin() as conn:  # the project's limits (measures.yml), not this module's raised ones
+        conn.execute(sa.text("UPDATE dw.credit_query_limit SET value = CASE limit_code "
+                             "WHEN 'max_id_numbers_per_call' THEN 200 WHEN 'max_id_numbers_per_day' THEN 1000 "
+                             "ELSE value END"))
+    try:
+        revealed = []
+        with checker.connect() as conn:
+            bulk = conn.execute(sa.text("SELECT * FROM mart.credit_check_batch(CAST(:c AS text[]), NULL, '核查')"),
+                                {"c": candidates}).all()
+            assert len(bulk) == 20_000 and {r.verdict for r in bulk} == {"refused"}
+            assert "200" in bulk[0].refusal
+            started = time.monotonic()
+            for start in range(0, len(candidates), 100):  # small calls, one after another
+                rows = conn.execute(sa.text(
+                    "SELECT * FROM mart.credit_check_batch(CAST(:c AS text[]), NULL, '核查')"),
+                    {"c": candidates[start:start + 100]}).all()
+                revealed += [r for r in rows if r.is_found]
+                if {r.verdict for r in rows} == {"refused"} and start >= 400:
+                    break
+            print(f"\nenumeration stopped after {start + 100} candidates in {time.monotonic() - started:.1f} s")
+        assert not revealed, "a candidate was confirmed"
+        assert start < 1000  # refused long before the right candidate (12,345th) came up
+        with wh.engine.connect() as conn:
+            log = conn.execute(sa.text("""
+                SELECT count(*) AS calls, count(*) FILTER (WHERE refused) AS refused,
+                       sum(id_numbers_in) FILTER (WHERE NOT refused) AS answered
+                  FROM audit.credit_query WHERE db_user = :u"""), {"u": make_url(str(checker.url)).username}).one()
+        assert log.calls >= 2 and log.calls == log.refused and not log.answered
+    finally:
+        with wh.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE dw.credit_query_limit SET value = 1000000 "
+                                 "WHERE limit_code IN ('max_id_numbers_per_call', 'max_id_numbers_per_day')"))
+
+
+def test_the_days_count_of_id_numbers_survives_a_dropped_connection(wh, login):
+    """The log is transactional, the day's count is not: a caller who drops the connection while the answer is
+    on its way (so that no log entry commits) has still used up what it asked about."""
+    people = [f"410523{1950 + i:04d}0101{i:03d}" for i in range(5)]
+    people = [p + id_check_char(p) for p in people]
+    checker = login("credit_checker").execution_options(isolation_level="AUTOCOMMIT")
+    user = make_url(str(checker.url)).username
+    with checker.connect() as conn:
+        pid = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        killer = threading.Timer(1.0, lambda: _terminate(wh, pid))
+        killer.start()
+        with pytest.raises(sa.exc.OperationalError):
+            conn.execute(sa.text("SELECT *, pg_sleep(0.5) FROM mart.credit_check_batch(CAST(:c AS text[]), NULL, "
+                                 "'核查')"), {"c": people}).all()
+        killer.join()
+    with wh.engine.connect() as conn:
+        logged = conn.scalar(sa.text("SELECT count(*) FROM audit.credit_query WHERE db_user = :u"), {"u": user})
+        oid = conn.scalar(sa.text("SELECT oid FROM pg_roles WHERE rolname = :u"), {"u": user})
+        count = conn.scalar(sa.text(f"SELECT mod(last_value, 10000000) FROM audit.credit_quota_{oid}"))
+    assert logged == 0 and count == len(people)
+
+
+def _terminate(wh, pid: int) -> None:
+    with wh.engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
 
 
 # -- the command line -----------------------------------------------------------------------------------
@@ -557,24 +698,26 @@ def test_a_login_without_the_role_cannot_call_it(wh, login):
 
 def test_cli_prints_verdict_reasons_and_measures(wh, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_URL", wh.url)
-    run = CliRunner().invoke(check_command, [wh.renamed_debtor, "--measures"], catch_exceptions=False)
+    run = CliRunner().invoke(check_command, [wh.renamed_debtor, "--measures", "--purpose", "测试"],
+                             catch_exceptions=False)
     assert run.exit_code == 0, run.output
     for text in ("一票否决 VETO", "失信被执行人", "Dishonest judgment debtor", "限制高消费", "法释〔2015〕17号",
                  "数据截至 Data as of"):
         assert text in run.output
-    short = CliRunner().invoke(check_command, [wh.renamed_debtor], catch_exceptions=False)
+    short = CliRunner().invoke(check_command, [wh.renamed_debtor, "--purpose", "测试"], catch_exceptions=False)
     assert "--measures" in short.output and "法释" not in short.output
-    as_json = CliRunner().invoke(check_command, [wh.renamed_debtor, "--json"], catch_exceptions=False)
+    as_json = CliRunner().invoke(check_command, [wh.renamed_debtor, "--json", "--purpose", "测试"],
+                                 catch_exceptions=False)
     assert '"verdict": "veto"' in as_json.output
 
 
 def test_cli_reports_an_invalid_code_masked(wh, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_URL", wh.url)
-    run = CliRunner().invoke(check_command, ["410523199001011235"])
+    run = CliRunner().invoke(check_command, ["410523199001011235", "--purpose", "测试"])
     assert run.exit_code != 0 and isinstance(run.exception, UserError)
-    assert "4105**********1235" in str(run.exception) and "410523199001011235" not in str(run.exception)
+    assert mask_id("410523199001011235") in str(run.exception) and "410523199001011235" not in str(run.exception)
     usage = CliRunner().invoke(check_command, [])
-    assert usage.exit_code == 2 and "Give one CODE or --file" in usage.output
+    assert usage.exit_code == 2 and "give one CODE or --file" in usage.output
 
 
 # -- the measures list ---------------------------------------------------------------------------------

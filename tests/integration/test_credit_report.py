@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from etl.catalog import catalog
-from etl.check import seed_measures
+from etl.check import check_rows, seed_measures
 from etl.check.cli import report as report_command
 from etl.codes import is_valid_id_number
 from etl.errors import UserError
@@ -81,13 +81,12 @@ def wh(admin_url_for, tmp_path_factory) -> Iterator[Warehouse]:
                 for department in cat.departments:
                     ingest_department(engine, cat, department, file_drop_dir=sim.file_drop_dir)
             with engine.connect() as conn:
-                firm = conn.scalar(sa.text("""
-                    SELECT s.subject_code FROM dw.dim_subject s
-                     WHERE s.is_current AND s.code_kind = 'uscc'
-                       AND EXISTS (SELECT 1 FROM mart.credit_check(s.subject_code) c
-                                    WHERE c.active_penalty_count > 0
-                                      AND (c.is_on_serious_dishonesty_list OR c.is_dishonest_debtor))
-                     ORDER BY s.subject_code LIMIT 1"""))
+                firms = list(conn.scalars(sa.text(
+                    "SELECT subject_code FROM dw.dim_subject WHERE is_current AND code_kind = 'uscc' ORDER BY 1")))
+            firm = next((c for c, r in zip(firms, check_rows(engine, [(c, None) for c in firms], "测试"), strict=True)
+                         if r.active_penalty_count and (r.is_on_serious_dishonesty_list or r.is_dishonest_debtor)),
+                        None)
+            with engine.connect() as conn:
                 documents = list(conn.scalars(sa.text("""
                     SELECT f.document_number FROM dw.fact_credit_record f JOIN dw.dim_subject s USING (subject_key)
                       JOIN dw.dim_record_type t USING (record_type_key)
@@ -145,7 +144,7 @@ def test_report_has_every_section_and_the_findings(wh, firm_report):
 
 
 def test_reports_are_numbered_and_logged(wh, firm_report, tmp_path):
-    second = issue_report(wh.engine, wh.firm, tmp_path / "again.html")
+    second = issue_report(wh.engine, wh.firm, tmp_path / "again.html", purpose="公务员招录")
     with wh.engine.connect() as conn:
         logged = conn.execute(sa.text("""
             SELECT r.report_no, r.verdict, s.subject_code
@@ -154,10 +153,14 @@ def test_reports_are_numbered_and_logged(wh, firm_report, tmp_path):
     assert len({r.report_no for r in logged}) == len(logged) >= 2
     assert logged[-1].report_no == second.report_no and logged[-1].subject_code == wh.firm
     assert logged[-1].verdict == "veto"
+    with wh.engine.connect() as conn:  # the check behind the report is in the credit query log, with its purpose
+        query = conn.execute(sa.text("SELECT application, purpose, found FROM audit.credit_query "
+                                     "ORDER BY query_id DESC LIMIT 1")).one()
+    assert tuple(query) == ("creditwh report", "公务员招录", 1)
 
 
 def test_a_persons_report_masks_the_id_number(wh, tmp_path):
-    issued = issue_report(wh.engine, wh.person, tmp_path / "person.html")
+    issued = issue_report(wh.engine, wh.person, tmp_path / "person.html", purpose="公务员招录")
     html = issued.html_path.read_text(encoding="utf-8")
     assert "自然人公共信用信息报告" in html
     assert mask_id(wh.person) in html and wh.person not in html
@@ -166,9 +169,9 @@ def test_a_persons_report_masks_the_id_number(wh, tmp_path):
 
 def test_no_report_for_an_unknown_or_invalid_code(wh, tmp_path):
     with pytest.raises(UserError, match="no record of this subject"):
-        issue_report(wh.engine, "91440300708461136T", tmp_path / "unknown.html")
-    with pytest.raises(UserError, match=r"4105\*{10}1234"):
-        issue_report(wh.engine, "410523199001011234", tmp_path / "invalid.html")
+        issue_report(wh.engine, "91440300708461136T", tmp_path / "unknown.html", purpose="公务员招录")
+    with pytest.raises(UserError, match=r"4\*{16}4"):  # an unrecognised number: at least half hidden
+        issue_report(wh.engine, "410523199001011234", tmp_path / "invalid.html", purpose="公务员招录")
     assert not list(tmp_path.glob("*.html"))
 
 

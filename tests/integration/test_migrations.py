@@ -43,8 +43,8 @@ def _copy_sql(tmp_path: Path) -> Path:
 
 def test_from_empty_applies_every_file_then_nothing(empty_database):
     files = [m.name for m in discover()]
-    views = sorted(p.name for p in (config.SQL_DIR / "views").glob("*.sql"))
-    assert migrate(empty_database) == [*files, "pii (catalog/personal_data.yml)", *views]
+    repeatable = sorted(p.name for p in (config.SQL_DIR / "repeatable").glob("*.sql"))
+    assert migrate(empty_database) == [*files, "pii (catalog/personal_data.yml)", *repeatable]
     assert _applied(empty_database) == files
     assert migrate(empty_database) == []
 
@@ -54,15 +54,15 @@ def test_a_view_is_edited_in_place_and_re_applied(empty_database, tmp_path):
     readers keep their grant, and a view a numbered migration dropped is made again."""
     sql_dir = _copy_sql(tmp_path)
     migrate(empty_database, sql_dir)
-    view = sql_dir / "views" / "mart.v_pipeline_health.sql"
+    view = sql_dir / "repeatable" / "50_mart.v_pipeline_health.sql"
     view.write_text(view.read_text().replace("now() AS checked_at", "now() AS checked_at,\n       1 AS added"))
-    assert migrate(empty_database, sql_dir) == ["mart.v_pipeline_health.sql"]
+    assert migrate(empty_database, sql_dir) == ["50_mart.v_pipeline_health.sql"]
     with empty_database.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'mart' "
                                    "AND table_name = 'v_pipeline_health' AND column_name = 'added'")) == 1
         assert conn.scalar(sa.text("SELECT has_table_privilege('bi_reader', 'mart.v_pipeline_health', 'SELECT')"))
     (sql_dir / "900_drop_a_view.sql").write_text("DROP VIEW mart.v_indicator_latest;")
-    assert migrate(empty_database, sql_dir) == ["900_drop_a_view.sql", "mart.v_indicator_latest.sql"]
+    assert migrate(empty_database, sql_dir) == ["900_drop_a_view.sql", "50_mart.v_indicator_latest.sql"]
     with empty_database.connect() as conn:
         assert conn.scalar(sa.text("SELECT to_regclass('mart.v_indicator_latest')")) is not None
 

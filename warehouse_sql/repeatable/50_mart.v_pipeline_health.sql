@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_pipeline_health;
 -- A feed is late once its last successful extract is older than its longest scheduled gap plus this margin.
 CREATE VIEW mart.v_pipeline_health AS
 WITH feeds AS (

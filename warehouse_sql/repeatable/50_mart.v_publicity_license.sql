@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_publicity_license;
 CREATE VIEW mart.v_publicity_license WITH (security_barrier) AS
 SELECT f.record_uid,
        d.department_code,

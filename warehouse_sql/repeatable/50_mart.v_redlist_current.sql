@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_redlist_current;
 CREATE VIEW mart.v_redlist_current WITH (security_barrier) AS
 SELECT f.record_uid,
        d.department_code,

@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_publicity_penalty;
 CREATE VIEW mart.v_publicity_penalty WITH (security_barrier) AS
 SELECT f.record_uid,
        d.department_code,

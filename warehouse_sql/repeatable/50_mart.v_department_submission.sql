@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_department_submission;
 -- Two kinds of rows meet per department and day (Asia/Shanghai): the batches that landed that day, and
 -- the 双公示 facts first loaded that day. A UNION ALL under one GROUP BY (rather than a full join of two
 -- aggregates) lets a filter on department and day reach both base tables' indexes.

@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_indicator_latest;
 CREATE VIEW mart.v_indicator_latest WITH (security_barrier) AS
 SELECT DISTINCT ON (v.edition, v.indicator_code, v.department_code)
        v.edition,

@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_blacklist_current;
 CREATE VIEW mart.v_blacklist_current WITH (security_barrier) AS
 SELECT f.record_uid,
        r.record_type_code AS list_type,

@@ -1,3 +1,4 @@
+DROP VIEW IF EXISTS mart.v_subject_profile;
 -- Facts point at the subject version current when they were loaded, so a profile gathers the facts of
 -- every version of the subject code. Counts leave out revoked records (the decision no longer stands).
 -- Built for looking subjects up (by code or name, or paging through): each row's figures come from an
