@@ -1,4 +1,11 @@
-"""Stable keys: a credit record is the same record however often, and from whichever file, it arrives."""
+"""Stable keys: a credit record is the same record however often, and from whichever file, it arrives.
+
+A decision is known by its department, its record type and its document number as a person reads it: the
+same number typed with full-width digits (县林罚〔２０２６〕Ｅ７０１号), with other brackets (县林罚[2026]E701号,
+【】, （）, ﹝﹞), with spaces, or with lower-case letters is the same decision. `normalise_document_number`
+writes it one way, and `dw.canonical_document_number` (warehouse_sql/022) the same way in SQL: the record's
+identity and the number the warehouse keeps are that form.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +14,43 @@ import uuid
 
 # Fixed for the life of the warehouse: changing it would give every record a new identity.
 RECORD_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:creditwh:credit-record")
-# The same characters the SQL normalisation trims (etl.validate.rules.TRIM).
-TRIM_CHARACTERS = " \t\r\n\u00a0\u3000"
+
+FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F))
+# Removed wherever they stand (the ideographic space too): a document number has no spaces in it, whatever
+# a keyboard added.
+SPACES = " \t\r\n\x0b\x0c\u00a0\u3000\u200b\ufeff"
+# Brackets departments type around the year (after full-width forms became half-width).
+OPENING = "([{【〔﹝〖"
+CLOSING = ")]}】〕﹞〗"
+# GB/T 9704-2012《党政机关公文格式》7.2.3: the year of a 发文字号 is put in 六角括号 〔〕.
+DEFAULT_BRACKETS = "〔〕"
+_HALFWIDTH = str.maketrans(FULLWIDTH, HALFWIDTH)
+_UPPER_WITHOUT_SPACES = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", SPACES)
 
 
-def normalise_document_number(value: str | None) -> str | None:
+def normalise_document_number(value: str | None, brackets: str = DEFAULT_BRACKETS) -> str | None:
+    """The number as the warehouse keeps it: half-width, no spaces, upper-case letters, every bracket pair
+    written as `brackets` (the record type's; None when nothing is left."""
     if value is None:
         return None
-    return value.strip(TRIM_CHARACTERS) or None
+    text = value.translate(_HALFWIDTH).translate(_UPPER_WITHOUT_SPACES)
+    text = text.translate(str.maketrans(OPENING + CLOSING, brackets[0] * len(OPENING) + brackets[1] * len(CLOSING)))
+    return text or None
 
 
-def record_uid(department_code: str, record_type_code: str, document_number: str | None) -> uuid.UUID | None:
+def record_uid(department_code: str, record_type_code: str, document_number: str | None,
+               brackets: str = DEFAULT_BRACKETS) -> uuid.UUID | None:
     """uuid5 of department, record type and decision document number; None without a document number."""
-    text = record_uid_text(department_code, record_type_code, document_number)
+    text = record_uid_text(department_code, record_type_code, document_number, brackets)
     return None if text is None else uuid.UUID(text)
 
 
-def record_uid_text(department_code: str, record_type_code: str, document_number: str | None) -> str | None:
+def record_uid_text(department_code: str, record_type_code: str, document_number: str | None,
+                    brackets: str = DEFAULT_BRACKETS) -> str | None:
     """`record_uid` as its canonical text, computed as `uuid.uuid5` does (SHA-1 of namespace and name,
     version and variant bits set) without building a UUID object: staging writes one per row."""
-    number = normalise_document_number(document_number)
+    number = normalise_document_number(document_number, brackets)
     if number is None:
         return None
     digest = hashlib.sha1(_NAMESPACE_BYTES + f"{department_code}|{record_type_code}|{number}".encode(),

@@ -124,6 +124,7 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
             if _has_repeatable_table(conn):
                 applied_now.extend(_install_masking(conn))
                 applied_now.extend(_apply_repeatable(conn, sql_dir / "repeatable"))
+                applied_now.extend(_canonical_document_numbers(conn))
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ADVISORY_LOCK_ID})
             conn.commit()
@@ -191,6 +192,22 @@ def _install_masking(conn: sa.Connection) -> list[str]:
             execute_script(conn, f"REINDEX INDEX {index}")
         _record(conn, name, checksum)
     return [name]
+
+
+def _canonical_document_numbers(conn: sa.Connection) -> list[str]:
+    """Bring facts loaded before migration 022 to one form of their document number (etl.load.document_numbers),
+    again whenever the catalog's bracket pairs change."""
+    from etl.catalog import catalog
+    from etl.load.document_numbers import canonicalise, settings
+
+    name = "data: document numbers in canonical form (022)"
+    checksum = hashlib.sha256(settings(catalog()).encode()).hexdigest()
+    if _recorded(conn, name) == checksum:
+        return []
+    with _reported(conn, name):
+        counts = canonicalise(conn, catalog())
+        _record(conn, name, checksum)
+    return [f"{name}: {counts['rewritten']} rewritten, {counts['merged']} merged, {counts['aliases']} aliases"]
 
 
 def _apply_repeatable(conn: sa.Connection, directory: Path) -> list[str]:

@@ -142,6 +142,8 @@ class RecordType(Strict):
     date_order: tuple[DateOrder, ...] = ()
     status_values: dict[str, Literal["revoked", "corrected"]] = Field(
         default_factory=dict, description="value of the record_status field -> fact status")
+    document_brackets: Annotated[str, Field(min_length=2, max_length=2)] = Field(
+        default="〔〕", description="the bracket pair of the document number's year, as the warehouse keeps it")
 
     @functools.cached_property
     def field_by_code(self) -> dict[str, FieldSpec]:

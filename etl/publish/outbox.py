@@ -178,12 +178,16 @@ def expire_publicity_windows(engine: Engine, today: dt.date | None = None) -> di
 def repair_penalty(engine: Engine, department_code: str, document_number: str, repaired_on: dt.date) -> dict:
     """信用修复: end a published penalty's publicity once its tier's minimum period has been served."""
     rules = policy()
-    uid = keys.record_uid(department_code, rules.penalty.record_type, document_number)
+    brackets = catalog().record_type_by_code[rules.penalty.record_type].document_brackets
+    uid = keys.record_uid(department_code, rules.penalty.record_type, document_number, brackets)
     with engine.begin() as conn:
         fact = conn.execute(sa.text("""
-            SELECT f.record_key, f.status, f.publicity_tier, f.publicity_start, f.publicity_end,
+            SELECT f.record_key, f.record_uid, f.status, f.publicity_tier, f.publicity_start, f.publicity_end,
                    to_date(f.decision_date_key::text, 'YYYYMMDD') AS decision_date
-              FROM dw.fact_credit_record f WHERE f.record_uid = :uid FOR UPDATE
+              FROM dw.fact_credit_record f
+             WHERE f.record_uid = coalesce((SELECT a.record_uid FROM dw.record_uid_alias a WHERE a.alias_uid = :uid),
+                                           :uid)
+               FOR UPDATE
         """), {"uid": uid}).one_or_none()
         if fact is None:
             raise UserError(f"没有找到部门 {department_code} 文书号 {document_number} 的行政处罚记录 / "
@@ -200,4 +204,4 @@ def repair_penalty(engine: Engine, department_code: str, document_number: str, r
         _end_versions(conn, f"f.record_key = {int(fact.record_key)}", "repair", "repaired",
                       f"DATE '{repaired_on.isoformat()}'")
         items = enqueue(conn, "SELECT record_key FROM ending_records", f"repair:{repaired_on.isoformat()}", rules)
-    return {"record_uid": str(uid), "status": "repaired", "withdrawals": items}
+    return {"record_uid": str(fact.record_uid), "status": "repaired", "withdrawals": items}

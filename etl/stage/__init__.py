@@ -430,7 +430,8 @@ class _Stager:
         if self._document_position is None and self.document_code in self.codes:
             self._document_position = self.codes.index(self.document_code)
         document = values[self._document_position] if self._document_position is not None else None
-        uid = record_uid_text(self.batch.department_code, self.batch.record_type_code, document)
+        uid = record_uid_text(self.batch.department_code, self.batch.record_type_code, document,
+                              self.record_type.document_brackets)
         return self._writer.line([self.batch.batch_id, row_no, uid, *values])
 
 

@@ -65,6 +65,11 @@ def clean_columns(record_type: RecordType) -> list[CleanColumn]:
             columns.append(CleanColumn(bad_flag(field), "boolean",
                                        f"({_trimmed(raw)} IS NOT NULL AND NOT coalesce({number} ~ "
                                        f"'^-?[0-9]+(\\.[0-9]+)?$', false))"))
+        elif field.role == Role.DOCUMENT_NUMBER:
+            # One decision, one number: the form etl.keys gives the record's identity (full-width digits,
+            # other brackets, spaces and lower-case letters are the same decision).
+            columns.append(CleanColumn(name, "text", f"dw.canonical_document_number({raw}, "
+                                                     f"{literal(record_type.document_brackets)})"))
         elif _is_code(field):
             # Most codes arrive clean: a cheap pattern test spares the full normalisation.
             columns.append(CleanColumn(name, "text", f"CASE WHEN {raw} ~ '^[0-9A-Z]+$' THEN {raw} "

@@ -26,3 +26,25 @@ def test_surrounding_blanks_do_not_change_the_identity():
     padded = record_uid_text("tax", "penalty", "\u3000税罚〔2026〕1号 ")
     assert padded == record_uid_text("tax", "penalty", "税罚〔2026〕1号")
     assert record_uid_text("tax", "penalty", " \t") is None
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    ("县林罚〔２０２６〕Ｅ７０１号", "县林罚〔2026〕E701号"),  # full-width digits and letters
+    ("县林罚[2026]e701号", "县林罚〔2026〕E701号"),
+    ("县林罚［2026］E701号", "县林罚〔2026〕E701号"),
+    ("县林罚【2026】E701号", "县林罚〔2026〕E701号"),
+    ("县林罚（2026）E701号", "县林罚〔2026〕E701号"),
+    ("县林罚(2026)E701号", "县林罚〔2026〕E701号"),
+    ("县林罚﹝2026﹞E701号", "县林罚〔2026〕E701号"),
+    ("县林罚 〔2026〕 E701 号", "县林罚〔2026〕E701号"),
+    ("\u3000县林罚〔2026〕E701号\t", "县林罚〔2026〕E701号"),
+    ("县林罚〔2026〕E701号\u200b", "县林罚〔2026〕E701号"),  # a zero-width space pasted from a web page
+])
+def test_spellings_of_one_document_number_are_one_number(typed, kept):
+    assert normalise_document_number(typed) == kept
+    assert record_uid_text("forestry", "penalty", typed) == record_uid_text("forestry", "penalty", kept)
+
+
+def test_court_case_numbers_keep_round_brackets():
+    assert normalise_document_number("〔2025〕豫0523执123号", "（）") == "（2025）豫0523执123号"
+    assert normalise_document_number("第１２３号", "（）") == "第123号"  # nothing to bracket: nothing changed
