@@ -44,6 +44,7 @@ from etl.faults import crash_point
 from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
 from etl.load import load_batch
+from etl.locks import feed_lock
 from etl.personal import mask_text
 from etl.stage import UnreadableSource, stage_batch
 from etl.stage.tables import clean_table, staging_table
@@ -192,6 +193,11 @@ def load_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
 
 def process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
     """Take one batch as far as it can go: loaded, held for review, or failed with a reason."""
+    with feed_lock(engine, batch.department_code, batch.feed_code):
+        return _process_batch(engine, catalog, batch)
+
+
+def _process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
     state = batch_state(engine, batch.batch_id)
     if state.status == "loaded":
         # The same bytes arrived again: recognised, not loaded twice.
@@ -277,6 +283,12 @@ def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file
     """Extract new sources past the feed's watermark and land each as a batch (known bytes find their batch).
     A drop folder's entries that are not taken come back as notices (and are recorded: `record_drop_notices`);
     `only_file` names the one dropped file to take."""
+    with feed_lock(engine, department.code, feed.code):
+        return _extract_and_land(engine, department, feed, file_drop_dir, only_file)
+
+
+def _extract_and_land(engine: Engine, department: Department, feed: Feed, file_drop_dir: Path | None,
+                      only_file: str | None) -> Extraction:
     extraction = Extraction()
     work_root = config.var_dir() / "work"
     work_root.mkdir(parents=True, exist_ok=True)
@@ -351,10 +363,12 @@ def record_drop_notices(engine: Engine, department: Department, notices: list[Dr
 
 def ingest_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
                 file_drop_dir: Path | None = None, only_file: str | None = None) -> list[BatchOutcome]:
-    """Finish what an earlier run left, then extract new sources and take each batch through."""
-    finished = [with_feedback(engine, catalog, o) for o in finish_unfinished(engine, catalog, department, feed)]
-    extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
-    return finished + take_through(engine, catalog, extraction)
+    """Finish what an earlier run left, then extract new sources and take each batch through; another run of
+    the same feed (another command, an Airflow task) waits until this one is done."""
+    with feed_lock(engine, department.code, feed.code):
+        finished = [with_feedback(engine, catalog, o) for o in finish_unfinished(engine, catalog, department, feed)]
+        extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir, only_file=only_file)
+        return finished + take_through(engine, catalog, extraction)
 
 
 def take_through(engine: Engine, catalog: Catalog, extraction: Extraction) -> list[BatchOutcome]:
@@ -368,11 +382,12 @@ def prepare_feed(engine: Engine, catalog: Catalog, department: Department, feed:
                  file_drop_dir: Path | None = None, keep_going: Callable[[], bool]) -> Extraction:
     """Extract and land a feed's new sources, then stage and check its batches by the rules while
     `keep_going()` says so: the part of the work that needs no GX. `take_through` finishes the rest."""
-    extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir)
-    for batch in extraction.batches:
-        if not keep_going():
-            break
-        validate_step(engine, catalog, batch, run_gx=False)
+    with feed_lock(engine, department.code, feed.code):
+        extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir)
+        for batch in extraction.batches:
+            if not keep_going():
+                break
+            validate_step(engine, catalog, batch, run_gx=False)
     return extraction
 
 
@@ -423,9 +438,11 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
         status = conn.scalar(sa.text("SELECT status FROM audit.batch WHERE batch_id = :b FOR UPDATE"),
                              {"b": batch_id})
         if status is None:
-            raise UserError(f"There is no batch {batch_id}; `creditwh status` lists the held ones.")
+            raise UserError(f"没有批次 {batch_id} / there is no batch {batch_id}; "
+                            f"`creditwh status` lists the held ones.")
         if status != "held":
-            raise UserError(f"Batch {batch_id} is {status}, not held; only held batches can be released.")
+            raise UserError(f"批次 {batch_id} 的状态是 {status}，不是暂扣，只能放行暂扣的批次 / batch {batch_id} is "
+                            f"{status}, not held; only held batches can be released.")
         conn.execute(sa.text("""
             UPDATE audit.batch SET status = 'staged', released_at = now(), released_by = :who, updated_at = now()
              WHERE batch_id = :b

@@ -73,10 +73,15 @@ def _summary(outcome) -> dict:
 def _each_batch(batch_ids: Iterable[int], step: Callable) -> dict:
     """Run one step over the batches, oldest first (a feed's watermark advances in batch order)."""
     from etl.land import read_batch
+    from etl.locks import feed_lock
 
     engine, cat = _warehouse()
     ids = sorted({int(b) for b in batch_ids})
-    outcomes = [_summary(step(engine, cat, read_batch(engine, batch_id))) for batch_id in ids]
+    outcomes = []
+    for batch_id in ids:
+        batch = read_batch(engine, batch_id)
+        with feed_lock(engine, batch.department_code, batch.feed_code):  # a command-line run of the feed waits
+            outcomes.append(_summary(step(engine, cat, batch)))
     return {"batch_ids": ids, "batches": outcomes}
 
 
