@@ -308,7 +308,7 @@ def main() -> None:
     except OSError as exc:  # a file that cannot be read or written: the person can fix it
         log.debug("file error", exc_info=True)
         where = f" {exc.filename}" if exc.filename else ""
-        _error(f"无法读写文件{where}（{exc.strerror or exc}）/ cannot read or write{where}: {exc.strerror or exc}")
+        _error(f"无法读写文件{where}（{exc.strerror or exc}） / cannot read or write{where}: {exc.strerror or exc}")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback on screen
         log.debug("unexpected failure", exc_info=True)  # to the log file; the screen gets the line below

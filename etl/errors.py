@@ -19,5 +19,5 @@ def check_writable(path: Path) -> None:
             pass
         probe.unlink()
     except OSError as exc:
-        raise UserError(f"无法写入 {path}（{exc.strerror or exc}）/ cannot write {path}: {exc.strerror or exc}; "
+        raise UserError(f"无法写入 {path}（{exc.strerror or exc}） / cannot write {path}: {exc.strerror or exc}; "
                         f"choose another --out") from None
