@@ -42,12 +42,16 @@ def get_connection(conn_id: str) -> Connection:
     """The connection for an id, or a clear error saying which variable to set."""
     raw = os.environ.get(_env_name(conn_id))
     if not raw:
-        raise UserError(f"Connection {conn_id!r} is not configured; set {_env_name(conn_id)} "
+        raise UserError(f"连接 {conn_id!r} 未配置，请设置 {_env_name(conn_id)}（Airflow 连接 URI 或 JSON）"
+                        f"或在 Airflow 中添加 / "
+                        f"Connection {conn_id!r} is not configured; set {_env_name(conn_id)} "
                         f"(an Airflow connection URI or JSON) or add it in Airflow.")
     try:
         return _parse(conn_id, raw.strip())
     except (ValueError, TypeError) as exc:
-        raise UserError(f"Connection {conn_id!r} in {_env_name(conn_id)} cannot be read ({exc}); "
+        raise UserError(f"{_env_name(conn_id)} 中的连接 {conn_id!r} 无法读取（{exc}），"
+                        f"请使用 Airflow 连接 URI 或 JSON / "
+                        f"Connection {conn_id!r} in {_env_name(conn_id)} cannot be read ({exc}); "
                         f"use an Airflow connection URI or JSON.") from None
 
 

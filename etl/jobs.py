@@ -33,8 +33,10 @@ STAGING_SCHEMA = "staging"
 
 def _warehouse():
     from etl.catalog import catalog
+    from etl.personal import mask_log_handlers
     from etl.warehouse import get_engine
 
+    mask_log_handlers()  # the task's log, as the orchestrator set it up: identity numbers masked in it too
     return get_engine(), catalog()
 
 
@@ -43,11 +45,13 @@ def _feed(catalog, department_code: str, feed_code: str):
 
     department = catalog.department_by_code.get(department_code)
     if department is None:
-        raise UserError(f"There is no department {department_code!r} in the catalog.")
+        raise UserError(f"目录中没有部门 {department_code!r} / "
+                        f"There is no department {department_code!r} in the catalog.")
     feed = next((f for f in department.feeds if f.code == feed_code), None)
     if feed is None:
-        raise UserError(f"Department {department_code} has no feed {feed_code!r}; "
-                        f"its feeds: {', '.join(f.code for f in department.feeds)}.")
+        feeds = ", ".join(f.code for f in department.feeds)
+        raise UserError(f"部门 {department_code} 没有数据源 {feed_code!r}，其数据源为：{feeds} / "
+                        f"Department {department_code} has no feed {feed_code!r}; its feeds: {feeds}.")
     return department, feed
 
 

@@ -56,10 +56,12 @@ def _run_dags(env: dict[str, str], dag_ids: list[str]) -> list[dict]:
     log_file.write_text(result.stdout + "\n" + result.stderr, encoding="utf-8")
     lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if result.returncode != 0 or not lines:
-        raise UserError(f"The Airflow runs did not complete; the Airflow output is in {log_file}.")
+        raise UserError(f"Airflow 运行未完成，其输出见 {log_file} / "
+                        f"The Airflow runs did not complete; the Airflow output is in {log_file}.")
     document = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
     if isinstance(document, dict) and document.get("import_errors"):
-        raise UserError(f"DAG files failed to import: {document['import_errors']}")
+        errors = document["import_errors"]
+        raise UserError(f"DAG 文件导入失败：{errors} / DAG files failed to import: {errors}")
     return document
 
 
@@ -110,7 +112,8 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
         echo(f"== Airflow: metadata in {env['AIRFLOW_HOME']}; simulators of 26 departments and 2 platforms on loopback")
         migrated = _airflow(env, "db", "migrate")
         if migrated.returncode != 0:
-            raise UserError(f"airflow db migrate failed: {migrated.stderr.strip().splitlines()[-1:]}")
+            last = migrated.stderr.strip().splitlines()[-1:]
+            raise UserError(f"airflow db migrate 执行失败：{last} / airflow db migrate failed: {last}")
         _airflow(env, "pools", "import", str(config.PROJECT_ROOT / "dags" / "pools.json"))
         dag_ids = [f"ingest_{d.code}" for d in cat.departments] + ["publish_publicity", "compute_indicators"]
         echo(f"== running {len(dag_ids)} DAGs: 26 ingest_*, publish_publicity, compute_indicators")
@@ -144,4 +147,6 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
          f"   the Airflow UI with these runs:     make airflow\n"
          f"   per department, held batches:       .venv/bin/creditwh status")
     if failed:
-        raise UserError(f"DAG runs failed: {', '.join(failed)}; their task logs are under {env['AIRFLOW_HOME']}.")
+        names, logs = ", ".join(failed), env["AIRFLOW_HOME"]
+        raise UserError(f"DAG 运行失败：{names}，任务日志见 {logs} / "
+                        f"DAG runs failed: {names}; their task logs are under {logs}.")

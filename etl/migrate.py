@@ -69,10 +69,13 @@ def discover(sql_dir: Path = config.SQL_DIR) -> list[Migration]:
     for path in sorted(sql_dir.glob("*.sql")):
         match = FILENAME.match(path.name)
         if not match:
-            raise UserError(f"Migration file {path.name} is misnamed; name it NNN_lower_case_words.sql.")
+            raise UserError(f"迁移文件名 {path.name} 不合规，请命名为 NNN_lower_case_words.sql / "
+                            f"Migration file {path.name} is misnamed; name it NNN_lower_case_words.sql.")
         version = int(match.group(1))
         if version in migrations:
-            raise UserError(f"Migrations {migrations[version].name} and {path.name} share number {version:03d}; "
+            raise UserError(f"迁移 {migrations[version].name} 与 {path.name} 编号同为 {version:03d}，"
+                            f"请为其中一个重新编号 / "
+                            f"Migrations {migrations[version].name} and {path.name} share number {version:03d}; "
                             f"renumber one of them.")
         data = path.read_bytes()
         migrations[version] = Migration(version, path.name, data.decode("utf-8"), hashlib.sha256(data).hexdigest())
@@ -84,10 +87,14 @@ def _refuse_drift(applied: dict[int, tuple[str, str]], files: list[Migration]) -
     for version, (name, checksum) in sorted(applied.items()):
         current = by_version.get(version)
         if current is None:
-            raise UserError(f"Migration {name} was applied to this warehouse but its file is missing from "
+            raise UserError(f"迁移 {name} 已在本数据仓库执行，但 warehouse_sql/ 中缺少该文件，请恢复该文件"
+                            f"（已执行的迁移不得删除）/ "
+                            f"Migration {name} was applied to this warehouse but its file is missing from "
                             f"warehouse_sql/; restore the file (applied migrations are never removed).")
         if current.checksum != checksum.strip():
-            raise UserError(f"Migration {name} was changed after it was applied (checksum {checksum[:12]}… "
+            raise UserError(f"迁移 {name} 执行后被修改（数据仓库中校验和 {checksum[:12]}…，"
+                            f"磁盘上 {current.checksum[:12]}…），请恢复原文件，并将改动写入新编号的迁移 / "
+                            f"Migration {name} was changed after it was applied (checksum {checksum[:12]}… "
                             f"in the warehouse, {current.checksum[:12]}… on disk); restore the original "
                             f"file and put the change in a new numbered migration.")
 

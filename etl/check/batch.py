@@ -137,13 +137,15 @@ def _read_sheet(path: Path, sheet: str | None) -> tuple[str | None, list[list]]:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for unreadable files
-        raise UserError(f"{path.name} cannot be read as a workbook ({type(exc).__name__}: {exc}); "
+        raise UserError(f"{path.name} 无法作为工作簿读取（{type(exc).__name__}: {exc}），请另存为 .xlsx 后重试 / "
+                        f"{path.name} cannot be read as a workbook ({type(exc).__name__}: {exc}); "
                         "save it as .xlsx and try again.") from None
     names = workbook.sheet_names
     if not names:
-        raise UserError(f"{path.name} has no worksheet.")
+        raise UserError(f"{path.name} 中没有工作表 / {path.name} has no worksheet.")
     if sheet is not None and sheet not in names:
-        raise UserError(f"{path.name} has no sheet {sheet!r}; its sheets are {', '.join(names)}.")
+        raise UserError(f"{path.name} 中没有工作表 {sheet!r}，现有工作表：{', '.join(names)} / "
+                        f"{path.name} has no sheet {sheet!r}; its sheets are {', '.join(names)}.")
     chosen = sheet or names[0]
     return chosen, workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
 
@@ -157,7 +159,8 @@ def _read_csv(path: Path) -> list[list]:
         except UnicodeDecodeError:
             continue
     else:
-        raise UserError(f"{path.name} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV or .xlsx.")
+        raise UserError(f"{path.name} 既不是 UTF-8 也不是 GB18030 编码的文本，请另存为 UTF-8 CSV 或 .xlsx / "
+                        f"{path.name} is neither UTF-8 nor GB18030 text; save it as UTF-8 CSV or .xlsx.")
     return [list(row) for row in csv.reader(text.splitlines())]
 
 
@@ -193,7 +196,8 @@ def _column_by_option(option: str, header: list, path: Path) -> int:
             return index
     if re.fullmatch(r"[A-Za-z]{1,3}", option):
         return column_index_from_string(option.upper()) - 1
-    raise UserError(f"{path.name}: there is no column {option!r}; give a header as written or a letter like B.")
+    raise UserError(f"{path.name} 中没有列 {option!r}，请按原样给出表头或列字母（如 B）/ "
+                    f"{path.name}: there is no column {option!r}; give a header as written or a letter like B.")
 
 
 def _looks_like_code(text: str | None) -> bool:
@@ -212,7 +216,8 @@ def read_input(path: Path, sheet: str | None = None, column: str | None = None) 
     elif path.suffix.lower() in (".csv", ".txt"):
         sheet, grid = None, _read_csv(path)
     else:
-        raise UserError(f"{path.name}: give an .xlsx, .xls or .csv file of codes.")
+        raise UserError(f"{path.name}：请提供 .xlsx、.xls 或 .csv 格式的代码文件 / "
+                        f"{path.name}: give an .xlsx, .xls or .csv file of codes.")
     cells = [[_cell_text(v) for v in row] for row in grid]
     occupied = [i for i, row in enumerate(cells) if any(text for text, _ in row)]
     if not occupied:

@@ -150,8 +150,10 @@ def _run(conn: sa.Connection, sql: str, params: dict) -> list[sa.Row]:
     except sa.exc.DBAPIError as exc:
         message = str(getattr(exc.orig, "pgerror", None) or exc.orig).strip().splitlines()[0]
         if "measures list is empty" in message or "does not exist" in message:
-            raise UserError("The credit check is not set up in this warehouse (" + message.removeprefix("ERROR:  ")
-                            + "); run `creditwh init`.") from None
+            detail = message.removeprefix("ERROR:  ")
+            raise UserError(f"本数据仓库尚未配置信用核查（{detail}），请运行 `creditwh init` / "
+                            f"The credit check is not set up in this warehouse ({detail}); "
+                            "run `creditwh init`.") from None
         raise
 
 

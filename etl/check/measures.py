@@ -129,7 +129,8 @@ def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     path = ".".join(str(p) for p in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
-    return f"Catalog file {FILE_NAME}: field {path or '(top level)'}: {message}."
+    return (f"目录文件 {FILE_NAME} 的字段 {path or '（顶层）'} 有误，请修改后重试 / "
+            f"Catalog file {FILE_NAME}: field {path or '(top level)'}: {message}.")
 
 
 def load_measures(directory: Path | None = None) -> MeasureList:

@@ -60,7 +60,12 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class _BadPayload(Exception):
-    """A 200 answer that is not a JSON page; worth asking again a few times."""
+    """A 200 answer that is not a JSON page; worth asking again a few times. Said in Chinese and English."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
 
 
 class ApiConnector:
@@ -93,6 +98,9 @@ class ApiConnector:
     def retries_text(self) -> str:
         return f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"
 
+    def retries_text_zh(self) -> str:
+        return f"重试 {self.retries} 次"
+
     def __enter__(self) -> ApiConnector:
         return self
 
@@ -104,10 +112,12 @@ class ApiConnector:
     def extract(self, context: FeedContext) -> list[ExtractedSource]:
         department, feed = context.department, context.feed
         if feed.api is None:
-            raise UserError(f"Department {department.code} feed {feed.code} is not an API feed.")
+            raise UserError(f"部门 {department.code} 的数据源 {feed.code} 不是接口类 / "
+                            f"Department {department.code} feed {feed.code} is not an API feed.")
         conn = self._connections(feed.api.connection_id)
         if not conn.host:
-            raise UserError(f"Connection {feed.api.connection_id!r} has no host; set it to the department API's host.")
+            raise UserError(f"连接 {feed.api.connection_id!r} 未配置主机，请设置为部门接口的主机地址 / "
+                            f"Connection {feed.api.connection_id!r} has no host; set it to the department API's host.")
         schema = (conn.schema or "").strip("/")
         endpoint = (f"/{schema}" if schema else "") + feed.api.path
         pull = _Pull(self, context, conn, endpoint)
@@ -192,11 +202,12 @@ class _Pull:
             if not document.get("has_more"):
                 return start, next_cursor or cursor
             if not next_cursor or next_cursor == cursor or not data:
-                raise SourceError(f"{self.where()}: the API says more records follow page {page_no} but gave no "
+                raise SourceError(f"{self.where()}: 接口称第 {page_no} 页之后还有记录，但未给出新的游标，"
+                                  f"请部门检查其分页 / "
+                                  f"the API says more records follow page {page_no} but gave no "
                                   f"new cursor to fetch them; ask the department to check its paging.")
             cursor = next_cursor
-        raise SourceError(f"{self.where()}: the API kept paging past {self.connector.max_pages} pages; "
-                          f"stopped to avoid an endless loop.")
+        raise SourceError(self._endless())
 
     def _by_updated_since(self, out) -> tuple[str | None, str | None]:
         since = self.context.watermark or None
@@ -217,10 +228,16 @@ class _Pull:
             if not document.get("has_more"):
                 return since, newest
             if not data:
-                raise SourceError(f"{self.where()}: the API says more records follow page {page_no} but the page "
+                raise SourceError(f"{self.where()}: 接口称第 {page_no} 页之后还有记录，但该页为空，"
+                                  f"请部门检查其分页 / "
+                                  f"the API says more records follow page {page_no} but the page "
                                   f"was empty; ask the department to check its paging.")
-        raise SourceError(f"{self.where()}: the API kept paging past {self.connector.max_pages} pages; "
-                          f"stopped to avoid an endless loop.")
+        raise SourceError(self._endless())
+
+    def _endless(self) -> str:
+        pages = self.connector.max_pages
+        return (f"{self.where()}: 接口分页超过 {pages} 页仍未结束，为避免无限循环已停止 / "
+                f"the API kept paging past {pages} pages; stopped to avoid an endless loop.")
 
     # -- one page ---------------------------------------------------------------------------------
 
@@ -239,7 +256,9 @@ class _Pull:
                 with attempt:
                     return self._fetch_once(params, page_no)
         except _BadPayload as exc:
-            raise SourceError(f"{self.where()}: {exc} (after {self.connector.payload_attempts} attempts).") from None
+            attempts = self.connector.payload_attempts
+            raise SourceError(f"{self.where()}: {exc.zh}（已尝试 {attempts} 次）/ "
+                              f"{exc.en} (after {attempts} attempts).") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch_once(self, params: dict[str, Any], page_no: int) -> dict:
@@ -248,39 +267,56 @@ class _Pull:
             response = session.get(self.url, params=params, headers=self.headers, auth=self.auth,
                                    timeout=self.connector.timeout, verify=self.verify, allow_redirects=False)
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            raise _BadPayload(f"the connection dropped while page {page_no} was being read") from None
+            raise _BadPayload(f"读取第 {page_no} 页时连接中断",
+                              f"the connection dropped while page {page_no} was being read") from None
         except requests.exceptions.SSLError:
-            raise SourceError(f"{self.where()}: the TLS certificate of {self.conn.base_url()} could not be "
+            base = self.conn.base_url()
+            raise SourceError(f"{self.where()}: 无法验证 {base} 的 TLS 证书，请修复证书或在连接的 extra 中"
+                              f"设置 ca_bundle / the TLS certificate of {base} could not be "
                               f"verified; fix the certificate or set the connection's extra ca_bundle.") from None
         except requests.exceptions.RequestException as exc:
             cause = _innermost(exc)
+            base = self.conn.base_url()
+            retries, retries_zh = self.connector.retries_text(), self.connector.retries_text_zh()
             if isinstance(exc, requests.exceptions.Timeout) or isinstance(cause, TimeoutError | Urllib3Timeout):
-                raise SourceError(f"{self.where()}: the API at {self.conn.base_url()} did not answer page {page_no} "
-                                  f"in time, even after {self.connector.retries_text()}.") from None
-            raise SourceError(f"{self.where()}: cannot get page {page_no} from {self.conn.base_url()} "
-                              f"({_describe(cause)}) after {self.connector.retries_text()}.") from None
+                raise SourceError(f"{self.where()}: {base} 的接口{retries_zh}后仍未及时返回第 {page_no} 页 / "
+                                  f"the API at {base} did not answer page {page_no} "
+                                  f"in time, even after {retries}.") from None
+            detail = _describe(cause)
+            raise SourceError(f"{self.where()}: {retries_zh}后仍无法从 {base} 获取第 {page_no} 页（{detail}）/ "
+                              f"cannot get page {page_no} from {base} "
+                              f"({detail}) after {retries}.") from None
         with response:
             status = response.status_code
             if status in (401, 403):
-                raise SourceError(f"{self.where()}: the API refused the credentials (HTTP {status}) at page {page_no}; "
-                                  f"check the token (password) of connection {self.settings.connection_id}.")
+                conn_id = self.settings.connection_id
+                raise SourceError(f"{self.where()}: 接口在第 {page_no} 页拒绝了凭据（HTTP {status}），"
+                                  f"请检查连接 {conn_id} 的令牌（password）/ "
+                                  f"the API refused the credentials (HTTP {status}) at page {page_no}; "
+                                  f"check the token (password) of connection {conn_id}.")
             if status in RETRY_STATUSES:
-                raise SourceError(f"{self.where()}: the API still answered HTTP {status} at page {page_no} after "
+                raise SourceError(f"{self.where()}: {self.connector.retries_text_zh()}后接口在第 {page_no} 页"
+                                  f"仍返回 HTTP {status} / "
+                                  f"the API still answered HTTP {status} at page {page_no} after "
                                   f"{self.connector.retries_text()}.")
             if status != 200:
-                raise SourceError(f"{self.where()}: the API answered HTTP {status} at page {page_no}"
-                                  f"{_error_text(response)}.")
+                error = _error_text(response)
+                raise SourceError(f"{self.where()}: 接口在第 {page_no} 页返回 HTTP {status}{error} / "
+                                  f"the API answered HTTP {status} at page {page_no}{error}.")
             content_type = response.headers.get("Content-Type", "").lower()
             body = response.content
             if "html" in content_type or body.lstrip()[:1] == b"<":
-                raise _BadPayload(f"the API returned HTML instead of JSON at page {page_no}")
+                raise _BadPayload(f"接口在第 {page_no} 页返回了 HTML 而不是 JSON",
+                                  f"the API returned HTML instead of JSON at page {page_no}")
             try:
                 document = json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
-                raise _BadPayload(f"the API returned malformed JSON at page {page_no}") from None
+                raise _BadPayload(f"接口在第 {page_no} 页返回的 JSON 格式有误",
+                                  f"the API returned malformed JSON at page {page_no}") from None
         if not isinstance(document, dict) or not isinstance(document.get("data"), list) \
                 or not all(isinstance(r, dict) for r in document["data"]):
-            raise _BadPayload(f"the API returned JSON without a list of records at page {page_no}")
+            raise _BadPayload(f"接口在第 {page_no} 页返回的 JSON 中没有记录列表",
+                              f"the API returned JSON without a list of records at page {page_no}")
         return document
 
 

@@ -44,25 +44,30 @@ def connection_url(conn: Connection) -> URL:
         try:
             url = make_url(str(conn.extra["url"]))
         except sa.exc.ArgumentError:
-            raise UserError(f"Connection {conn.conn_id!r}: extra url is not an SQLAlchemy URL.") from None
+            raise UserError(f"连接 {conn.conn_id!r} 的 extra url 不是有效的 SQLAlchemy URL / "
+                            f"Connection {conn.conn_id!r}: extra url is not an SQLAlchemy URL.") from None
         if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
             url = url.update_query_dict({"charset": "utf8mb4"})
         return url
     kind = conn.conn_type.lower()
     if kind in ("sqlite", "sqlite3"):
         if not conn.host:
-            raise UserError(f"Connection {conn.conn_id!r} (sqlite) needs host = the path of the database file.")
+            raise UserError(f"连接 {conn.conn_id!r}（sqlite）须将 host 设为数据库文件的路径 / "
+                            f"Connection {conn.conn_id!r} (sqlite) needs host = the path of the database file.")
         path = Path(conn.host).expanduser().resolve()
         return URL.create("sqlite", database=f"{path.as_uri()}?mode=ro", query={"uri": "true"})
     if not conn.host:
-        raise UserError(f"Connection {conn.conn_id!r} has no host; set the front database's host.")
+        raise UserError(f"连接 {conn.conn_id!r} 未配置主机，请设置前置库的主机地址 / "
+                        f"Connection {conn.conn_id!r} has no host; set the front database's host.")
     if kind in ("mysql", "mariadb"):
         return URL.create("mysql+pymysql", username=conn.login, password=conn.password, host=conn.host,
                           port=conn.port, database=conn.schema, query={"charset": "utf8mb4"})
     if kind in ("postgres", "postgresql"):
         return URL.create("postgresql+psycopg2", username=conn.login, password=conn.password, host=conn.host,
                           port=conn.port, database=conn.schema)
-    raise UserError(f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; a front database connection must "
+    raise UserError(f"连接 {conn.conn_id!r} 的类型为 {conn.conn_type!r}，前置库连接须为 sqlite、mysql、mariadb、"
+                    f"postgres 或 postgresql，或在 extra 中给出 SQLAlchemy url / "
+                    f"Connection {conn.conn_id!r} has type {conn.conn_type!r}; a front database connection must "
                     f"be sqlite, mysql, mariadb, postgres or postgresql, or give an SQLAlchemy url in extra.")
 
 
@@ -114,14 +119,15 @@ class SqlConnector:
     def extract(self, context: FeedContext) -> list[ExtractedSource]:
         department, feed = context.department, context.feed
         if feed.sql is None:
-            raise UserError(f"Department {department.code} feed {feed.code} is not an SQL feed.")
+            raise UserError(f"部门 {department.code} 的数据源 {feed.code} 不是 SQL 类 / "
+                            f"Department {department.code} feed {feed.code} is not an SQL feed.")
         where = f"department {department.code} feed {feed.code}"
         settings = feed.sql
         url = connection_url(self._connections(settings.connection_id))
         if url.get_backend_name() == "sqlite":
             path = Path(_describe(url))
             if not path.is_file():
-                raise SourceError(f"{where}: the front database file {path} does not exist.")
+                raise SourceError(f"{where}: 前置库文件 {path} 不存在 / the front database file {path} does not exist.")
         engine = self._engine(url)
         work_dir = Path(context.work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +143,9 @@ class SqlConnector:
                 table = self._table(conn, settings.table, where, url)
                 for column in (settings.key_column, settings.updated_at_column):
                     if column not in table.c:
-                        raise SourceError(f"{where}: table {settings.table} in {_describe(url)} has no column "
+                        raise SourceError(f"{where}: {_describe(url)} 中的表 {settings.table} 没有列 {column!r}，"
+                                          f"请修改目录或前置库 / "
+                                          f"table {settings.table} in {_describe(url)} has no column "
                                           f"{column!r}; fix the catalog or the front database.")
                 key, updated = table.c[settings.key_column], table.c[settings.updated_at_column]
                 statement = sa.select(table).order_by(updated, key)
@@ -167,11 +175,14 @@ class SqlConnector:
         except sa.exc.DBAPIError as exc:
             part.unlink(missing_ok=True)
             _defuse_dead_stream(raw_cursor)
+            described, detail = _describe(url), _first_line(exc)
             if streaming:
-                raise SourceError(f"{where}: the front database {_describe(url)} failed after {rows} rows of "
-                                  f"{settings.table} ({_first_line(exc)}); nothing was landed.") from None
-            raise SourceError(f"{where}: cannot reach the front database {_describe(url)} "
-                              f"({_first_line(exc)}).") from None
+                raise SourceError(f"{where}: 前置库 {described} 在读取 {settings.table} 的 {rows} 行后出错"
+                                  f"（{detail}），未落地任何数据 / "
+                                  f"the front database {described} failed after {rows} rows of "
+                                  f"{settings.table} ({detail}); nothing was landed.") from None
+            raise SourceError(f"{where}: 无法连接前置库 {described}（{detail}）/ "
+                              f"cannot reach the front database {described} ({detail}).") from None
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -201,7 +212,8 @@ class SqlConnector:
         try:
             return sa.Table(name, sa.MetaData(), autoload_with=conn)
         except sa.exc.NoSuchTableError:
-            raise SourceError(f"{where}: the front database {_describe(url)} has no table {name}.") from None
+            raise SourceError(f"{where}: 前置库 {_describe(url)} 中没有表 {name} / "
+                              f"the front database {_describe(url)} has no table {name}.") from None
 
 
 def _defuse_dead_stream(cursor: Any) -> None:
@@ -230,7 +242,9 @@ def _python_type(column: sa.Column) -> type | None:
 def _parse_watermark(watermark: str, updated: sa.Column, key: sa.Column, where: str) -> tuple[Any, Any]:
     ts, separator, ident = watermark.rpartition(WATERMARK_SEPARATOR)
     if not separator:
-        raise SourceError(f"{where}: the stored watermark {watermark!r} is not '<updated_at>|<key>'; "
+        raise SourceError(f"{where}: 已保存的水位 {watermark!r} 不是 '<updated_at>|<key>' 格式，"
+                          f"请重置该数据源的水位 / "
+                          f"the stored watermark {watermark!r} is not '<updated_at>|<key>'; "
                           f"reset the feed's watermark.")
     try:
         ts_value: Any = ts
@@ -240,6 +254,8 @@ def _parse_watermark(watermark: str, updated: sa.Column, key: sa.Column, where: 
             ts_value = dt.date.fromisoformat(ts)
         ident_value: Any = int(ident) if _python_type(key) is int else ident
     except ValueError:
-        raise SourceError(f"{where}: the stored watermark {watermark!r} does not fit the columns "
+        raise SourceError(f"{where}: 已保存的水位 {watermark!r} 与列 {updated.name}/{key.name} 不符，"
+                          f"请重置该数据源的水位 / "
+                          f"the stored watermark {watermark!r} does not fit the columns "
                           f"{updated.name}/{key.name}; reset the feed's watermark.") from None
     return ts_value, ident_value

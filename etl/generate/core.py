@@ -174,27 +174,35 @@ def _check_arguments(cat: Catalog, out_dir: Path, records, seed, defect_rate, as
     feeds = len(cat.feeds())
     minimum = MIN_ROWS_PER_FEED * feeds
     if isinstance(records, bool) or not isinstance(records, int) or records < minimum:
-        raise UserError(f"--records must be a whole number of at least {minimum} ({MIN_ROWS_PER_FEED} rows for "
+        raise UserError(f"--records 须为不小于 {minimum} 的整数（{feeds} 个数据源每个 {MIN_ROWS_PER_FEED} 行），"
+                        f"收到 {records!r}，请增加记录数 / "
+                        f"--records must be a whole number of at least {minimum} ({MIN_ROWS_PER_FEED} rows for "
                         f"each of the {feeds} feeds), got {records!r}; ask for more records.")  # fmt: skip
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UserError(f"--seed must be a whole number, got {seed!r}.")
+        raise UserError(f"--seed 须为整数，收到 {seed!r} / --seed must be a whole number, got {seed!r}.")
     if (isinstance(defect_rate, bool) or not isinstance(defect_rate, int | float)
             or not 0 <= defect_rate <= MAX_DEFECT_RATE):  # fmt: skip
-        raise UserError(f"--defect-rate must be a fraction between 0 and {MAX_DEFECT_RATE}, got {defect_rate!r}.")
+        raise UserError(f"--defect-rate 须为 0 与 {MAX_DEFECT_RATE} 之间的比例，收到 {defect_rate!r} / "
+                        f"--defect-rate must be a fraction between 0 and {MAX_DEFECT_RATE}, got {defect_rate!r}.")
     if isinstance(as_of, dt.datetime):
         as_of = as_of.date()
     # Five years of history before as_of must stay inside the warehouse calendar (from 2000), and
     # long-term licences (2099-12-31) must still lie ahead of it.
     if not isinstance(as_of, dt.date) or not MIN_AS_OF <= as_of <= MAX_AS_OF:
-        raise UserError(f"--as-of must be a date between {MIN_AS_OF} and {MAX_AS_OF}, got {as_of!r}.")
+        raise UserError(f"--as-of 须为 {MIN_AS_OF} 至 {MAX_AS_OF} 之间的日期，收到 {as_of!r} / "
+                        f"--as-of must be a date between {MIN_AS_OF} and {MAX_AS_OF}, got {as_of!r}.")
     if sql_url is not None and "{department}" not in sql_url:
-        raise UserError("--sql-url must contain the placeholder {department} (one front database per "
+        raise UserError("--sql-url 须包含占位符 {department}（每个部门一个前置库），"
+                        "如 mysql+pymysql://root@127.0.0.1:3306/front_{department} / "
+                        "--sql-url must contain the placeholder {department} (one front database per "
                         "department), e.g. mysql+pymysql://root@127.0.0.1:3306/front_{department}.")  # fmt: skip
     if out_dir.exists():
         if not out_dir.is_dir():
-            raise UserError(f"--out {out_dir} is a file; give a directory that is empty or holds a previous data set.")
+            raise UserError(f"--out {out_dir} 是文件，请给出空目录或存放上次数据集的目录 / "
+                            f"--out {out_dir} is a file; give a directory that is empty or holds a previous data set.")
         if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
-            raise UserError(f"--out {out_dir} is not empty and holds no {MANIFEST} from a previous run; "
+            raise UserError(f"--out {out_dir} 不是空目录，且没有上次运行留下的 {MANIFEST}，请选择空目录或新目录 / "
+                            f"--out {out_dir} is not empty and holds no {MANIFEST} from a previous run; "
                             "choose an empty or new directory.")  # fmt: skip
     return as_of
 
@@ -205,7 +213,9 @@ def _check_sql_url(target: SqlTarget) -> None:
     try:
         target.url("probe")
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise UserError(f"--sql-url is not a usable SQLAlchemy URL ({exc}); "
+        raise UserError(f"--sql-url 不是可用的 SQLAlchemy URL（{exc}），"
+                        "请写成 mysql+pymysql://user@host:3306/front_{department} 的形式 / "
+                        f"--sql-url is not a usable SQLAlchemy URL ({exc}); "
                         "write it like mysql+pymysql://user@host:3306/front_{department}.") from None  # fmt: skip
 
 
@@ -326,6 +336,7 @@ def _write_feed(out_dir: Path, plan: FeedPlan, rows: list[dict], updated_at: lis
             if isinstance(exc, DBAPIError):
                 where = sql_target.redacted(dept.code)
                 raise UserError(
+                    f"无法写入前置库 {where}（{exc.orig}），请检查服务器是否运行、--sql-url 是否正确 / "
                     f"Cannot write the front database {where}: {exc.orig}; "
                     "check that the server runs and --sql-url is right."
                 ) from None

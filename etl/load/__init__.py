@@ -200,7 +200,8 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
             return LoadResult(state.rows_in, state.rows_loaded, state.rows_unchanged, state.rows_quarantined,
                               0, already_loaded=True)
         if state.status != "validated":
-            raise UserError(f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
+            raise UserError(f"批次 {batch.batch_id} 的状态是 {state.status}，尚未通过校验，暂不能入库 / "
+                            f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
         valid = _incoming(conn, record_type, batch)
         # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
         execute_script(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
@@ -213,10 +214,14 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
         # Validation guarantees both; failing loudly beats counting rows as unchanged or loading orphans
         # (the fact table checks the decision date here, once per batch, instead of per row).
         if orphans.no_subject:
-            raise UserError(f"Batch {batch.batch_id}: {orphans.no_subject} valid rows have no subject code; "
+            raise UserError(f"批次 {batch.batch_id} 有 {orphans.no_subject} 条有效记录没有主体代码，"
+                            f"请检查 record_types.yml 中该记录类型的主体识别规则 / "
+                            f"Batch {batch.batch_id}: {orphans.no_subject} valid rows have no subject code; "
                             f"the record type's identity rules in record_types.yml need a look.")
         if orphans.no_date:
-            raise UserError(f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
+            raise UserError(f"批次 {batch.batch_id} 有 {orphans.no_date} 条有效记录的决定日期超出数据仓库日历"
+                            f"（dw.dim_date），请检查日期规则 / "
+                            f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
                             f"the warehouse calendar (dw.dim_date); the date rules need a look.")
         _keep_prior_versions(conn)
         _upsert_subjects(conn, batch.batch_id)

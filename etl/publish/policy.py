@@ -107,7 +107,8 @@ class PublicityPolicy(_Strict):
         for platform in self.platforms:
             if platform.code == code:
                 return platform
-        raise UserError(f"Unknown platform {code!r}; the policy file lists "
+        raise UserError(f"未知的平台 {code!r}，公示策略文件中只有 {', '.join(p.code for p in self.platforms)} / "
+                        f"Unknown platform {code!r}; the policy file lists "
                         f"{', '.join(p.code for p in self.platforms)}.")
 
 

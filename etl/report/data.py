@@ -212,13 +212,19 @@ def resolve_subject(conn: Connection, given: str, check: CheckResult) -> Subject
                  "translate(btrim(:name, E' \\t\\r\\n\\u3000'), '（）', '()')")
         params = {"name": given}
     else:
-        raise UserError("No credit report for this query: " + _not_found_text(check) + ".")
+        from etl.check.core import LOOKUP_EN, LOOKUP_ZH
+
+        shown = f" ({check.code})" if check.code else ""
+        shown_zh = f"（{check.code}）" if check.code else ""
+        raise UserError(f"未出具信用报告：{LOOKUP_ZH.get(check.lookup_status, '')}{shown_zh} / "
+                        f"No credit report for this query: {LOOKUP_EN.get(check.lookup_status, '')}{shown}.")
     rows = conn.execute(sa.text(f"""
         SELECT s.subject_key, s.subject_code, s.code_kind, s.name, s.subject_type, s.legal_representative
           FROM dw.dim_subject AS s WHERE s.is_current AND {where}
     """), params).all()
     if len(rows) != 1:
-        raise UserError("No credit report: the subject could not be identified uniquely; give its code.")
+        raise UserError("未出具信用报告：无法唯一确定主体，请提供其代码 / "
+                        "No credit report: the subject could not be identified uniquely; give its code.")
     row = rows[0]
     kind = classify_code(row.subject_code)
     display = row.subject_code if kind == "uscc" else mask_id(row.subject_code)

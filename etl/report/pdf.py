@@ -29,7 +29,9 @@ def find_chromium() -> str | None:
 def _run(arguments: list[str], target: Path) -> None:
     binary = find_chromium()
     if binary is None:
-        raise UserError("Chromium is not installed, so no PDF can be printed; install it with "
+        raise UserError("未安装 Chromium，无法生成 PDF；请用 `apt-get install -y chromium fonts-noto-cjk` 安装"
+                        "（或设置 CREDITWH_CHROMIUM），或在浏览器中打开 HTML 报告后打印 / "
+                        "Chromium is not installed, so no PDF can be printed; install it with "
                         "`apt-get install -y chromium fonts-noto-cjk` (or set CREDITWH_CHROMIUM), "
                         "or open the HTML report in a browser and print it.")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -43,10 +45,12 @@ def _run(arguments: list[str], target: Path) -> None:
             done = subprocess.run([*command, *arguments], capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
                                   check=False)
         except subprocess.TimeoutExpired:
-            raise UserError(f"Chromium did not finish within {TIMEOUT_SECONDS} s writing {target.name}.") from None
+            raise UserError(f"Chromium 在 {TIMEOUT_SECONDS} 秒内未能写完 {target.name} / "
+                            f"Chromium did not finish within {TIMEOUT_SECONDS} s writing {target.name}.") from None
     if done.returncode != 0 or not target.is_file() or target.stat().st_size == 0:
         last = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or ["no output"]
-        raise UserError(f"Chromium could not write {target.name} (exit {done.returncode}: {last[0]}).")
+        raise UserError(f"Chromium 无法写入 {target.name}（退出码 {done.returncode}：{last[0]}）/ "
+                        f"Chromium could not write {target.name} (exit {done.returncode}: {last[0]}).")
 
 
 def print_pdf(html_path: Path, pdf_path: Path) -> Path:

@@ -74,15 +74,19 @@ class Faults:
                  "malformed_json_rate": self.malformed_json_rate, "reset_rate": self.reset_rate}
         for name, rate in rates.items():
             if not 0 <= rate <= 1:
-                raise UserError(f"Fault {name} must be a fraction between 0 and 1, got {rate!r}.")
+                raise UserError(f"故障比例 {name} 须在 0 与 1 之间，收到 {rate!r} / "
+                                f"Fault {name} must be a fraction between 0 and 1, got {rate!r}.")
         if sum(rates.values()) > 1:
-            raise UserError("Fault rates (error, HTML, malformed JSON, reset) add up to more than 1; lower them.")
+            raise UserError("故障比例（错误、HTML、JSON 格式错误、连接重置）之和超过 1，请调低 / "
+                            "Fault rates (error, HTML, malformed JSON, reset) add up to more than 1; lower them.")
         if self.latency_ms < 0 or self.latency_jitter_ms < 0:
-            raise UserError("Fault latency must not be negative.")
+            raise UserError("故障延迟不能为负 / Fault latency must not be negative.")
         if self.outage_after < 0:
-            raise UserError(f"outage_after must be 0 (off) or a positive count, got {self.outage_after}.")
+            raise UserError(f"outage_after 须为 0（关闭）或正整数，收到 {self.outage_after} / "
+                            f"outage_after must be 0 (off) or a positive count, got {self.outage_after}.")
         if self.rate_limit_every < 0:
-            raise UserError(f"rate_limit_every must be 0 (off) or a positive count, got {self.rate_limit_every}.")
+            raise UserError(f"rate_limit_every 须为 0（关闭）或正整数，收到 {self.rate_limit_every} / "
+                            f"rate_limit_every must be 0 (off) or a positive count, got {self.rate_limit_every}.")
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -177,10 +181,12 @@ def _load_pages(directory: Path) -> list[dict]:
         try:
             document = json.loads(page.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UserError(f"API page {page} cannot be read ({exc}); generate the data again.") from None
+            raise UserError(f"接口数据页 {page} 无法读取（{exc}），请重新生成数据 / "
+                            f"API page {page} cannot be read ({exc}); generate the data again.") from None
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, list):
-            raise UserError(f"API page {page} holds no `data` list; generate the data again.")
+            raise UserError(f"接口数据页 {page} 中没有 `data` 列表，请重新生成数据 / "
+                            f"API page {page} holds no `data` list; generate the data again.")
         records.extend(data)
     return records
 
@@ -258,10 +264,12 @@ class DepartmentSimulator:
     def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0, token: str = "sim-token",
                  faults: Faults | None = None, catalog: Catalog | None = None) -> None:
         if not token:
-            raise UserError("The simulator needs a non-empty token.")
+            raise UserError("模拟器的令牌不能为空 / The simulator needs a non-empty token.")
         self.data_dir = Path(data_dir).resolve()
         if not self.data_dir.is_dir():
-            raise UserError(f"Data directory {self.data_dir} does not exist; run `python -m etl generate --out "
+            raise UserError(f"数据目录 {self.data_dir} 不存在，请先运行 "
+                            f"`python -m etl generate --out {self.data_dir}` / "
+                            f"Data directory {self.data_dir} does not exist; run `python -m etl generate --out "
                             f"{self.data_dir}` first.")
         if catalog is None:
             from etl.catalog import catalog as project_catalog
@@ -298,7 +306,8 @@ class DepartmentSimulator:
                     try:
                         store.add(_load_pages(directory))
                     except (ValueError, TypeError, KeyError) as exc:
-                        raise UserError(f"API pages under {directory} cannot be served ({exc}); "
+                        raise UserError(f"{directory} 下的接口数据页无法提供（{exc}），请重新生成数据 / "
+                                        f"API pages under {directory} cannot be served ({exc}); "
                                         "generate the data again.") from None
                 self._stores[(dept.code, feed.code)] = store
                 self._routes[f"/{dept.code}{feed.api.path}"] = store
@@ -314,7 +323,8 @@ class DepartmentSimulator:
         try:
             return self._stores[(department, feed)]
         except KeyError:
-            raise UserError(f"Department {department!r} has no API feed {feed!r} in the catalog.") from None
+            raise UserError(f"目录中部门 {department!r} 没有接口类数据源 {feed!r} / "
+                            f"Department {department!r} has no API feed {feed!r} in the catalog.") from None
 
     def append_records(self, department: str, feed: str, records: list[dict]) -> list[dict]:
         """Add records to a feed while serving (ids continue from the last one, updated_at defaults to now)."""
@@ -328,7 +338,9 @@ class DepartmentSimulator:
         try:
             self._server = _Server((self.host, self._requested_port), self)
         except OSError as exc:
-            raise UserError(f"The department simulator cannot listen on {self.host}:{self._requested_port} "
+            raise UserError(f"部门模拟器无法监听 {self.host}:{self._requested_port}（{exc.strerror or exc}），"
+                            f"请换一个端口 / "
+                            f"The department simulator cannot listen on {self.host}:{self._requested_port} "
                             f"({exc.strerror or exc}); choose another port.") from None
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="department-simulator", daemon=True)
@@ -383,7 +395,7 @@ class DepartmentSimulator:
     def connection_env(self, department: str | None = None) -> dict[str, str]:
         """`AIRFLOW_CONN_*` entries (JSON) for one department's API and SQL sources, or for all departments."""
         if department is not None and department not in self.catalog.department_by_code:
-            raise UserError(f"Unknown department {department!r}.")
+            raise UserError(f"未知的部门 {department!r} / Unknown department {department!r}.")
         departments = ([self.catalog.department_by_code[department]] if department is not None
                        else list(self.catalog.departments))
         env: dict[str, str] = {}

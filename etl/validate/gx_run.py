@@ -151,12 +151,14 @@ def suite_for(record_type_code: str):
         suite = _suites.get(record_type_code)
         if suite is None:
             if record_type_code not in catalog().record_type_by_code:
-                raise UserError(f"Unknown record type {record_type_code!r}.")
+                raise UserError(f"未知的记录类型 {record_type_code!r} / Unknown record type {record_type_code!r}.")
             path = suite_path(record_type_code)
             if not path.exists():
-                raise UserError(f"{path} is missing; run `{GENERATOR_COMMAND}`.")
+                raise UserError(f"{path} 不存在，请运行 `{GENERATOR_COMMAND}` / "
+                                f"{path} is missing; run `{GENERATOR_COMMAND}`.")
             if read_suite_document(record_type_code) != build_suite(record_type_code):
-                raise UserError(f"{path} no longer matches the catalog's rules; run `{GENERATOR_COMMAND}` "
+                raise UserError(f"{path} 与目录中的规则不一致，请运行 `{GENERATOR_COMMAND}` 并提交结果 / "
+                                f"{path} no longer matches the catalog's rules; run `{GENERATOR_COMMAND}` "
                                 "and commit the result.")
             suite = _suites[record_type_code] = load_suite(record_type_code)
         return suite

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -28,7 +29,8 @@ def test_unreachable_warehouse_is_one_line_and_nonzero():
     result = creditwh("init", env={"WAREHOUSE_URL": "postgresql://etl:hunter2@127.0.0.1:1/creditwh"})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: Cannot reach the warehouse")
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Cannot reach the warehouse" in lines[0]
+    assert re.search(r"[\u4e00-\u9fff]", lines[0])
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
 
 
@@ -40,7 +42,8 @@ def test_malformed_catalog_is_one_line_naming_file_and_field(tmp_path, fresh_pg1
                                             encoding="utf-8")
     result = creditwh("init", env={"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_CATALOG_DIR": str(broken)})
     assert result.returncode == 2
-    assert result.stderr.startswith("error: Catalog file departments.yml: field departments.")
+    assert result.stderr.startswith("error: ") and "Catalog file departments.yml: field departments." in result.stderr
+    assert re.search(r"[\u4e00-\u9fff]", result.stderr)
     assert "transport" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from etl.generate import generate
 from etl.sim import DepartmentSimulator, Faults
 
 pytestmark = pytest.mark.integration
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 TOKEN = "api-test-token-9c2f"
 AS_OF = dt.date(2024, 6, 28)
@@ -149,8 +152,9 @@ def test_persistent_html_is_a_source_error_and_leaves_no_file(data_dir, monkeypa
             connector.extract(context(tmp_path, "tax", "penalty"))
     finally:
         simulator.stop()
-    assert str(caught.value) == ("department tax feed penalty: the API returned HTML instead of JSON at page 1 "
-                                 "(after 4 attempts).")
+    message = str(caught.value)
+    assert message.startswith("department tax feed penalty: ") and CHINESE.search(message)
+    assert message.endswith("/ the API returned HTML instead of JSON at page 1 (after 4 attempts).")
     assert simulator.stats["html"] == 4
     assert list(tmp_path.iterdir()) == []
 
@@ -163,8 +167,9 @@ def test_outage_mid_pull_removes_the_partial_file(data_dir, monkeypatch, tmp_pat
             api.extract(context(tmp_path, "court", "dishonest_debtor", page_size=5))
     finally:
         simulator.stop()
-    assert str(caught.value) == ("department court feed dishonest_debtor: the API still answered HTTP 503 at page 4 "
-                                 "after 2 retries.")
+    message = str(caught.value)
+    assert message.startswith("department court feed dishonest_debtor: ") and CHINESE.search(message)
+    assert message.endswith("/ the API still answered HTTP 503 at page 4 after 2 retries.")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -199,7 +204,8 @@ def test_unreachable_api_is_a_source_error(monkeypatch, tmp_path):
     with ApiConnector(retries=1, backoff_factor=0.01) as api, pytest.raises(SourceError) as caught:
         api.extract(context(tmp_path, "tax", "penalty"))
     message = str(caught.value)
-    assert message.startswith(f"department tax feed penalty: cannot get page 1 from http://127.0.0.1:{simulator_port}")
+    assert message.startswith("department tax feed penalty: ") and CHINESE.search(message)
+    assert f"cannot get page 1 from http://127.0.0.1:{simulator_port}" in message
     assert message.endswith("(Connection refused) after 1 retry.") and "\n" not in message
     assert list(tmp_path.iterdir()) == []
 
@@ -221,6 +227,7 @@ def test_slow_api_times_out_after_retries(data_dir, monkeypatch, tmp_path):
             api.extract(context(tmp_path, "tax", "penalty"))
     finally:
         simulator.stop()
-    assert str(caught.value) == (f"department tax feed penalty: the API at {url} did not answer page 1 "
-                                 f"in time, even after 1 retry.")
+    message = str(caught.value)
+    assert message.startswith("department tax feed penalty: ") and CHINESE.search(message)
+    assert message.endswith(f"/ the API at {url} did not answer page 1 in time, even after 1 retry.")
     assert list(tmp_path.iterdir()) == []

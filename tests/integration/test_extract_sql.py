@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from etl.extract.sql import SqlConnector
 from etl.generate import generate
 
 pytestmark = pytest.mark.integration
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 AS_OF = dt.date(2024, 6, 28)
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4")
@@ -217,7 +220,8 @@ def test_mariadb_wrong_password_is_a_source_error_without_the_password(mariadb, 
     with pytest.raises(SourceError) as caught:
         SqlConnector().extract(context(tmp_path))
     message = str(caught.value)
-    assert message.startswith("department housing feed license: cannot reach the front database mysql+pymysql://")
+    assert message.startswith("department housing feed license: ") and CHINESE.search(message)
+    assert "cannot reach the front database mysql+pymysql://" in message
     assert "Access denied" in message and "hunter2-secret" not in message and "\n" not in message
     assert not list(tmp_path.iterdir())
 
@@ -244,6 +248,7 @@ def test_mariadb_connection_killed_mid_stream_lands_nothing(mariadb, tmp_path):
         SqlConnector(yield_per=500, progress=kill_the_stream).extract(context(tmp_path))
     assert killed == [500]
     message = str(caught.value)
-    assert message.startswith("department housing feed license: the front database mysql+pymysql://root@")
+    assert message.startswith("department housing feed license: ") and CHINESE.search(message)
+    assert "the front database mysql+pymysql://root@" in message
     assert "failed after" in message and "nothing was landed" in message and "\n" not in message
     assert not list(tmp_path.iterdir())  # the partial CSV is gone

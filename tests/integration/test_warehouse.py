@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import socket
 import stat
@@ -87,7 +88,8 @@ def test_unreachable_warehouse_url_is_one_clear_sentence_without_the_password():
     with pytest.raises(UserError) as caught:
         get_engine(url)
     message = str(caught.value)
-    assert message.startswith("Cannot reach the warehouse at postgresql+psycopg2://etl:***@127.0.0.1:1/creditwh")
+    assert "Cannot reach the warehouse at postgresql+psycopg2://etl:***@127.0.0.1:1/creditwh" in message
+    assert re.search(r"[\u4e00-\u9fff]", message)
     assert "s3cret-pw" not in message and "unset WAREHOUSE_URL" in message
 
 
