@@ -30,7 +30,7 @@ from etl import config
 DICTIONARY_FILE = config.PROJECT_ROOT / "docs" / "data_dictionary.md"
 REGENERATE = "python -m etl.dictionary"
 # In data-flow order (DESIGN.md); public and the system schemas are not part of the warehouse.
-SCHEMAS = ("staging", "dw", "audit", "outbox", "mart")
+SCHEMAS = ("staging", "dw", "audit", "outbox", "mart", "pii")
 KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view"}
 KIND_ZH = {"table": "表", "partitioned table": "分区表", "view": "视图", "materialized view": "物化视图"}
 NO_COMMENT = "（无说明 / no comment）"

@@ -445,6 +445,20 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
       FROM jsonb_each(attributes) AS e
 $fn$;
 
+COMMENT ON FUNCTION pii.halfwidth(text) IS
+    '全角字符转半角（位置不变）/ Full-width characters as half-width, one for one';
+COMMENT ON FUNCTION pii.number_passes(text, text) IS
+    '证件号码校验（GB 11643 等，见 personal_data.yml）/ Whether a found number passes its check (personal_data.yml)';
+COMMENT ON FUNCTION pii.hide(text, integer, integer, integer[], integer[]) IS
+    '需隐去的字符位置 / Positions of a number to hide, but for its visible head and tail';
+COMMENT ON FUNCTION pii.mask_positions(text, integer[]) IS '将指定位置替换为 * / The text with these positions starred';
+COMMENT ON FUNCTION pii.mask_text_found(text) IS
+    '按全部规则查找并隐去文本中的证件号码 / Search a text with every pattern and hide the numbers found';
+COMMENT ON FUNCTION pii.id_visible(text, text) IS
+    '证件号码字段按证件类型保留的首尾位数 / Visible head and tail of an ID field by its document type';
+COMMENT ON FUNCTION pii.mask_attributes(jsonb, text[], text[], text[]) IS
+    '上报内容脱敏：证件号码字段按类型、其他文本中的证件号码 / A payload''s ID fields and texts masked';
+
 COMMENT ON SCHEMA pii IS
     '个人信息脱敏函数，规则版本 {fingerprint[:16]}（personal_data.yml）/ '
     'Personal-data masking functions, rules {fingerprint[:16]}';
