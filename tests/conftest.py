@@ -24,6 +24,10 @@ from etl.migrate import migrate
 from etl.reference import seed_reference_data
 from etl.warehouse import EmbeddedServer
 
+# Test files are written whole before anything ingests them, so they need not settle (module-scoped fixtures
+# ingest too, before any per-test setting applies); the tests of settling set the period themselves.
+os.environ["CREDITWH_FILE_SETTLE_SECONDS"] = "0"
+
 PG15_URL = os.environ.get("TEST_PG15_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 IN_CI = bool(os.environ.get("CI"))
 
@@ -39,9 +43,6 @@ def _isolated_var_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     """Commands under test never touch the developer's own var/ or warehouse."""
     monkeypatch.setenv("CREDITWH_VAR_DIR", str(tmp_path_factory.mktemp("var")))
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
-    # Test files are written whole before anything ingests them, so they need not settle; the tests of
-    # settling (tests/integration/test_drop_folder.py) set the period themselves.
-    monkeypatch.setenv("CREDITWH_FILE_SETTLE_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")
