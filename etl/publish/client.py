@@ -51,7 +51,7 @@ class RetryPolicy:
 
 
 def _wait(policy: RetryPolicy):
-    exponential = tenacity.wait_exponential_jitter(initial=policy.backoff, max=policy.backoff_max)
+    exponential = tenacity.wait_exponential_jitter(multiplier=policy.backoff, max=policy.backoff_max)
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
