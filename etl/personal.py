@@ -42,6 +42,11 @@ EDGES = {"digits": "0-9", "alphanumeric": "0-9A-Za-z"}
 # enough for a spaced-out identity number; every other text is returned as it is without running a pattern.
 CANDIDATE = "[0-9０-９]{6}|[0-9０-９][0-9０-９ -]{13,}[0-9０-９]"
 
+# An organisation code that is in fact a citizen ID number has a province code and a birth date where a USCC
+# has its division code: one regular expression tells, without calling anything (the check follows).
+ID_SHAPE = (f"^({'|'.join(sorted(ID_PROVINCES))})[0-9]{{4}}(18|19|20)[0-9]{{2}}(0[1-9]|1[0-2])[0-9]{{5}}"
+            f"[0-9Xx]$")
+
 Check = Literal["gb11643", "gb11643_15", "gb11643_foreign", "none"]
 
 
@@ -262,9 +267,10 @@ def masked_attributes_sql(attributes: str, record_types) -> str:  # noqa: ANN001
         return "ARRAY[" + ", ".join(_literal(v) for v in values) + "]::text[]"
 
     ids, types = array([f.code for f in id_fields]), array([f.id_type_field or "" for f in id_fields])
+    id_shape = _literal(ID_SHAPE)
+    code_is_id = " OR ".join(f"({attributes} ->> {_literal(code)}) ~ {id_shape}" for code in codes) or "false"
     return (f"CASE WHEN {attributes} ?| {ids} OR ({attributes} - {array(codes)})::text ~ {_literal(CANDIDATE)} "
-            f"OR EXISTS (SELECT 1 FROM unnest({array(codes)}) AS c (code) "
-            f"WHERE ({attributes} ->> c.code) ~ '^[0-9]{{17}}[0-9Xx]$') "
+            f"OR {code_is_id} "
             f"THEN pii.mask_attributes({attributes}, {ids}, {types}, {array(codes)}) ELSE {attributes} END")
 
 
@@ -280,6 +286,7 @@ def install_sql(rules_: Rules | None = None) -> str:
     """The statements that (re)define schema pii's functions with these rules compiled in."""
     rules_ = rules_ or rules()
     share = repr(rules_.min_hidden_share)
+    id_shape = _literal(ID_SHAPE)
     provinces = "ARRAY[" + ", ".join(_literal(p) for p in sorted(ID_PROVINCES)) + "]"
     searches = []
     for id_type, pattern, _ in rules_.compiled:
@@ -447,16 +454,26 @@ COMMENT ON FUNCTION pii.mask_id(text, text) IS
 -- are in fact citizen ID numbers, every other text scanned for identity numbers.
 CREATE OR REPLACE FUNCTION pii.mask_attributes(attributes jsonb, id_fields text[], type_fields text[],
                                                code_fields text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-    SELECT coalesce(jsonb_object_agg(e.key, CASE
-               WHEN jsonb_typeof(e.value) <> 'string' THEN e.value
-               WHEN e.key = ANY (id_fields) THEN to_jsonb(pii.mask_id(e.value #>> '{{}}',
-                   attributes ->> type_fields[array_position(id_fields, e.key)]))
-               WHEN e.key = ANY (code_fields) THEN CASE
-                   WHEN pii.number_passes(upper(e.value #>> '{{}}'), 'gb11643')
-                   THEN to_jsonb(pii.mask_id(e.value #>> '{{}}')) ELSE e.value END
-               ELSE to_jsonb(pii.mask_text(e.value #>> '{{}}')) END), '{{}}'::jsonb)
-      FROM jsonb_each(attributes) AS e
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
+DECLARE
+    masked jsonb := attributes;
+    field record;
+BEGIN
+    -- Only the values that need it are rewritten; the document is not taken apart and rebuilt.
+    FOR field IN SELECT e.key, e.value FROM jsonb_each_text(attributes) AS e
+                  WHERE e.key = ANY (id_fields)
+                     OR CASE WHEN e.key = ANY (code_fields) THEN e.value ~ {id_shape}
+                             ELSE e.value ~ {_literal(CANDIDATE)} END LOOP
+        masked := jsonb_set(masked, ARRAY[field.key], to_jsonb(CASE
+            WHEN field.key = ANY (id_fields)
+                THEN pii.mask_id(field.value, attributes ->> type_fields[array_position(id_fields, field.key)])
+            WHEN field.key = ANY (code_fields)
+                THEN CASE WHEN pii.number_passes(upper(field.value), 'gb11643') THEN pii.mask_id(field.value)
+                          ELSE field.value END
+            ELSE pii.mask_text(field.value) END));
+    END LOOP;
+    RETURN masked;
+END
 $fn$;
 
 COMMENT ON FUNCTION pii.halfwidth(text) IS
