@@ -198,11 +198,30 @@ class FileSource(Strict):
         return self
 
 
+PARAMETER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class ApiSource(Strict):
+    """A department's paged REST API. Two answer shapes: `data` ({"data": [...], "has_more", "next_cursor"})
+    and `rows_total` ({"total": N, "rows": [...]}, paged by page number, as platform APIs answer); the
+    parameter names and the field holding a record's last change (ISO 8601 or epoch milliseconds) are the
+    department's own."""
+
     connection_id: Annotated[str, Field(pattern=CODE)]
     path: Annotated[str, Field(pattern=r"^/")]
     page_size: int = Field(default=200, gt=0, le=5000)
     incremental: Literal["cursor", "updated_since"]
+    shape: Literal["data", "rows_total"] = "data"
+    page_param: Annotated[str, Field(pattern=PARAMETER)] = "page"
+    size_param: Annotated[str, Field(pattern=PARAMETER)] = "page_size"
+    since_param: Annotated[str, Field(pattern=PARAMETER)] = "updated_since"
+    updated_field: Annotated[str, Field(pattern=PARAMETER)] = "updated_at"
+
+    @model_validator(mode="after")
+    def _pages_by_number(self) -> ApiSource:
+        if self.shape == "rows_total" and self.incremental != "updated_since":
+            raise ValueError("a rows_total API is paged by page number: incremental must be updated_since")
+        return self
 
 
 class SqlSource(Strict):

@@ -9,8 +9,12 @@ file is deleted and `SourceError` says which department, feed and page failed.
 Two paging styles, chosen per feed in the catalog (`feed.api.incremental`):
 - `cursor`: `?cursor=<c>&page_size=<n>`, following `next_cursor` until `has_more` is false; the
   watermark is the last cursor.
-- `updated_since`: `?updated_since=<ts>&page=<n>&page_size=<k>`; the watermark is the largest
-  `updated_at` seen.
+- `updated_since`: `?updated_since=<ts>&page=<n>&page_size=<k>` (the parameter names are the feed's);
+  the watermark is the latest `updated_at` (the feed's `updated_field`) seen, kept as the API wrote it
+  (ISO 8601 text or epoch milliseconds) and sent back the same way.
+Two answer shapes (`feed.api.shape`): `data` — {"data": [...], "has_more": …} — and `rows_total` —
+{"total": N, "rows": [...]}, as provincial platforms and department systems answer: pages follow until
+`total` records have come.
 
 The bearer token comes from the connection's password and is never logged or put in a message.
 """
@@ -210,22 +214,26 @@ class _Pull:
         raise SourceError(self._endless())
 
     def _by_updated_since(self, out) -> tuple[str | None, str | None]:
+        settings = self.settings
         since = self.context.watermark or None
         newest = since
         newest_moment = _moment(since) if since else None
+        received = 0
         for page_no in range(1, self.connector.max_pages + 1):
-            params: dict[str, Any] = {"page": page_no, "page_size": self.settings.page_size}
+            params: dict[str, Any] = {settings.page_param: page_no, settings.size_param: settings.page_size}
             if since:
-                params["updated_since"] = since
+                params[settings.since_param] = since
             document = self._fetch(params, page_no)
             data = document["data"]
             self._write(out, data)
+            received += len(data)
             for record in data:
-                value = record.get("updated_at")
-                moment = _moment(value) if isinstance(value, str) else None
+                value = record.get(settings.updated_field)
+                moment = _moment(value)
                 if moment is not None and (newest_moment is None or moment > newest_moment):
-                    newest, newest_moment = value, moment
-            if not document.get("has_more"):
+                    newest, newest_moment = str(value), moment
+            more = received < document["total"] if settings.shape == "rows_total" else document.get("has_more")
+            if not more:
                 return since, newest
             if not data:
                 raise SourceError(f"{self.where()}: 接口称第 {page_no} 页之后还有记录，但该页为空，"
@@ -313,14 +321,34 @@ class _Pull:
             except (UnicodeDecodeError, ValueError):
                 raise _BadPayload(f"接口在第 {page_no} 页返回的 JSON 格式有误",
                                   f"the API returned malformed JSON at page {page_no}") from None
-        if not isinstance(document, dict) or not isinstance(document.get("data"), list) \
-                or not all(isinstance(r, dict) for r in document["data"]):
-            raise _BadPayload(f"接口在第 {page_no} 页返回的 JSON 中没有记录列表",
-                              f"the API returned JSON without a list of records at page {page_no}")
+        rows_key = "rows" if self.settings.shape == "rows_total" else "data"
+        if not isinstance(document, dict) or not isinstance(document.get(rows_key), list) \
+                or not all(isinstance(r, dict) for r in document[rows_key]):
+            raise _BadPayload(f"接口在第 {page_no} 页返回的 JSON 中没有记录列表（{rows_key}）",
+                              f"the API returned JSON without a list of records ({rows_key}) at page {page_no}")
+        if rows_key == "rows":
+            total = document.get("total")
+            if isinstance(total, str) and total.isdigit():
+                total = int(total)
+            if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+                raise _BadPayload(f"接口在第 {page_no} 页返回的 JSON 中没有记录总数（total）",
+                                  f"the API returned JSON without a record count (total) at page {page_no}")
+            return {"data": document["rows"], "total": total}
         return document
 
 
-def _moment(value: str) -> dt.datetime | None:
+def _moment(value: object) -> dt.datetime | None:
+    """A record's last-change time as the API wrote it: ISO 8601 text, or epoch milliseconds (a number, or
+    digits as text)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        try:
+            return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
+    if not isinstance(value, str):
+        return None
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:

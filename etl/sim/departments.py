@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from etl.catalog import Catalog
+from etl.catalog import ApiSource, Catalog, FieldType, header_index, normalise_header
 from etl.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ MAX_PAGE_SIZE = 5000
 IDLE_CONNECTION_SECONDS = 30
 _CURSOR_PREFIX = "c1:"
 _UTC = dt.UTC
+_CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai: no daylight saving since 1991
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,36 @@ class Faults:
                             f"rate_limit_every must be 0 (off) or a positive count, got {self.rate_limit_every}.")
 
 
+def _epoch_ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _as_platform_record(record: dict, updated_field: str, date_keys: set[str]) -> dict:
+    """A record as a platform API exports it: dates as epoch milliseconds (midnight in Asia/Shanghai), the
+    last-change time as epoch milliseconds under the feed's own name; anything not a valid ISO date is left
+    as the department wrote it."""
+    out = {}
+    for key, value in record.items():
+        if key == "updated_at":
+            out[updated_field] = _epoch_ms(_parse_time(str(value)))
+        elif key in date_keys and isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                out[key] = value
+            else:
+                out[key] = _epoch_ms(dt.datetime(day.year, day.month, day.day, tzinfo=_CHINA))
+        else:
+            out[key] = value
+    return out
+
+
+def _keys_of(feed, record_type) -> list[str]:  # noqa: ANN001 - catalog Feed and RecordType
+    from etl.generate.writers import column_names
+
+    return list(column_names(feed, record_type, feed.transport))
+
+
 def _parse_time(value: str) -> dt.datetime:
     """An ISO 8601 timestamp as an aware UTC datetime (naive means UTC)."""
     moment = dt.datetime.fromisoformat(value.strip())
@@ -114,11 +145,13 @@ def decode_cursor(cursor: str) -> int:
 class FeedStore:
     """The records of one API feed, indexed by id (cursor paging) and by (updated_at, id)."""
 
-    def __init__(self, department: str, feed: str, page_size: int, incremental: str) -> None:
+    def __init__(self, department: str, feed: str, api: ApiSource, date_keys: set[str]) -> None:
         self.department = department
         self.feed = feed
-        self.page_size = page_size
-        self.incremental = incremental
+        self.api = api
+        self.page_size = api.page_size
+        self.incremental = api.incremental
+        self.date_keys = date_keys  # the record keys of date fields (sent as epoch milliseconds by rows_total)
         self._lock = threading.Lock()
         self._by_id: dict[int, dict] = {}
         self._ids: list[int] = []
@@ -158,13 +191,14 @@ class FeedStore:
             return [self._by_id[i] for i in ids], more
 
     def since(self, moment: dt.datetime | None, page: int, limit: int) -> tuple[list[dict], int]:
-        """Page `page` (1-based) of records with updated_at > moment in (updated_at, id) order, and the page count."""
+        """Page `page` (1-based) of records with updated_at > moment in (updated_at, id) order, and how many
+        records there are after `moment` in all."""
         with self._lock:
             start = 0 if moment is None else bisect.bisect_right(self._by_time, (moment, math.inf))
             total = len(self._by_time) - start
             first = start + (page - 1) * limit
             keys = self._by_time[first : first + limit] if first < len(self._by_time) else []
-            return [self._by_id[i] for _, i in keys], -(-total // limit)
+            return [self._by_id[i] for _, i in keys], total
 
 
 def _insert_sorted(items: list, item) -> None:
@@ -300,7 +334,11 @@ class DepartmentSimulator:
             for feed in dept.feeds:
                 if feed.api is None:
                     continue
-                store = FeedStore(dept.code, feed.code, feed.api.page_size, feed.api.incremental)
+                record_type = self.catalog.record_type_by_code[feed.record_type]
+                index = header_index(record_type, feed)
+                date_keys = {key for key in _keys_of(feed, record_type)
+                             if record_type.field_by_code[index[normalise_header(key)]].type == FieldType.DATE}
+                store = FeedStore(dept.code, feed.code, feed.api, date_keys)
                 directory = api_root / dept.code / feed.code
                 if directory.is_dir():
                     try:
@@ -490,6 +528,8 @@ class DepartmentSimulator:
         return int(raw)
 
     def _page(self, store: FeedStore, query: dict[str, str]) -> dict:
+        if store.api.shape == "rows_total":
+            return self._rows_total_page(store, query)
         size = self._int_param(query, "page_size", store.page_size, 1, MAX_PAGE_SIZE)
         if store.incremental == "cursor":
             cursor = query.get("cursor") or None
@@ -504,6 +544,20 @@ class DepartmentSimulator:
         except ValueError:
             raise ValueError("updated_since must be an ISO 8601 timestamp such as 2024-06-01T00:00:00Z") from None
         page = self._int_param(query, "page", 1, 1, 10**9)
-        data, total_pages = store.since(since, page, size)
+        data, total = store.since(since, page, size)
+        total_pages = -(-total // size)
         return {"data": data, "page": page, "page_size": size, "total_pages": total_pages,
                 "has_more": page < total_pages}
+
+    def _rows_total_page(self, store: FeedStore, query: dict[str, str]) -> dict:
+        """A platform-style answer: {"total": N, "rows": [...]}, parameters named as the feed says, the
+        last-change field and every date field as epoch milliseconds (as such APIs export a Date)."""
+        api = store.api
+        size = self._int_param(query, api.size_param, store.page_size, 1, MAX_PAGE_SIZE)
+        page = self._int_param(query, api.page_param, 1, 1, 10**9)
+        raw = (query.get(api.since_param) or "").strip()
+        if raw and not raw.isdigit():
+            raise ValueError(f"{api.since_param} must be epoch milliseconds")
+        since = dt.datetime.fromtimestamp(int(raw) / 1000, tz=_UTC) if raw else None
+        data, total = store.since(since, page, size)
+        return {"total": total, "rows": [_as_platform_record(r, api.updated_field, store.date_keys) for r in data]}

@@ -325,6 +325,9 @@ class _Stager:
         self._document_position: int | None = None
         self._writer = _LineWriter()
         self._index = header_index(record_type, feed)
+        # Columns the transport adds around the record: an API's id and its last-change field.
+        self._transport = TRANSPORT_COLUMNS | (
+            {normalise_header(feed.api.updated_field)} if feed.api is not None else set())
 
     def resolve_header(self, header: str) -> str | None:
         """The field code a source header stands for, noting unknown and repeated ones for the batch checks;
@@ -332,7 +335,7 @@ class _Stager:
         key = normalise_header(header or "")
         code = self._index.get(key)
         if code is None:
-            if key not in TRANSPORT_COLUMNS and key:
+            if key not in self._transport and key:
                 self.result.unknown_headers.append(_printable_text(header))
             return None
         if code in self.result.mapped.values():

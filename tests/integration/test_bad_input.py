@@ -153,6 +153,7 @@ def test_codes_dates_and_amounts_normalised_or_rejected(warehouse, tmp_path):
         penalty_row(处罚决定日期="2023-02-30"),
         penalty_row(**{"罚款金额（万元）": "-0.5"}),
         penalty_row(统一社会信用代码="914403001922038217"),
+        penalty_row(处罚决定日期="1748880000000"),  # epoch milliseconds, as platform APIs export a Date
     ]
     outcome = run(warehouse, write_csv(tmp_path / "variants.csv", rows))
     assert findings(warehouse, outcome.batch_id) == [
@@ -163,7 +164,8 @@ def test_codes_dates_and_amounts_normalised_or_rejected(warehouse, tmp_path):
               JOIN dw.dim_subject s USING (subject_key) WHERE f.batch_id = :b ORDER BY 1"""),
             {"b": outcome.batch_id}).all()
     assert [tuple(r) for r in loaded] == [(1, "91440300708461136T", 20250603), (2, "914403001922038216", 20250603),
-                                          (3, "914403001922038216", 20250603)]
+                                          (3, "914403001922038216", 20250603),
+                                          (7, "914403001922038216", 20250603)]
 
 
 def test_feedback_workbook_masks_ids_and_never_holds_formulas(warehouse, tmp_path):

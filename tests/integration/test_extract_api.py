@@ -128,6 +128,33 @@ def test_updated_since_increment_brings_only_records_updated_later(sim, connecto
     assert connector.extract(context(tmp_path / "3", "tax", "penalty", second.watermark_to)) == []
 
 
+def test_platform_shaped_api_pages_by_total_and_keeps_epoch_millisecond_watermarks(sim, connector, data_dir,
+                                                                                   tmp_path):
+    """The transport bureau answers {"total": N, "rows": [...]} paged by page/limit, with UPDATE_TIME and every
+    date as epoch milliseconds; the connector follows `total`, keeps the watermark as the API wrote it and sends
+    it back unchanged."""
+    expected = page_records(data_dir, "transport", "penalty")
+    [source] = connector.extract(context(tmp_path / "1", "transport", "penalty", page_size=4))
+    got = [json.loads(line) for line in lines(source.path)]
+    assert len(got) == len(expected) and "updated_at" not in got[0]
+    assert all(isinstance(r["UPDATE_TIME"], int) for r in got)
+    decided = {r["CF_WSH"]: r["CF_JDRQ"] for r in expected}
+    china = dt.timezone(dt.timedelta(hours=8))
+    for record in got:  # a decision date is midnight of that day in China, in milliseconds
+        if isinstance(record["CF_JDRQ"], int):
+            day = dt.datetime.fromtimestamp(record["CF_JDRQ"] / 1000, tz=china)
+            assert (day.time(), day.date().isoformat()) == (dt.time(0), decided[record["CF_WSH"]])
+    assert source.watermark_to == str(max(r["UPDATE_TIME"] for r in got))
+    assert sim.stats["ok"] == -(-len(expected) // 4)
+
+    added = sim.append_records("transport", "penalty", [{"CF_WSH": "示交罚〔2024〕901号",
+                                                          "updated_at": "2024-06-29T02:00:00Z"}])
+    [second] = connector.extract(context(tmp_path / "2", "transport", "penalty", source.watermark_to))
+    assert [json.loads(line)["CF_WSH"] for line in lines(second.path)] == ["示交罚〔2024〕901号"] and added
+    assert second.watermark_to == str(int(dt.datetime(2024, 6, 29, 2, tzinfo=dt.UTC).timestamp() * 1000))
+    assert connector.extract(context(tmp_path / "3", "transport", "penalty", second.watermark_to)) == []
+
+
 def test_retries_ride_through_errors_resets_bad_bodies_and_rate_limits(data_dir, monkeypatch, connector, tmp_path):
     faults = Faults(error_rate=0.3, reset_rate=0.1, malformed_json_rate=0.05, rate_limit_every=9, seed=7)
     simulator = start_sim(data_dir, monkeypatch, faults)
