@@ -74,6 +74,11 @@ ID_PROVINCES = frozenset(
 _ID_MIN_BIRTH_YEAR = 1900
 
 
+def halfwidth(s: str) -> str:
+    """Full-width ASCII and the ideographic space as ASCII (the twin of SQL dw.halfwidth)."""
+    return s.translate(_FULLWIDTH_TABLE)
+
+
 def normalize_code(s: str | None) -> str | None:
     """Undo the harmless ways a code gets typed differently: full-width forms, padding, lower case.
 

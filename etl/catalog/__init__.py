@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,7 +19,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from etl import config
-from etl.codes import is_valid_uscc
+from etl.codes import halfwidth, is_valid_uscc
 from etl.errors import UserError
 
 CODE = r"^[a-z][a-z0-9_]*$"
@@ -45,6 +46,7 @@ class Rule(StrEnum):
     ID_NUMBER_CHECKSUM = "id_number_checksum"
     CONDITIONAL_REQUIRED = "conditional_required"
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
+    AMBIGUOUS_CODE = "ambiguous_code"
 
 
 class FieldType(StrEnum):
@@ -81,17 +83,58 @@ class FieldSpec(Strict):
     required: bool = False
     max_length: int | None = Field(default=None, gt=0)
     allowed: tuple[str, ...] | None = None
+    allowed_prefixes: tuple[str, ...] = Field(default=(), description="an enum value may also start with one of these")
     multi_value: bool = False
     not_future: bool = False
     personal: bool = False
     id_type_field: str | None = Field(default=None, description="a personal field's document type (证件类型)")
     role: Role | None = None
+    local: bool = Field(default=False, description="not a 双公示 2.0 field: kept in the warehouse, never sent upward")
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> FieldSpec:
         if (self.type == FieldType.ENUM) != bool(self.allowed):
             raise ValueError("an enum field needs `allowed` values, and only enum fields may have them")
         return self
+
+
+MULTI_VALUE_SEPARATORS = ";；、,，"
+
+
+class AmbiguousSpelling(Strict):
+    zh: str
+    en: str
+
+
+class CodeTable(Strict):
+    """Spellings of an enumerated field's values -> the canonical label (code_tables.yml)."""
+
+    code: Annotated[str, Field(pattern=CODE)]
+    name_zh: str
+    fields: tuple[str, ...] = Field(min_length=1)
+    default: bool
+    extends: str | None = None
+    values: dict[str, str | tuple[str, ...]] = Field(default_factory=dict)
+    ambiguous: dict[str, AmbiguousSpelling] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _spellings_as_read(self) -> CodeTable:
+        for spelling in (*self.values, *self.ambiguous):
+            if spelling != spelling.strip() or not spelling or spelling != halfwidth(spelling):
+                raise ValueError(f"spelling {spelling!r} must be written half-width, without surrounding space")
+        both = sorted(set(self.values) & set(self.ambiguous))
+        if both:
+            raise ValueError(f"spellings {both} are both mapped and ambiguous")
+        return self
+
+
+@dataclass(frozen=True)
+class CodeLookup:
+    """The code table one field of one feed reads its values with (a table and what it extends)."""
+
+    table: str
+    values: dict[str, tuple[str, ...]]
+    ambiguous: dict[str, AmbiguousSpelling]
 
 
 class Condition(Strict):
@@ -238,6 +281,8 @@ class Feed(Strict):
     schedule: str
     header_style: Literal["codes", "standard_zh", "department"] = "standard_zh"
     columns: dict[str, str] = Field(default_factory=dict, description="department header -> standard field code")
+    code_tables: dict[str, str] = Field(
+        default_factory=dict, description="field code -> the code table its values are read with (not the default)")
     file: FileSource | None = None
     api: ApiSource | None = None
     sql: SqlSource | None = None
@@ -314,10 +359,62 @@ class Catalog(Strict):
     record_types: tuple[RecordType, ...]
     rules: dict[str, QuarantineRule]
     uscc_allow_list: tuple[AllowedUscc, ...] = ()
+    code_tables: tuple[CodeTable, ...] = ()
 
     @functools.cached_property
     def record_type_by_code(self) -> dict[str, RecordType]:
         return {r.code: r for r in self.record_types}
+
+    @functools.cached_property
+    def code_table_by_code(self) -> dict[str, CodeTable]:
+        return {t.code: t for t in self.code_tables}
+
+    def code_table_fields(self, table: CodeTable, record_type: RecordType) -> list[str]:
+        """The fields of `record_type` that `table` serves ("{p}" is the record type's prefix)."""
+        codes = [f.replace("{p}", record_type.field_prefix) for f in table.fields]
+        return [code for code in codes if code in record_type.field_by_code]
+
+    def code_lookups(self, record_type: RecordType, feed: Feed | None = None) -> dict[str, CodeLookup]:
+        """field code -> the code table its values are read with: the feed's choice, else the default."""
+        chosen: dict[str, str] = {}
+        for table in self.code_tables:
+            if table.default:
+                for code in self.code_table_fields(table, record_type):
+                    chosen[code] = table.code
+        if feed is not None:
+            chosen.update(feed.code_tables)
+        return {code: self.code_lookup(table) for code, table in chosen.items()}
+
+    def code_lookup(self, code: str) -> CodeLookup:
+        """A code table's spellings with those of the tables it extends."""
+        return self._code_lookups[code]
+
+    @functools.cached_property
+    def _code_lookups(self) -> dict[str, CodeLookup]:
+        return {table.code: self._resolve(table.code) for table in self.code_tables}
+
+    def _resolve(self, code: str) -> CodeLookup:
+        values: dict[str, tuple[str, ...]] = {}
+        ambiguous: dict[str, AmbiguousSpelling] = {}
+        chain: list[CodeTable] = []
+        table: CodeTable | None = self.code_table_by_code[code]
+        while table is not None:
+            chain.append(table)
+            table = self.code_table_by_code[table.extends] if table.extends else None
+        for table in reversed(chain):  # the table itself overrides what it extends
+            for spelling, label in table.values.items():
+                values[spelling] = (label,) if isinstance(label, str) else tuple(label)
+                ambiguous.pop(spelling, None)
+            for spelling, why in table.ambiguous.items():
+                ambiguous[spelling] = why
+                values.pop(spelling, None)
+        return CodeLookup(code, values, ambiguous)
+
+    def ambiguous_fields(self, record_type: RecordType) -> list[str]:
+        """Fields of the record type that some code table (default or not) gives ambiguous spellings."""
+        fields = {code for table in self.code_tables if self.code_lookup(table.code).ambiguous
+                  for code in self.code_table_fields(table, record_type)}
+        return [f.code for f in record_type.fields if f.code in fields]
 
     @functools.cached_property
     def department_by_code(self) -> dict[str, Department]:
@@ -325,6 +422,10 @@ class Catalog(Strict):
 
     def feeds(self) -> list[tuple[Department, Feed]]:
         return [(d, f) for d in self.departments for f in d.feeds]
+
+    def find_feed(self, department_code: str, feed_code: str) -> Feed | None:
+        department = self.department_by_code.get(department_code)
+        return next((f for f in department.feeds if f.code == feed_code), None) if department else None
 
 
 def _expand_subject_fields(document: dict) -> list[dict]:
@@ -396,15 +497,18 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     record_types = _read_yaml(directory / "record_types.yml")
     rules = _read_yaml(directory / "rules.yml")
     allow_list = _read_yaml(directory / "uscc_allow_list.yml")
+    code_tables = _read_yaml(directory / "code_tables.yml")
     raw = {
         "county": departments.get("county"),
         "departments": departments.get("departments"),
         "record_types": _expand_subject_fields(record_types),
         "rules": rules.get("rules"),
         "uscc_allow_list": allow_list.get("codes") or (),
+        "code_tables": code_tables.get("tables") or (),
     }
     names = {"county": "departments.yml", "departments": "departments.yml",
-             "record_types": "record_types.yml", "rules": "rules.yml", "uscc_allow_list": "uscc_allow_list.yml"}
+             "record_types": "record_types.yml", "rules": "rules.yml", "uscc_allow_list": "uscc_allow_list.yml",
+             "code_tables": "code_tables.yml"}
     try:
         catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
@@ -438,6 +542,63 @@ def _cross_check(catalog: Catalog) -> None:
         if unknown:
             raise UserError(f"{where_zh} 的 `columns` 映射到未定义的字段代码 {unknown} / "
                             f"{where}: `columns` map to unknown field codes {unknown}.")
+        for field_code, table_code in feed.code_tables.items():
+            table = catalog.code_table_by_code.get(table_code)
+            if table is None or field_code not in catalog.code_table_fields(table, record_type):
+                raise UserError(f"{where_zh} 的 `code_tables` 为字段 {field_code} 指定的代码表 {table_code} 不存在"
+                                f"或不适用于该字段 / {where}: `code_tables` gives field {field_code} the code table "
+                                f"{table_code!r}, which does not exist or does not serve that field.")
+    _check_code_tables(catalog)
+
+
+def _check_code_tables(catalog: Catalog) -> None:
+    """Every table serves enum fields, maps only to their allowed labels, and extends tables that exist."""
+
+    def wrong(problem_zh: str, problem_en: str) -> UserError:
+        return UserError(f"目录文件 code_tables.yml：{problem_zh} / Catalog file code_tables.yml: {problem_en}.")
+
+    tables = catalog.code_table_by_code
+    if len(tables) != len(catalog.code_tables):
+        raise wrong("代码表编号重复", "two tables share a code")
+    defaults: dict[tuple[str, str], str] = {}
+    for table in catalog.code_tables:
+        seen = {table.code}
+        parent = table.extends
+        while parent is not None:
+            if parent not in tables or parent in seen:
+                raise wrong(f"代码表 {table.code} 的 extends 指向不存在或循环的代码表 {parent}",
+                            f"table {table.code} extends {parent!r}, which is missing or circular")
+            seen.add(parent)
+            parent = tables[parent].extends
+        lookup = catalog.code_lookup(table.code)
+        served = False
+        for record_type in catalog.record_types:
+            for code in catalog.code_table_fields(table, record_type):
+                served = True
+                field = record_type.field_by_code[code]
+                if field.type != FieldType.ENUM:
+                    raise wrong(f"代码表 {table.code} 用于非枚举字段 {code}", f"table {table.code} serves {code}, "
+                                f"which is not an enum field")
+                if table.default:
+                    other = defaults.setdefault((record_type.code, code), table.code)
+                    if other != table.code:
+                        raise wrong(f"字段 {code} 有两个默认代码表（{other}、{table.code}）",
+                                    f"field {code} has two default tables ({other}, {table.code})")
+                for spelling, labels in lookup.values.items():
+                    outside = [label for label in labels if label not in (field.allowed or ())]
+                    if outside or (len(labels) > 1 and not field.multi_value):
+                        raise wrong(f"代码表 {table.code} 把 {spelling!r} 映射为 {list(labels)}，不是字段 {code} "
+                                    f"的允许值", f"table {table.code} maps {spelling!r} to {list(labels)}, not "
+                                    f"allowed values of {code}")
+                if field.multi_value:
+                    split = [s for s in (*lookup.values, *lookup.ambiguous)
+                             if any(sep in s for sep in MULTI_VALUE_SEPARATORS)]
+                    if split:
+                        raise wrong(f"多值字段 {code} 的写法 {split} 含分隔符，查表前会被拆开",
+                                    f"spellings {split} of multi-value field {code} hold a separator and are split "
+                                    f"before lookup")
+        if not served:
+            raise wrong(f"代码表 {table.code} 不适用于任何字段", f"table {table.code} serves no field")
 
 
 @functools.cache

@@ -90,7 +90,11 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
     type_keys = _record_type_keys(conn, rules.record_types)
     platforms = "ARRAY[" + ", ".join(literal(p.code) for p in rules.platforms) + "]::text[]"
     cat = catalog()
-    payload = masked_attributes_sql("f.attributes", [cat.record_type_by_code[code] for code in rules.record_types])
+    record_types = [cat.record_type_by_code[code] for code in rules.record_types]
+    # Local fields (a department's declarations the 双公示 standard has no field for) stay in the warehouse.
+    local = sorted({f.code for rt in record_types for f in rt.fields if f.local})
+    standard = f"(f.attributes - ARRAY[{', '.join(literal(c) for c in local)}]::text[])" if local else "f.attributes"
+    payload = masked_attributes_sql(standard, record_types)
     execute_script(conn, f"""
         DROP TABLE IF EXISTS touched_records;
         CREATE TEMP TABLE touched_records ON COMMIT DROP AS

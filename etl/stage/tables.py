@@ -70,8 +70,13 @@ def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
         columns = []
         for clean in clean_columns(rt):
             field = rt.field_by_code.get(clean.name.upper())
-            comment = (f"{field.name_zh}（{field.code}，规范化）/ {field.name_en} ({field.code}, normalised)" if field
-                       else f"{clean.name.removesuffix('__bad').upper()} 有值但无法解析 / value given but unreadable")
+            if field:
+                comment = f"{field.name_zh}（{field.code}，规范化）/ {field.name_en} ({field.code}, normalised)"
+            elif clean.name.endswith("__ambiguous"):
+                comment = (f"{clean.name.removesuffix('__ambiguous').upper()} 中代码表认为有歧义的写法 / "
+                           f"the spelling a code table calls ambiguous")
+            else:
+                comment = f"{clean.name.removesuffix('__bad').upper()} 有值但无法解析 / value given but unreadable"
             columns.append((clean.name, clean.sql_type, comment))
         _ensure_table(
             conn, clean_table(rt),

@@ -21,7 +21,7 @@ from etl.personal import mask_text
 from etl.quarantine import messages
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
-from etl.validate.rules import check_sql, clean_columns, row_rules
+from etl.validate.rules import CodeReading, check_sql, clean_columns, code_reading, row_rules
 
 # A feed whose batch is this many times larger or smaller than its usual size is held for review.
 ROW_COUNT_FACTOR = 10
@@ -39,8 +39,9 @@ class ValidationResult:
     elapsed_ms: int
 
 
-def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int) -> None:
-    columns = clean_columns(record_type)
+def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int,
+                       reading: CodeReading | None = None) -> None:
+    columns = clean_columns(record_type, reading)
     document = record_type.role(Role.DOCUMENT_NUMBER)
     document_expr = next(c.expression for c in columns if c.name == column(document.code))
     execute_script(conn, f"DELETE FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}")
@@ -61,8 +62,9 @@ def _raw_json(header_map: dict[str, str]) -> str:
     return jsonb_object([f"{literal(header)}, s_raw.{column(code)}" for header, code in header_map.items()])
 
 
-def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, header_map: dict[str, str]) -> None:
-    rules = row_rules(record_type)
+def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, header_map: dict[str, str],
+                     reading: CodeReading | None = None) -> None:
+    rules = row_rules(record_type, reading)
     checks = []
     for rule in rules:
         template_zh, template_en = messages(rule.rule, rule.field, record_type, "{detail}", "{detail}")
@@ -198,12 +200,14 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
     """Normalise and check a staged batch; quarantine failing rows; hold it if batch-level checks fail."""
     started = time.monotonic()
     record_type = catalog.record_type_by_code[batch.record_type_code]
+    # Enumerated values are read with the feed's code tables (a department's own numbering, where it has one).
+    reading = code_reading(record_type, catalog.find_feed(batch.department_code, batch.feed_code), catalog)
     with engine.begin() as conn:
         use_batch_settings(conn)
         row = conn.execute(sa.text("SELECT rows_in, header_map FROM audit.batch WHERE batch_id = :b FOR UPDATE"),
                            {"b": batch.batch_id}).one()
         header_info = row.header_map or {}
-        _materialise_clean(conn, record_type, batch.batch_id)
+        _materialise_clean(conn, record_type, batch.batch_id, reading)
         # Fresh rows have no planner statistics: without them the rule joins of a large batch pick nested
         # loops (100x slower). A small batch is quick under any plan, and analysing costs ~8 ms a batch.
         if row.rows_in >= ANALYZE_FROM_ROWS:
@@ -211,7 +215,7 @@ def validate_batch(engine: Engine, batch: Batch, catalog: Catalog, *, released: 
         # Parse findings from staging stay; row rules are re-derived, so a re-run records each finding once.
         conn.execute(sa.text("DELETE FROM audit.quarantine WHERE batch_id = :b AND rule <> 'parse'"),
                      {"b": batch.batch_id})
-        _quarantine_rows(conn, record_type, batch.batch_id, header_info.get("mapped", {}))
+        _quarantine_rows(conn, record_type, batch.batch_id, header_info.get("mapped", {}), reading)
         quarantined = conn.scalar(sa.text(
             "SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"), {"b": batch.batch_id})
         reasons = [] if released else _hold_reasons(conn, record_type, batch, row.rows_in, header_info)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from etl.catalog import FieldSpec, FieldType, RecordType, Role, Rule
+from etl.catalog import MULTI_VALUE_SEPARATORS as SEPARATORS
+from etl.catalog import CodeLookup, FieldSpec, FieldType, RecordType, Role, Rule
 from etl.sqltext import literal
 from etl.stage.tables import column
 from etl.workdays import CALENDAR_START
@@ -19,12 +20,36 @@ from etl.workdays import CALENDAR_START
 AMOUNT_LIMIT = 10**12  # exclusive upper bound of numeric(18, 6)
 # Characters trimmed from text values: ASCII whitespace, no-break space and the ideographic space.
 TRIM = "E' \\t\\r\\n\\u00a0\\u3000'"
-MULTI_VALUE_SEPARATORS = "'\\s*[;；、,，]\\s*'"
 
 
 def bad_flag(field: FieldSpec) -> str:
     """Column flagging a value that was given but could not be read as its type."""
     return f"{column(field.code)}__bad"
+
+
+def ambiguous_flag(field: FieldSpec) -> str:
+    """Column holding the spelling of an enum value that a code table calls ambiguous (else NULL)."""
+    return f"{column(field.code)}__ambiguous"
+
+
+@dataclass(frozen=True)
+class CodeReading:
+    """How a batch's enumerated values are read: each field's code table (the feed's choice or the default),
+    and the fields that have an `__ambiguous` column (the same for every feed of the record type)."""
+
+    lookups: dict[str, CodeLookup]
+    ambiguous_fields: frozenset[str]
+
+
+def code_reading(record_type: RecordType, feed=None, catalog=None) -> CodeReading:  # noqa: ANN001 - Feed, Catalog
+    """The code tables of the record type's fields in `feed` (None: the defaults) in the project catalog."""
+    if catalog is None:
+        from etl.catalog import catalog as project_catalog
+
+        catalog = project_catalog()
+    if catalog.record_type_by_code.get(record_type.code) is not record_type:
+        return CodeReading({}, frozenset())
+    return CodeReading(catalog.code_lookups(record_type, feed), frozenset(catalog.ambiguous_fields(record_type)))
 
 
 @dataclass(frozen=True)
@@ -49,7 +74,54 @@ def _is_code(field: FieldSpec) -> bool:
     return field.type == FieldType.USCC or field.personal
 
 
-def clean_columns(record_type: RecordType) -> list[CleanColumn]:
+def _parts(raw: str) -> str:
+    """A multi-value text with its separators written as ';' (translate: a fifth of a regexp_replace's cost)."""
+    return f"translate({_trimmed(raw)}, {literal(SEPARATORS)}, {literal(';' * len(SEPARATORS))})"
+
+
+def _element(e: str) -> str:
+    """One part of a multi-value text, without the spaces around it, half-width (as spellings are written)."""
+    return f"dw.halfwidth(btrim({e}, {TRIM}))"
+
+
+def _case(value_sql: str, pairs: list[tuple[str, str]]) -> str:
+    """CASE <value> WHEN <spelling> THEN <result> … END (NULL when nothing matches); results are SQL."""
+    if not pairs:
+        return "NULL::text"
+    return f"CASE {value_sql} " + " ".join(f"WHEN {literal(k)} THEN {v}" for k, v in pairs) + " END"
+
+
+def _coded_enum(field: FieldSpec, raw: str, lookup: CodeLookup) -> str:
+    """The canonical label of a value read through its code table; a value that is not a spelling stays as sent
+    (the allowed-values rule then quarantines it, naming the table). Labels skip the lookup."""
+    labels = [(spelling, literal(";".join(labels))) for spelling, labels in lookup.values.items()]
+    if field.multi_value:
+        # The common value is labels already: one containment test; a lookup per part only for the others.
+        parts = _parts(raw)
+        return (f"CASE WHEN {parts} IS NULL OR string_to_array({parts}, ';') <@ {_array(field.allowed)} THEN {parts} "
+                f"ELSE (SELECT string_agg(coalesce({_case(_element('e'), labels)}, {_element('e')}), ';' ORDER BY i) "
+                f"FROM unnest(string_to_array({parts}, ';')) WITH ORDINALITY AS u(e, i)) END")
+    value = _trimmed(raw)
+    return (f"CASE WHEN {value} IS NULL OR {value} = ANY({_array(field.allowed)}) THEN {value} "
+            f"ELSE coalesce({_case(f'dw.halfwidth({value})', labels)}, {value}) END")
+
+
+def _ambiguous_spelling(field: FieldSpec, raw: str, lookup: CodeLookup | None) -> str:
+    """The (first) spelling of the value that the field's code table calls ambiguous, half-width; else NULL."""
+    if lookup is None or not lookup.ambiguous:
+        return "NULL::text"
+    spellings = _array(tuple(lookup.ambiguous))
+    if field.multi_value:
+        parts = _parts(raw)
+        return (f"CASE WHEN {parts} IS NULL OR string_to_array({parts}, ';') <@ {_array(field.allowed)} THEN NULL "
+                f"ELSE (SELECT {_element('e')} FROM unnest(string_to_array({parts}, ';')) WITH ORDINALITY AS u(e, i) "
+                f"WHERE {_element('e')} = ANY({spellings}) ORDER BY i LIMIT 1) END")
+    value = _trimmed(raw)
+    return f"CASE WHEN dw.halfwidth({value}) = ANY({spellings}) THEN dw.halfwidth({value}) END"
+
+
+def clean_columns(record_type: RecordType, reading: CodeReading | None = None) -> list[CleanColumn]:
+    reading = reading or code_reading(record_type)
     columns: list[CleanColumn] = []
     for field in record_type.fields:
         raw = f"s.{column(field.code)}"
@@ -76,11 +148,14 @@ def clean_columns(record_type: RecordType) -> list[CleanColumn]:
                                                      f"ELSE NULLIF(dw.normalize_code({raw}), '') END"))
         elif field.type == FieldType.YEAR:
             columns.append(CleanColumn(name, "text", f"dw.halfwidth({_trimmed(raw)})"))
-        elif field.multi_value:
-            columns.append(CleanColumn(name, "text",
-                                       f"regexp_replace({_trimmed(raw)}, {MULTI_VALUE_SEPARATORS}, ';', 'g')"))
+        elif field.code in reading.lookups or field.multi_value:
+            lookup = reading.lookups.get(field.code) or CodeLookup("", {}, {})
+            columns.append(CleanColumn(name, "text", _coded_enum(field, raw, lookup)))
         else:
             columns.append(CleanColumn(name, "text", _trimmed(raw)))
+        if field.code in reading.ambiguous_fields:
+            columns.append(CleanColumn(ambiguous_flag(field), "text",
+                                       _ambiguous_spelling(field, raw, reading.lookups.get(field.code))))
     return columns
 
 
@@ -134,7 +209,37 @@ def _array(values: tuple[str, ...]) -> str:
     return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"
 
 
-def _field_rules(field: FieldSpec) -> list[RowRule]:
+def _allowed_values_rule(field: FieldSpec, reading: CodeReading) -> RowRule:
+    col = f"n.{column(field.code)}"
+    if field.multi_value:
+        predicate = f"NOT (string_to_array({col}, ';') <@ {_array(field.allowed)})"
+    else:
+        predicate = f"{col} <> ALL({_array(field.allowed)})"
+        for prefix in field.allowed_prefixes:  # "其他-<name>": a label the standard leaves open
+            predicate += f" AND NOT (starts_with({col}, {literal(prefix)}) AND length({col}) > {len(prefix)})"
+    if field.code in reading.ambiguous_fields:
+        predicate += f" AND n.{ambiguous_flag(field)} IS NULL"  # said once, by the ambiguous-code rule
+    lookup = reading.lookups.get(field.code)
+    if lookup is None:
+        return RowRule(field.code, Rule.ALLOWED_VALUES, predicate, f"left({col}, 100)", f"left({col}, 100)")
+    return RowRule(field.code, Rule.ALLOWED_VALUES, predicate,
+                   f"left({col}, 100) || {literal(f'（代码表 {lookup.table} 未收录此值）')}",
+                   f"left({col}, 100) || {literal(f' (not in code table {lookup.table})')}")
+
+
+def _ambiguous_rule(field: FieldSpec, reading: CodeReading) -> RowRule:
+    flag = f"n.{ambiguous_flag(field)}"
+    lookup = reading.lookups.get(field.code)
+    reasons = lookup.ambiguous.items() if lookup else ()
+    why_zh = _case(flag, [(spelling, literal(why.zh)) for spelling, why in reasons])
+    why_en = _case(flag, [(spelling, literal(why.en)) for spelling, why in reasons])
+    table = lookup.table if lookup else ""
+    return RowRule(field.code, Rule.AMBIGUOUS_CODE, f"{flag} IS NOT NULL",
+                   f"{flag} || {literal(f'（代码表 {table}）：')} || coalesce({why_zh}, '')",
+                   f"{flag} || {literal(f' (code table {table}): ')} || coalesce({why_en}, '')")
+
+
+def _field_rules(field: FieldSpec, reading: CodeReading) -> list[RowRule]:
     col = f"n.{column(field.code)}"
     rules: list[RowRule] = []
     if field.required:
@@ -145,11 +250,9 @@ def _field_rules(field: FieldSpec) -> list[RowRule]:
         rules.append(RowRule(field.code, Rule.MAX_LENGTH, f"length({col}) > {field.max_length}",
                              literal(str(field.max_length)), literal(str(field.max_length))))
     if field.type == FieldType.ENUM and field.allowed:
-        if field.multi_value:
-            predicate = f"NOT (string_to_array({col}, ';') <@ {_array(field.allowed)})"
-        else:
-            predicate = f"{col} <> ALL({_array(field.allowed)})"
-        rules.append(RowRule(field.code, Rule.ALLOWED_VALUES, predicate, f"left({col}, 100)", f"left({col}, 100)"))
+        rules.append(_allowed_values_rule(field, reading))
+        if field.code in reading.ambiguous_fields:
+            rules.append(_ambiguous_rule(field, reading))
     if field.type == FieldType.DATE:
         rules.append(RowRule(field.code, Rule.DATE_FORMAT, f"n.{bad_flag(field)}",
                              f"left(s_raw.{column(field.code)}, 100)", f"left(s_raw.{column(field.code)}, 100)"))
@@ -174,11 +277,13 @@ def _field_rules(field: FieldSpec) -> list[RowRule]:
     return rules
 
 
-def row_rules(record_type: RecordType) -> list[RowRule]:
-    """Every row-level rule of a record type, in a stable order."""
+def row_rules(record_type: RecordType, reading: CodeReading | None = None) -> list[RowRule]:
+    """Every row-level rule of a record type, in a stable order (predicates the same for every feed; the
+    details name the feed's code tables)."""
+    reading = reading or code_reading(record_type)
     rules: list[RowRule] = []
     for field in record_type.fields:
-        rules.extend(_field_rules(field))
+        rules.extend(_field_rules(field, reading))
     fields = record_type.field_by_code
     for order in record_type.date_order:
         start, end = f"n.{column(order.start)}", f"n.{column(order.end)}"

@@ -1,0 +1,166 @@
+"""Records shaped as real departments and platforms send them, built from the public samples and code lists
+cited in etl/catalog/code_tables.yml and docs/research/shuanggongshi.md, loaded through the real pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from etl.catalog import catalog
+from etl.extract.base import ExtractedSource
+from etl.ingest import BatchOutcome, process_batch
+from etl.land import land
+from tests.corpus.build import (
+    PENALTY_CODES,
+    PERSON_CODES,
+    csv_bytes,
+    firm_code,
+    licence,
+    penalty,
+    person_id,
+    person_penalty,
+    table,
+)
+
+pytestmark = pytest.mark.integration
+
+LICENCE_CODES = ["XK_XDR_MC", "XK_XDR_LB", "XK_XDR_SHXYM", "XK_FRDB", "XK_XKWS", "XK_WSH", "XK_XKLB", "XK_NR",
+                 "XK_JDRQ", "XK_YXQZ", "XK_YXQZI", "XK_XKJG", "XK_XKJGDM", "XK_ZT", "XK_LYDW", "XK_LYDWDM"]
+
+
+def load(warehouse, department: str, feed_code: str, path: Path) -> BatchOutcome:
+    cat = catalog()
+    dept = cat.department_by_code[department]
+    feed = cat.find_feed(department, feed_code)
+    source = ExtractedSource(source_name=path.name, path=path, format="csv", encoding=None, watermark_kind="file",
+                             watermark_to=path.name)
+    outcome = process_batch(warehouse, cat, land(warehouse, dept, feed, source))
+    assert outcome.rows_in == outcome.rows_loaded + outcome.rows_unchanged + outcome.rows_quarantined
+    return outcome
+
+
+def facts(warehouse, batch_id: int, *fields: str) -> dict[int, tuple]:
+    """source row -> (fact status, the fields' stored values)."""
+    with warehouse.connect() as conn:
+        rows = conn.execute(sa.text("SELECT source_row_no, status, attributes FROM dw.fact_credit_record "
+                                    "WHERE batch_id = :b ORDER BY 1"), {"b": batch_id})
+        return {r.source_row_no: (r.status, *(r.attributes.get(f) for f in fields)) for r in rows}
+
+
+def quarantine(warehouse, batch_id: int) -> list[tuple]:
+    with warehouse.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT row_no, field, rule, message_zh, message_en FROM audit.quarantine WHERE batch_id = :b "
+            "ORDER BY row_no, field"), {"b": batch_id})]
+
+
+def test_coded_values_are_stored_as_their_canonical_labels(warehouse, tmp_path):
+    name = "codes_penalty.csv"
+    codes = [*PERSON_CODES, "CF_ZT"]
+    rows = [
+        # 行政相对人类别 02 = 法人 (a department system's 01–04); old 第八条 label split on 、
+        penalty("health", name, 1, CF_XDR_LB="02", CF_CFLB="罚款、没收违法所得、没收非法财物"),
+        # 自然人 as 01, 证件类型 as GA/T 517 code 111
+        person_penalty("health", name, 2, CF_XDR_LB="01", CF_XDR_ZJLX="111"),
+        # full-width code, 个体工商户 with a 92 code
+        penalty("health", name, 3, CF_XDR_LB="０４", CF_XDR_SHXYM=firm_code(903, category="2")),
+        # 证件类型 "其他-<name>", as the 2.0 fill-in note allows
+        person_penalty("health", name, 4, CF_XDR_ZJLX="其他-军官证", CF_XDR_ZJHM="军字第2019001号"),
+        # 1996 第八条 spelling of one document: 吊销执照 is 吊销许可证件; old status code 1 = 撤销
+        penalty("health", name, 5, CF_CFLB="罚款;吊销执照", CF_ZT="1"),
+        # two-digit 证件类型 of the same department system
+        person_penalty("health", name, 6, CF_XDR_ZJLX="02", CF_XDR_ZJHM="E12345678"),
+    ]
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(table("health", "penalty", rows, codes)))
+    outcome = load(warehouse, "health", "penalty", path)
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 6, 0)
+    assert facts(warehouse, outcome.batch_id, "CF_XDR_LB", "CF_XDR_ZJLX", "CF_CFLB", "CF_ZT") == {
+        1: ("active", "法人及非法人组织", None, "罚款;没收违法所得;没收非法财物", None),
+        2: ("active", "自然人", "身份证", "罚款;没收违法所得", None),
+        3: ("active", "个体工商户", None, "罚款;没收违法所得", None),
+        4: ("active", "自然人", "其他-军官证", "罚款;没收违法所得", None),
+        5: ("revoked", "法人及非法人组织", None, "罚款;吊销许可证件", "撤销"),
+        6: ("active", "自然人", "护照", "罚款;没收违法所得", None),
+    }
+    # the raw value stays in the landed bytes
+    with warehouse.connect() as conn:
+        landed_path = conn.scalar(sa.text("SELECT landed_path FROM audit.batch WHERE batch_id = :b"),
+                                  {"b": outcome.batch_id})
+    landed = Path(landed_path).read_bytes().decode("utf-8")
+    assert ",０４," in landed and ",111," in landed
+
+
+def test_unknown_codes_and_ambiguous_old_labels_are_quarantined_with_a_reason(warehouse, tmp_path):
+    name = "codes_bad.csv"
+    rows = [
+        penalty("health", name, 1),
+        penalty("health", name, 2, CF_XDR_LB="05"),
+        person_penalty("health", name, 3, CF_XDR_ZJLX="554"),  # 外国人居留证 (not 永久居留身份证): no mapping
+        penalty("health", name, 4, CF_CFLB="暂扣或者吊销许可证、暂扣或者吊销执照"),
+        penalty("health", name, 5, CF_CFLB="罚款;暂扣或者吊销执照"),
+        person_penalty("health", name, 6, CF_XDR_ZJLX="其他-"),  # the prefix without a document name
+    ]
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(table("health", "penalty", rows, PERSON_CODES)))
+    outcome = load(warehouse, "health", "penalty", path)
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 5)
+    found = quarantine(warehouse, outcome.batch_id)
+    assert [(row, field, rule) for row, field, rule, *_ in found] == [
+        (2, "CF_XDR_LB", "allowed_values"), (3, "CF_XDR_ZJLX", "allowed_values"),
+        (4, "CF_CFLB", "ambiguous_code"), (5, "CF_CFLB", "ambiguous_code"), (6, "CF_XDR_ZJLX", "allowed_values")]
+    by_row = {row: (zh, en) for row, _, _, zh, en in found}
+    assert by_row[2] == ("字段“行政相对人类别”（CF_XDR_LB）的值不在允许范围内："
+                         "05（代码表 subject_category 未收录此值）",
+                         "Field CF_XDR_LB (Subject category) has a value outside the allowed list: 05 "
+                         "(not in code table subject_category)")
+    assert "554（代码表 id_type 未收录此值）" in by_row[3][0]
+    zh, en = by_row[4]
+    assert zh.startswith("字段“处罚类别”（CF_CFLB）的值有歧义，不能推断：暂扣或者吊销许可证（代码表 penalty_type）：")
+    assert "请写明是暂扣还是吊销" in zh
+    assert "joins suspension and revocation" in en and en.startswith("Field CF_CFLB")
+    assert "暂扣或者吊销执照" in by_row[5][0]
+
+
+def test_a_feed_reads_its_own_old_format_numbering(warehouse, tmp_path):
+    """The housing bureau's front database sends old-format codes: 处罚类别1 (0 警告 … 6 其他) and 当前状态 0/1,
+    where "1" means 撤销 — the opposite of the 2019 platform records, in which a valid licence carries 1."""
+    name = "old_format.csv"
+    rows = [penalty("housing", name, 1, CF_CFLB="1"), penalty("housing", name, 2, CF_CFLB="1;2"),
+            penalty("housing", name, 3, CF_CFLB="4"), penalty("housing", name, 4, CF_CFLB="罚款")]
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(table("housing", "penalty", rows, PENALTY_CODES)))
+    outcome = load(warehouse, "housing", "penalty", path)
+    assert facts(warehouse, outcome.batch_id, "CF_CFLB") == {
+        1: ("active", "罚款"), 2: ("active", "罚款;没收违法所得;没收非法财物"), 4: ("active", "罚款")}
+    [(row, field, rule, zh, _)] = quarantine(warehouse, outcome.batch_id)
+    assert (row, field, rule) == (3, "CF_CFLB", "ambiguous_code") and "penalty_type_old_format_codes" in zh
+
+    licences = [licence("housing", name, 1, XK_ZT="0"), licence("housing", name, 2, XK_ZT="1"),
+                licence("housing", name, 3, XK_ZT="2")]
+    path = tmp_path / "old_format_licences.csv"
+    path.write_bytes(csv_bytes(table("housing", "license", licences, LICENCE_CODES)))
+    outcome = load(warehouse, "housing", "license", path)
+    assert facts(warehouse, outcome.batch_id, "XK_ZT") == {1: ("active", "有效"), 2: ("revoked", "无效")}
+    [(row, field, rule, zh, en)] = quarantine(warehouse, outcome.batch_id)
+    assert (row, field, rule) == (3, "XK_ZT", "ambiguous_code") and "异议" in zh and "objection" in en
+
+    # The same "1" from a department on the default table is a licence in force (2019 platform record).
+    path = tmp_path / "platform_licences.csv"
+    path.write_bytes(csv_bytes(table("education", "license", [licence("education", name, 1, XK_ZT="1",
+                                                                       XK_XKLB="01")], LICENCE_CODES)))
+    outcome = load(warehouse, "education", "license", path)
+    assert facts(warehouse, outcome.batch_id, "XK_ZT", "XK_XKLB") == {1: ("active", "有效", "普通")}
+
+
+def test_person_id_number_in_a_coded_row_is_still_checked(warehouse, tmp_path):
+    """A 身份证 given as code 111 gets the ID-number checksum like the label."""
+    name = "codes_id_check.csv"
+    bad = person_id("19900101", 7)[:-1] + ("0" if person_id("19900101", 7)[-1] != "0" else "1")
+    rows = [person_penalty("health", name, 1, CF_XDR_ZJLX="111", CF_XDR_ZJHM=bad)]
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(table("health", "penalty", rows, PERSON_CODES)))
+    outcome = load(warehouse, "health", "penalty", path)
+    assert [(r[1], r[2]) for r in quarantine(warehouse, outcome.batch_id)] == [("CF_XDR_ZJHM", "id_number_checksum")]
