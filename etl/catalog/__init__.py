@@ -283,6 +283,8 @@ class Feed(Strict):
     columns: dict[str, str] = Field(default_factory=dict, description="department header -> standard field code")
     code_tables: dict[str, str] = Field(
         default_factory=dict, description="field code -> the code table its values are read with (not the default)")
+    extra_columns: tuple[str, ...] = Field(
+        default=(), description="reviewed headers outside the standard, kept with the fact (never published)")
     file: FileSource | None = None
     api: ApiSource | None = None
     sql: SqlSource | None = None
@@ -542,6 +544,11 @@ def _cross_check(catalog: Catalog) -> None:
         if unknown:
             raise UserError(f"{where_zh} 的 `columns` 映射到未定义的字段代码 {unknown} / "
                             f"{where}: `columns` map to unknown field codes {unknown}.")
+        index = header_index(record_type, feed)
+        standard = sorted(h for h in feed.extra_columns if normalise_header(h) in index)
+        if standard:
+            raise UserError(f"{where_zh} 的 `extra_columns` 中 {standard} 是标准字段的表头，不能同时作为附加列 / "
+                            f"{where}: `extra_columns` {standard} are headers of standard fields, not extras.")
         for field_code, table_code in feed.code_tables.items():
             table = catalog.code_table_by_code.get(table_code)
             if table is None or field_code not in catalog.code_table_fields(table, record_type):

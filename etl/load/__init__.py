@@ -83,7 +83,7 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
                to_char({_col(record_type, Role.DECISION_DATE)}, 'YYYYMMDD')::integer AS decision_date_key,
                {fine_expr} AS fine_amount,
                {_status(record_type)} AS status,
-               a.attributes,
+               a.attributes, n.extra,
                encode(sha256(convert_to(a.attributes::text, 'UTF8')), 'hex') AS content_hash
           FROM {clean_table(record_type)} n
           LEFT JOIN dw.record_uid_alias alias ON alias.alias_uid = n.record_uid
@@ -102,10 +102,10 @@ def _keep_prior_versions(conn: Connection) -> None:
     """History rows for the facts this batch changes (their versions before the upsert)."""
     execute_script(conn, """
         INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
-                change_reason)
-        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
-               f.updated_at, 'correction'
+               (record_key, status, publicity_start, publicity_end, attributes, extra, content_hash, batch_id,
+                valid_from, change_reason)
+        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.extra, f.content_hash,
+               f.batch_id, f.updated_at, 'correction'
           FROM dw.fact_credit_record f
           JOIN incoming i ON i.record_uid = f.record_uid
          WHERE f.content_hash <> i.content_hash
@@ -167,9 +167,10 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
     return execute_script(conn, f"""
         INSERT INTO dw.fact_credit_record
                (record_uid, subject_key, record_type_key, department_key, decision_date_key, document_number,
-                fine_amount, status, attributes, content_hash, batch_id, source_row_no, {", ".join(PUBLICITY_COLUMNS)})
+                fine_amount, status, attributes, extra, content_hash, batch_id, source_row_no,
+                {", ".join(PUBLICITY_COLUMNS)})
         SELECT i.record_uid, s.subject_key, {int(keys.record_type_key)}, {int(keys.department_key)},
-               i.decision_date_key, i.document_number, i.fine_amount, i.status, i.attributes, i.content_hash,
+               i.decision_date_key, i.document_number, i.fine_amount, i.status, i.attributes, i.extra, i.content_hash,
                {int(batch.batch_id)}, i.row_no, {", ".join(f"i.{c}" for c in PUBLICITY_COLUMNS)}
           FROM incoming i
           JOIN dw.dim_subject s ON s.subject_code = i.subject_code AND s.is_current
@@ -180,7 +181,8 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
                status = CASE WHEN {kept_status} THEN dw.fact_credit_record.status ELSE EXCLUDED.status END,
                -- The window follows the new version, unless the office's decision keeps the old status.
                {windows},
-               attributes = EXCLUDED.attributes, content_hash = EXCLUDED.content_hash,
+               -- the extra columns follow the version; a change in them alone is no new version (not in the hash)
+               attributes = EXCLUDED.attributes, extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash,
                batch_id = EXCLUDED.batch_id, source_row_no = EXCLUDED.source_row_no, updated_at = now()
          WHERE dw.fact_credit_record.content_hash IS DISTINCT FROM EXCLUDED.content_hash
     """)

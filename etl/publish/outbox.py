@@ -152,10 +152,10 @@ def _end_versions(conn: Connection, where: str, reason: str, new_status: str, ne
         CREATE TEMP TABLE ending_records ON COMMIT DROP AS
         SELECT record_key FROM dw.fact_credit_record f WHERE {where} FOR UPDATE;
         INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
-                change_reason)
-        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.content_hash, f.batch_id,
-               f.updated_at, {literal(reason)}
+               (record_key, status, publicity_start, publicity_end, attributes, extra, content_hash, batch_id,
+                valid_from, change_reason)
+        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.extra, f.content_hash,
+               f.batch_id, f.updated_at, {literal(reason)}
           FROM dw.fact_credit_record f JOIN ending_records e USING (record_key);
         UPDATE dw.fact_credit_record f
            SET status = {literal(new_status)}, publicity_end = {new_end}, updated_at = now()

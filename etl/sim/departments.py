@@ -29,6 +29,7 @@ import struct
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -94,14 +95,22 @@ def _epoch_ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _as_platform_record(record: dict, updated_field: str, date_keys: set[str]) -> dict:
-    """A record as a platform API exports it: dates as epoch milliseconds (midnight in Asia/Shanghai), the
-    last-change time as epoch milliseconds under the feed's own name; anything not a valid ISO date is left
-    as the department wrote it."""
-    out = {}
+def _as_platform_record(record: dict, updated_field: str, date_keys: set[str], department: str) -> dict:
+    """A record as a platform API exports it (the 双鸭山 platform's publicity/data_list.json, see
+    docs/research/shuanggongshi.md): its bookkeeping columns (ID as a 32-hex id, RESOURCE_ID, CHECK_FLAG,
+    PERSON_ID, CREATE_DATE in epoch milliseconds, CREATE_DEPT_NAME, COMP_NAME), dates as epoch milliseconds
+    (midnight in Asia/Shanghai), the last-change time as epoch milliseconds under the feed's own name; anything
+    not a valid ISO date is left as the department wrote it."""
+    changed = _epoch_ms(_parse_time(str(record.get("updated_at", "1970-01-01T00:00:00Z"))))
+    out = {"ID": uuid.uuid5(uuid.NAMESPACE_URL, f"{department}/{record.get('id')}").hex,
+           "RESOURCE_ID": "DIR-20180902-164730-458", "CHECK_FLAG": "1",
+           "PERSON_ID": uuid.uuid5(uuid.NAMESPACE_URL, f"{department}/operator").hex, "CREATE_DATE": changed,
+           "CREATE_DEPT_NAME": department, "COMP_NAME": "示范县信用信息平台运维单位"}
     for key, value in record.items():
+        if key == "id":
+            continue  # the platform's own ID above
         if key == "updated_at":
-            out[updated_field] = _epoch_ms(_parse_time(str(value)))
+            out[updated_field] = changed
         elif key in date_keys and isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
             try:
                 day = dt.date.fromisoformat(value)
@@ -560,4 +569,5 @@ class DepartmentSimulator:
             raise ValueError(f"{api.since_param} must be epoch milliseconds")
         since = dt.datetime.fromtimestamp(int(raw) / 1000, tz=_UTC) if raw else None
         data, total = store.since(since, page, size)
-        return {"total": total, "rows": [_as_platform_record(r, api.updated_field, store.date_keys) for r in data]}
+        return {"total": total, "rows": [_as_platform_record(r, api.updated_field, store.date_keys, store.department)
+                                         for r in data]}

@@ -52,6 +52,7 @@ class StageResult:
     rows_in: int = 0
     encoding: str | None = None
     mapped: dict[str, str] = field(default_factory=dict)
+    extra_headers: list[str] = field(default_factory=list)  # declared extra columns found in the source
     unknown_headers: list[str] = field(default_factory=list)
     duplicate_fields: list[str] = field(default_factory=list)
     other_sheets: list[str] = field(default_factory=list)  # further XLSX sheets that hold data
@@ -328,6 +329,15 @@ class _Stager:
         # Columns the transport adds around the record: an API's id and its last-change field.
         self._transport = TRANSPORT_COLUMNS | (
             {normalise_header(feed.api.updated_field)} if feed.api is not None else set())
+        # Columns a data engineer reviewed and declared for the feed: kept as the row's `extra`, by declared name.
+        self._extras = {normalise_header(h): h for h in feed.extra_columns}
+
+    def extra_name(self, header: str) -> str | None:
+        """The declared name of an extra column (its header compared as headers are), else None."""
+        name = self._extras.get(normalise_header(header or ""))
+        if name is not None and name not in self.result.extra_headers:
+            self.result.extra_headers.append(name)
+        return name
 
     def resolve_header(self, header: str) -> str | None:
         """The field code a source header stands for, noting unknown and repeated ones for the batch checks;
@@ -335,7 +345,7 @@ class _Stager:
         key = normalise_header(header or "")
         code = self._index.get(key)
         if code is None:
-            if key not in self._transport and key:
+            if key not in self._transport and key not in self._extras and key:
                 self.result.unknown_headers.append(_printable_text(header))
             return None
         if code in self.result.mapped.values():
@@ -365,6 +375,7 @@ class _Stager:
             return
         headers = [(h or "").strip() for h in header]
         positions = self.map_headers(headers)
+        extras = [(i, name) for i, h in enumerate(headers) if (name := self.extra_name(h)) is not None]
         width = len(headers)
         headerless = [i for i, h in enumerate(headers) if not h]
         row_no = 0
@@ -395,7 +406,8 @@ class _Stager:
             for position, value in zip(positions, record, strict=False):
                 if position is not None:
                     values[position] = value
-            yield self.line(row_no, values)
+            extra = {name: record[i] for i, name in extras if i < len(record) and record[i] not in (None, "")}
+            yield self.line(row_no, values, extra)
         self.result.rows_in = row_no
 
     def json_rows(self, records: Iterator[dict | str]) -> Iterator[str]:
@@ -404,6 +416,7 @@ class _Stager:
         self.codes = [f.code for f in self.record_type.fields]
         position_of_code = {code: i for i, code in enumerate(self.codes)}
         positions: dict[str, int | None] = {}
+        extra_names: dict[str, str | None] = {}
         row_no = 0
         for record in records:
             row_no += 1
@@ -413,6 +426,7 @@ class _Stager:
                 continue
             for key in record:
                 if key not in positions:
+                    extra_names[key] = self.extra_name(key)
                     code = self.resolve_header(key)
                     positions[key] = position_of_code[code] if code else None
             text = {k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
@@ -426,16 +440,19 @@ class _Stager:
                 position = positions[key]
                 if position is not None:
                     values[position] = value
-            yield self.line(row_no, values)
+            # Extra values keep their JSON type (CREATE_DATE stays a number of epoch milliseconds).
+            extra = {extra_names[k]: v for k, v in record.items() if extra_names[k] is not None and v not in (None, "")}
+            yield self.line(row_no, values, extra)
         self.result.rows_in = row_no
 
-    def line(self, row_no: int, values: list[str | None]) -> str:
+    def line(self, row_no: int, values: list[str | None], extra: dict) -> str:
         if self._document_position is None and self.document_code in self.codes:
             self._document_position = self.codes.index(self.document_code)
         document = values[self._document_position] if self._document_position is not None else None
         uid = record_uid_text(self.batch.department_code, self.batch.record_type_code, document,
                               self.record_type.document_brackets)
-        return self._writer.line([self.batch.batch_id, row_no, uid, *values])
+        extra_json = json.dumps(extra, ensure_ascii=False) if extra else None
+        return self._writer.line([self.batch.batch_id, row_no, uid, extra_json, *values])
 
 
 def _printable_text(value: str) -> str:
@@ -487,7 +504,7 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
         conn.exec_driver_sql("DELETE FROM audit.quarantine WHERE batch_id = %(b)s", {"b": batch.batch_id})
         first = next(lines, None)  # parses the header, so the column list is known before COPY starts
         if first is not None:
-            columns = ", ".join(["batch_id", "row_no", "record_uid", *[column(c) for c in stager.codes]])
+            columns = ", ".join(["batch_id", "row_no", "record_uid", "extra", *[column(c) for c in stager.codes]])
             cursor = conn.connection.driver_connection.cursor()
             cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)",
                                _CopySource(itertools.chain([first], lines)))
@@ -505,7 +522,8 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
              WHERE batch_id = :batch_id
         """), {"rows_in": result.rows_in, "encoding": result.encoding, "ms": result.elapsed_ms,
                "batch_id": batch.batch_id,
-               "header_map": json.dumps({"mapped": result.mapped, "unknown": result.unknown_headers,
+               "header_map": json.dumps({"mapped": result.mapped, "extra": result.extra_headers,
+                                         "unknown": result.unknown_headers,
                                          "duplicate_fields": result.duplicate_fields,
                                          "other_sheets": result.other_sheets,
                                          "unreadable_cells": result.unreadable_cells[:50]},

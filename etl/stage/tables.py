@@ -30,6 +30,10 @@ KEY_COLUMNS = {
 }
 
 
+# The feed's declared extra columns of a row, as one JSON object (departments.yml `extra_columns`).
+EXTRA_COLUMN = ("extra", "jsonb", "数据源声明的附加列（JSON）/ The feed's declared extra columns (JSON)")
+
+
 def _ensure_table(conn: Connection, table: str, grain: str, key_columns: dict[str, tuple[str, str]],
                   columns: list[tuple[str, str, str]]) -> None:
     """Create the table if missing, add missing columns, and (re)state every comment."""
@@ -52,8 +56,8 @@ def ensure_staging_tables(conn: Connection, catalog: Catalog) -> None:
             f"暂存：{rt.name_zh}，每个批次的每个源行一行 / "
             f"Staging for {rt.name_en.lower()}: one row per source row of a batch, values as received",
             KEY_COLUMNS,
-            [(column(f.code), "text", f"{f.name_zh}（{f.code}，原值）/ {f.name_en} ({f.code}, as received)")
-             for f in rt.fields])
+            [EXTRA_COLUMN, *((column(f.code), "text", f"{f.name_zh}（{f.code}，原值）/ {f.name_en} ({f.code}, "
+                                                       f"as received)") for f in rt.fields)])
 
 
 def clean_table(record_type: RecordType) -> str:
@@ -67,7 +71,7 @@ def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
     key_columns = {**KEY_COLUMNS, "first_row_no": (
         "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
     for rt in catalog.record_types:
-        columns = []
+        columns = [EXTRA_COLUMN]
         for clean in clean_columns(rt):
             field = rt.field_by_code.get(clean.name.upper())
             if field:

@@ -47,8 +47,8 @@ def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int,
     execute_script(conn, f"DELETE FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}")
     execute_script(conn, f"""
         INSERT INTO {clean_table(record_type)}
-               (batch_id, row_no, record_uid, first_row_no, {", ".join(c.name for c in columns)})
-        SELECT s.batch_id, s.row_no, s.record_uid,
+               (batch_id, row_no, record_uid, extra, first_row_no, {", ".join(c.name for c in columns)})
+        SELECT s.batch_id, s.row_no, s.record_uid, s.extra,
                CASE WHEN {document_expr} IS NULL THEN s.row_no
                     ELSE min(s.row_no) OVER (PARTITION BY {document_expr}) END,
                {", ".join(c.expression for c in columns)}

@@ -27,7 +27,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 EXPECTATIONS_DIR = config.PROJECT_ROOT / "expectations"
 GENERATOR_COMMAND = "creditwh expectations build"
 
-_BUILTIN_COLUMNS = ("batch_id", "row_no", "record_uid", "first_row_no")
+_BUILTIN_COLUMNS = ("batch_id", "row_no", "record_uid", "extra", "first_row_no")
 
 
 def suite_path(record_type_code: str, directory: Path | None = None) -> Path:
