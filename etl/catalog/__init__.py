@@ -47,6 +47,7 @@ class Rule(StrEnum):
     CONDITIONAL_REQUIRED = "conditional_required"
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
     AMBIGUOUS_CODE = "ambiguous_code"
+    FINE_UNIT = "fine_unit"
 
 
 class FieldType(StrEnum):
@@ -75,6 +76,14 @@ class Role(StrEnum):
     RECORD_STATUS = "record_status"
 
 
+class UnitCheck(Strict):
+    """An amount in 万元 that departments often send in yuan: caught when it equals an amount the text field
+    `written_in` states in 元, or when it exceeds `upper_bound` (万元) without the text stating it."""
+
+    written_in: str
+    upper_bound: float = Field(gt=0)
+
+
 class FieldSpec(Strict):
     code: Annotated[str, Field(pattern=FIELD_CODE)]
     name_zh: str
@@ -90,6 +99,7 @@ class FieldSpec(Strict):
     id_type_field: str | None = Field(default=None, description="a personal field's document type (证件类型)")
     role: Role | None = None
     local: bool = Field(default=False, description="not a 双公示 2.0 field: kept in the warehouse, never sent upward")
+    unit_check: UnitCheck | None = None
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> FieldSpec:
@@ -214,6 +224,10 @@ class RecordType(Strict):
                 if self.field_by_code.get(code) is None or self.field_by_code[code].type != FieldType.DATE:
                     raise ValueError(f"date_order refers to {code}, which is not a date field")
         for spec in self.fields:
+            if spec.unit_check is not None and (spec.type != FieldType.DECIMAL or self.field_by_code.get(
+                    spec.unit_check.written_in) is None or self.field_by_code[spec.unit_check.written_in].type
+                    != FieldType.TEXT):
+                raise ValueError(f"{spec.code}: unit_check belongs on a decimal field and reads a text field")
             if spec.id_type_field is not None and (not spec.personal or spec.id_type_field not in known):
                 raise ValueError(f"{spec.code}: id_type_field {spec.id_type_field} must name a field of the record "
                                  f"type, on a personal field")

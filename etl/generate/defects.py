@@ -12,6 +12,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from etl.catalog import FieldType, RecordType, Role
 from etl.codes import USCC_ALPHABET, id_check_char
@@ -80,6 +81,7 @@ class FeedDefects:
         self.texts = [f for f in rt.fields if f.type == FieldType.TEXT and f.max_length
                       and f.code not in checked and f.code != self.document]  # fmt: skip
         self.decimals = [f.code for f in rt.fields if f.type == FieldType.DECIMAL]
+        self.in_wan_yuan = [f.code for f in rt.fields if f.unit_check is not None]
         self.pairs = [(o.start, o.end) for o in rt.date_order]
         self.not_future = {f.code for f in rt.fields if f.not_future}
         self.kinds: list[tuple[str, str, float, Callable[[list[dict], int], tuple[str, str] | None]]] = [
@@ -94,6 +96,7 @@ class FeedDefects:
             ("allowed_values", QUARANTINE, 2, self._allowed_values),
             ("max_length", QUARANTINE, 1, self._max_length),
             ("amount", QUARANTINE, 1, self._amount),
+            ("fine_unit", QUARANTINE, 1, self._fine_unit),
             ("duplicate_in_batch", QUARANTINE, 2, self._duplicate),
             ("date_variant", NORMALISE, 4, self._date_variant),
             ("code_variant", NORMALISE, 3, self._code_variant),
@@ -249,6 +252,17 @@ class FeedDefects:
         code = self.rng.choice(candidates)
         row[code] = f"-{row[code]}"
         return code, "negative"
+
+    def _fine_unit(self, rows, i):
+        """The amount sent in yuan, as 处罚内容 writes it (0.2 万元 sent as 2000)."""
+        row = rows[i]
+        candidates = [c for c in self.in_wan_yuan if _present(row.get(c))]
+        if not candidates:
+            return None
+        code = self.rng.choice(candidates)
+        yuan = Decimal(row[code]) * 10000
+        row[code] = str(yuan.to_integral_value()) if yuan == yuan.to_integral_value() else str(yuan.normalize())
+        return code, "in yuan"
 
     def _duplicate(self, rows, i):
         start = self.bounds[i]

@@ -27,6 +27,11 @@ def bad_flag(field: FieldSpec) -> str:
     return f"{column(field.code)}__bad"
 
 
+def yuan_column(text_field_code: str) -> str:
+    """Column holding the amounts (in yuan) a text field writes in 元, for the fine-unit rule."""
+    return f"{column(text_field_code)}__yuan"
+
+
 def ambiguous_flag(field: FieldSpec) -> str:
     """Column holding the spelling of an enum value that a code table calls ambiguous (else NULL)."""
     return f"{column(field.code)}__ambiguous"
@@ -156,6 +161,15 @@ def clean_columns(record_type: RecordType, reading: CodeReading | None = None) -
         if field.code in reading.ambiguous_fields:
             columns.append(CleanColumn(ambiguous_flag(field), "text",
                                        _ambiguous_spelling(field, raw, reading.lookups.get(field.code))))
+    # The yuan amounts a text states, read only for rows that give an amount checked against it.
+    checked_by: dict[str, list[str]] = {}
+    for field in record_type.fields:
+        if field.unit_check is not None:
+            checked_by.setdefault(field.unit_check.written_in, []).append(field.code)
+    for text_code, amount_codes in checked_by.items():
+        given = " OR ".join(f"s.{column(code)} IS NOT NULL" for code in amount_codes)
+        columns.append(CleanColumn(yuan_column(text_code), "numeric[]",
+                                   f"CASE WHEN {given} THEN dw.yuan_amounts(s.{column(text_code)}) END"))
     return columns
 
 
@@ -239,7 +253,30 @@ def _ambiguous_rule(field: FieldSpec, reading: CodeReading) -> RowRule:
                    f"{flag} || {literal(f' (code table {table}): ')} || coalesce({why_en}, '')")
 
 
-def _field_rules(field: FieldSpec, reading: CodeReading) -> list[RowRule]:
+def _fine_unit_rule(field: FieldSpec, record_type: RecordType) -> RowRule:
+    """An amount in 万元 that is the yuan figure: it equals an amount the text writes in 元 (and the text does not
+    also state it in 万元), or it exceeds the plausibility bound without the text stating it."""
+    check = field.unit_check
+    col, written = f"n.{column(field.code)}", f"n.{yuan_column(check.written_in)}"
+    text_name = record_type.field_by_code[check.written_in].name_zh
+    bound = f"{check.upper_bound:g}"
+    as_yuan = f"coalesce({col} = ANY({written}), false)"
+    stated = f"coalesce({col} * 10000 = ANY({written}), false)"
+    # (beyond AMOUNT_LIMIT is the amount rule's finding, not this one's)
+    predicate = f"{col} > 0 AND {col} < {AMOUNT_LIMIT} AND NOT {stated} AND ({as_yuan} OR {col} > {bound})"
+    detail_zh = (f"CASE WHEN {as_yuan} THEN {col}::text || {literal(f'，而{text_name}写明 ')} || {col}::text || "
+                 f"'元，即 ' || trim_scale({col} / 10000)::text || ' 万元' "
+                 f"ELSE {col}::text || {literal(f' 万元超过合理上限 {bound} 万元；如确为该金额，请在{text_name}中')}"
+                 f" || '写明（如“罚款' || {col}::text || '万元”），否则请改以万元填报' END")
+    detail_en = (f"CASE WHEN {as_yuan} THEN {col}::text || {literal(f' while {check.written_in} ({text_name}) says ')}"
+                 f" || {col}::text || ' yuan, i.e. ' || trim_scale({col} / 10000)::text || ' 万元' "
+                 f"ELSE {col}::text || {literal(f' 万元 is above the plausibility bound of {bound} 万元; ')} || "
+                 f"{literal(f'if it is right, state it in {check.written_in} (e.g. 罚款')} || {col}::text || "
+                 f"'万元), else send it in 万元' END")
+    return RowRule(field.code, Rule.FINE_UNIT, predicate, detail_zh, detail_en)
+
+
+def _field_rules(field: FieldSpec, reading: CodeReading, record_type: RecordType) -> list[RowRule]:
     col = f"n.{column(field.code)}"
     rules: list[RowRule] = []
     if field.required:
@@ -268,6 +305,8 @@ def _field_rules(field: FieldSpec, reading: CodeReading) -> list[RowRule]:
         # The warehouse keeps amounts as numeric(18, 6): anything from a trillion 万元 up is a typo, not a fine.
         rules.append(RowRule(field.code, Rule.AMOUNT, f"(n.{bad_flag(field)} OR {col} < 0 OR {col} >= {AMOUNT_LIMIT})",
                              f"left(s_raw.{column(field.code)}, 100)", f"left(s_raw.{column(field.code)}, 100)"))
+    if field.unit_check is not None:
+        rules.append(_fine_unit_rule(field, record_type))
     if field.type == FieldType.YEAR:
         rules.append(RowRule(field.code, Rule.DATE_FORMAT, f"{col} !~ '^(19|20)[0-9]{{2}}$'",
                              f"left({col}, 100)", f"left({col}, 100)"))
@@ -283,7 +322,7 @@ def row_rules(record_type: RecordType, reading: CodeReading | None = None) -> li
     reading = reading or code_reading(record_type)
     rules: list[RowRule] = []
     for field in record_type.fields:
-        rules.extend(_field_rules(field, reading))
+        rules.extend(_field_rules(field, reading, record_type))
     fields = record_type.field_by_code
     for order in record_type.date_order:
         start, end = f"n.{column(order.start)}", f"n.{column(order.end)}"

@@ -488,7 +488,8 @@ def build_files() -> dict[str, bytes]:
                         ("fine_wan_yuan_suffix.csv", "0.2万元")]:
         add(name, one_bad_row(name, CF_NR_FK=value))
     n = "fine_thousands_separators.csv"
-    add(n, health(n, [penalty("health", n, 1, CF_NR_FK="1,200.50"), penalty("health", n, 2, CF_NR_FK="１，２００")]))
+    add(n, health(n, [penalty("health", n, 1, CF_NR_FK="1,200.50", CF_NR="罚款1,200.50万元"),
+                      penalty("health", n, 2, CF_NR_FK="１，２００", CF_NR="罚款１２００万元")]))
     n = "fine_beyond_column_range.csv"  # agriculture: field codes as headers, GB18030
     rows = [penalty("agriculture", n, 1), penalty("agriculture", n, 2, CF_NR_FK="12345678901234")]
     add(n, csv_bytes(table("agriculture", "penalty", rows), "gb18030"))

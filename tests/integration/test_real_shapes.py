@@ -268,3 +268,50 @@ def test_extra_columns_of_a_file_feed_follow_the_header_rules(warehouse, tmp_pat
     path.write_bytes(csv_bytes(rows))
     outcome = load(warehouse, "health", "penalty", path)
     assert outcome.status == "held" and "CREATE_DATE" in outcome.reason and "序号" not in outcome.reason
+
+
+@pytest.mark.parametrize(("text", "amounts"), [
+    ("罚款2000元", [2000]), ("罚款人民币2,000.00元", [2000]), ("罚款1.5万元", [15000]), ("罚款贰仟元整", [2000]),
+    ("没收违法所得五千元", [5000]), ("罚款5千元", [5000]), ("罚款人民币壹万伍仟元", [15000]),
+    ("罚款一千零五十元", [1050]), ("罚款２０００元", [2000]), ("罚款两千元", [2000]), ("罚款3亿元", [300000000]),
+    ("1.罚款2000元；2.没收违法所得500元", [2000, 500]), ("罚款，500元", [500]),
+    ("警告", None), ("罚款", None), ("罚款1.2.3元", None), (None, None),
+])
+def test_amounts_written_in_yuan_are_read_from_the_penalty_text(warehouse, text, amounts):
+    with warehouse.connect() as conn:
+        found = conn.scalar(sa.text("SELECT dw.yuan_amounts(:t)"), {"t": text})
+    assert found == amounts
+
+
+def test_a_fine_sent_in_yuan_is_quarantined_asking_for_wan_yuan(warehouse, tmp_path):
+    name = "fine_units.csv"
+    rows = [
+        penalty("health", name, 1, CF_NR="罚款二千元", CF_NR_FK="0.2"),                 # right: 0.2 万元
+        penalty("health", name, 2, CF_NR="罚款二千元", CF_NR_FK="2000"),                # yuan, as 处罚内容 says
+        penalty("health", name, 3, CF_NR="罚款人民币2,000元", CF_NR_FK="2000.00"),       # the same, Arabic
+        penalty("health", name, 4, CF_NR="罚款", CF_NR_FK="2000"),                      # above the bound, unstated
+        penalty("health", name, 5, CF_NR="罚款人民币150万元", CF_NR_FK="150"),           # large, and stated: right
+        penalty("health", name, 6, CF_NR="罚款1500000元", CF_NR_FK="150"),              # stated in yuan: right
+        penalty("health", name, 7, CF_NR="罚款50元", CF_NR_FK="50"),                    # small, but the yuan figure
+        penalty("health", name, 8, CF_NR="罚款", CF_NR_FK="80"),                        # below the bound: kept
+        penalty("health", name, 9, CF_CFLB="罚款;没收违法所得", CF_NR="罚款2000元，没收违法所得5000元",
+                CF_NR_FK="0.2", CF_NR_WFFF="5000"),                                     # the confiscation in yuan
+        penalty("health", name, 10, CF_NR="罚款2万元", CF_NR_FK="2"),                   # 万元 written: right
+    ]
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(table("health", "penalty", rows, [*PENALTY_CODES, "CF_NR_WFFF"])))
+    outcome = load(warehouse, "health", "penalty", path)
+    found = quarantine(warehouse, outcome.batch_id)
+    assert [(row, field, rule) for row, field, rule, *_ in found] == [
+        (2, "CF_NR_FK", "fine_unit"), (3, "CF_NR_FK", "fine_unit"), (4, "CF_NR_FK", "fine_unit"),
+        (7, "CF_NR_FK", "fine_unit"), (9, "CF_NR_WFFF", "fine_unit")]
+    by_row = {row: (zh, en) for row, _, _, zh, en in found}
+    assert by_row[2] == (
+        "字段“罚款金额（万元）”（CF_NR_FK）的单位应为万元，所填金额像是以元为单位："
+        "2000，而处罚内容写明 2000元，即 0.2 万元",
+        "Field CF_NR_FK (Fine (万元)) is in 万元 (ten thousand yuan) and the amount looks like yuan: 2000 while CF_NR "
+        "(处罚内容) says 2000 yuan, i.e. 0.2 万元")
+    assert "2000 万元超过合理上限 100 万元" in by_row[4][0] and "罚款2000万元" in by_row[4][0]
+    assert "above the plausibility bound of 100 万元" in by_row[4][1]
+    assert facts(warehouse, outcome.batch_id, "CF_NR_FK") == {
+        1: ("active", 0.2), 5: ("active", 150), 6: ("active", 150), 8: ("active", 80), 10: ("active", 2)}
