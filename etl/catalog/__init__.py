@@ -48,6 +48,7 @@ class Rule(StrEnum):
     DUPLICATE_IN_BATCH = "duplicate_in_batch"
     AMBIGUOUS_CODE = "ambiguous_code"
     FINE_UNIT = "fine_unit"
+    SEVERITY_UNDECLARED = "severity_undeclared"
 
 
 class FieldType(StrEnum):

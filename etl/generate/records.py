@@ -68,6 +68,8 @@ PENALTY_PRIMARY = (("罚款", 60), ("警告", 12), ("没收违法所得", 6), ("
                    ("暂扣许可证件", 2), ("吊销许可证件", 2), ("限制开展生产经营活动", 2), ("没收非法财物", 2),
                    ("降低资质等级", 1), ("责令关闭", 1), ("限制从业", 1), ("其他", 2))  # fmt: skip
 PENALTY_SECOND = ("罚款", "没收违法所得", "没收非法财物", "警告", "暂扣许可证件")
+# 令第36号 (2025-09 draft's list, publicity_policy.yml): penalty types of serious dishonesty.
+SERIOUS_TYPES = frozenset({"吊销许可证件", "限制开展生产经营活动", "责令停产停业", "责令关闭", "限制从业"})
 COMMON_FINES = (500, 1000, 2000, 3000, 5000, 5000, 10000, 10000, 20000, 30000, 50000, 100000, 200000, 500000)
 
 
@@ -370,6 +372,17 @@ def _penalty(b: FeedBuilder, s: Subject, day: dt.date) -> dict:
         suspended = f"{kind[1] or '许可证'}（编号：{kind[4] or 'XK'}{b.division}{rng.randint(10000, 99999)}）"
     valid_to = add_months(day, weighted(rng, ((3, 15), (6, 20), (12, 40), (24, 15), (36, 10))))
     year = day.year
+    # What the deciding department declares (local fields): 简易程序 where 《行政处罚法》 第五十一条 allows it (a
+    # warning, or a fine up to 200 yuan for a person and 3,000 yuan for an organisation), and the severity.
+    warning_only = types <= {"警告", "通报批评"}
+    fine_limit = 200 if s.category == NATURAL_PERSON else 3000
+    summary = (warning_only or (types == {"罚款"} and fine is not None and fine <= fine_limit)) and rng.random() < 0.5
+    if warning_only:
+        severity = "轻微"
+    elif types & SERIOUS_TYPES:
+        severity = "严重"
+    else:
+        severity = "严重" if rng.random() < 0.05 else "一般"
     return {
         "CF_WSH": f"{b.abbr}罚〔{year}〕{b.serial(year)}号",
         "CF_WFXW": behaviour,
@@ -383,6 +396,8 @@ def _penalty(b: FeedBuilder, s: Subject, day: dt.date) -> dict:
         "CF_JDRQ": iso(day),
         "CF_YXQ": iso(valid_to),
         "CF_GSJZQ": iso(valid_to) if rng.random() < 0.7 else None,
+        "CF_AJCXLB": "简易程序" if summary else "普通程序",
+        "CF_SXYZCD": severity,
     }
 
 

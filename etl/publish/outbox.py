@@ -25,7 +25,7 @@ from etl import keys
 from etl.catalog import catalog
 from etl.errors import UserError
 from etl.personal import masked_attributes_sql
-from etl.publish.policy import PublicityPolicy, penalty_tiers_sql, policy
+from etl.publish.policy import PublicityPolicy, edition_sql, penalty_tier_sql, periods_sql, policy
 from etl.sqltext import execute_script, literal
 
 TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
@@ -44,8 +44,8 @@ WINDOWED_STATUSES = ("active", "revoked")
 
 def publicity_window_sql(record_type_code: str, row: str, rules: PublicityPolicy | None = None) -> str:
     """A subquery giving one row's publicity columns (`PUBLICITY_COLUMNS`): tier, window and due date of
-    a licence or penalty, from `<row>.decision_date_key`, `<row>.attributes` and `<row>.fine_amount`;
-    all NULL for record types that are not published.
+    a licence or penalty, from `<row>.decision_date_key` and `<row>.attributes`; all NULL for record types
+    that are not published (and a penalty's tier NULL where nothing places it, which validation prevents).
 
     The load computes it for the rows it is about to write, so a fact is written once with its window
     rather than inserted and then updated (a second version of every licence and penalty row).
@@ -65,22 +65,26 @@ def publicity_window_sql(record_type_code: str, row: str, rules: PublicityPolicy
                                AS publicity_end,
                            {due} AS publicity_due)"""
     penalty = rules.penalty
-    tiers = penalty_tiers_sql(penalty, "x.decision_date",
-                              f"string_to_array({row}.attributes ->> {literal(penalty.types_field)}, ';')",
-                              f"{row}.fine_amount")
-    stated = (f"({row}.attributes ->> {literal(penalty.department_end_field)})::date"
-              if penalty.department_end_field else "NULL::date")
-    shortest = "(x.decision_date + make_interval(months => t.min_months))::date"
-    longest = "(x.decision_date + make_interval(months => t.max_months))::date"
+
+    def attribute(code: str) -> str:
+        return f"({row}.attributes ->> {literal(code)})"
+
+    tier = penalty_tier_sql(penalty, "d.decision_date", f"string_to_array({attribute(penalty.types_field)}, ';')",
+                            attribute(penalty.severity_field), attribute(penalty.procedure_field))
+    stated = f"{attribute(penalty.department_end_field)}::date" if penalty.department_end_field else "NULL::date"
+    shortest = "(x.decision_date + make_interval(months => p.min_months))::date"
+    longest = "(x.decision_date + make_interval(months => p.max_months))::date"
     # A department's own end date is honoured within the tier's bounds; unpublished tiers get no window.
-    return f"""(SELECT t.tier AS publicity_tier,
-                       CASE WHEN t.published THEN x.decision_date END AS publicity_start,
-                       CASE WHEN t.published
+    return f"""(SELECT x.tier AS publicity_tier,
+                       CASE WHEN p.published THEN x.decision_date END AS publicity_start,
+                       CASE WHEN p.published
                             THEN least({longest}, greatest({shortest}, coalesce(x.stated_end, {longest}))) END
                            AS publicity_end,
-                       CASE WHEN t.published THEN {due} END AS publicity_due
-                  FROM (SELECT {decision} AS decision_date, {stated} AS stated_end) x
-                 CROSS JOIN LATERAL {tiers} t)"""
+                       CASE WHEN p.published THEN {due} END AS publicity_due
+                  FROM (SELECT d.decision_date, d.stated_end, {edition_sql(penalty, "d.decision_date")} AS edition_from,
+                               {tier} AS tier
+                          FROM (SELECT {decision} AS decision_date, {stated} AS stated_end) d) x
+                  LEFT JOIN {periods_sql(penalty)} ON p.edition_from = x.edition_from AND p.tier = x.tier)"""
 
 
 def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPolicy | None = None) -> int:
@@ -199,7 +203,7 @@ def repair_penalty(engine: Engine, department_code: str, document_number: str, r
         if fact.status != "active" or fact.publicity_start is None:
             raise UserError(f"该处罚当前状态为 {fact.status}，未在公示中，无需修复 / The penalty is {fact.status} "
                             f"and not being published; there is nothing to repair.")
-        tier = next(t for t in rules.penalty.edition_for(fact.decision_date).tiers if t.tier == fact.publicity_tier)
+        tier = rules.penalty.edition_for(fact.decision_date).period(fact.publicity_tier)
         earliest = fact.decision_date + relativedelta(months=tier.min_months)  # as PostgreSQL's intervals
         if repaired_on < earliest:
             raise UserError(f"{tier.tier} 等级处罚须公示满 {tier.min_months} 个月，最早 {earliest} 可修复 / "

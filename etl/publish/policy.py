@@ -33,41 +33,57 @@ class Platform(_Strict):
     connection_id: str
 
 
-class Tier(_Strict):
-    """A penalty tier; the first tier whose condition holds applies (a tier without one is the default)."""
+TierName = Literal["minor", "ordinary", "serious"]
 
-    tier: Literal["minor", "ordinary", "serious"]
+
+class Period(_Strict):
+    """Whether a tier's penalties are published and for how long (months from the decision date)."""
+
+    tier: TierName
     published: bool
-    only_types: tuple[str, ...] = ()  # every penalty type of the decision is one of these
-    any_type: tuple[str, ...] = ()    # at least one penalty type is one of these
-    fine_at_least: Annotated[float, Field(ge=0)] | None = None  # 万元
     min_months: Annotated[int, Field(ge=0)]
     max_months: Annotated[int, Field(ge=0)]
 
     @model_validator(mode="after")
-    def _bounds(self) -> Tier:
+    def _bounds(self) -> Period:
         if self.max_months < self.min_months:
             raise ValueError(f"tier {self.tier}: max_months is below min_months")
         if self.published and self.max_months == 0:
             raise ValueError(f"tier {self.tier}: a published tier needs max_months above 0")
         return self
 
-    @property
-    def is_default(self) -> bool:
-        return not (self.only_types or self.any_type or self.fine_at_least is not None)
+
+class TypeRule(_Strict):
+    """A fallback on penalty types: the tier when the department declared neither severity nor procedure."""
+
+    tier: TierName
+    only_types: tuple[str, ...] = ()  # every penalty type of the decision is one of these
+    any_type: tuple[str, ...] = ()    # at least one penalty type is one of these
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> TypeRule:
+        if bool(self.only_types) == bool(self.any_type):
+            raise ValueError(f"a fallback to {self.tier} needs exactly one of only_types and any_type")
+        return self
 
 
 class PenaltyEdition(_Strict):
     name: str
     effective_from: dt.date
-    tiers: tuple[Tier, ...]
+    confirmed: bool = True  # false: the figures come from an unconfirmed source (the YAML says which)
+    periods: tuple[Period, ...]
+    summary_procedure_tier: TierName | None = None  # the tier of a decision made by 简易程序
+    fallback: tuple[TypeRule, ...] = ()
+    default: TierName | None = None  # None: a decision nothing places is quarantined (severity_undeclared)
 
     @model_validator(mode="after")
-    def _default_last(self) -> PenaltyEdition:
-        defaults = [t for t in self.tiers if t.is_default]
-        if len(defaults) != 1 or not self.tiers[-1].is_default:
-            raise ValueError(f"edition {self.name}: exactly one tier without conditions, and it must come last")
+    def _every_tier_once(self) -> PenaltyEdition:
+        if sorted(p.tier for p in self.periods) != sorted(("minor", "ordinary", "serious")):
+            raise ValueError(f"edition {self.name}: give the periods of minor, ordinary and serious once each")
         return self
+
+    def period(self, tier: str) -> Period:
+        return next(p for p in self.periods if p.tier == tier)
 
 
 class LicensePolicy(_Strict):
@@ -79,6 +95,10 @@ class PenaltyPolicy(_Strict):
     record_type: Literal["penalty"]
     types_field: str
     department_end_field: str | None = None
+    severity_field: str
+    severity_tiers: dict[str, TierName]
+    procedure_field: str
+    summary_procedure: str
     editions: tuple[PenaltyEdition, ...]
 
     @model_validator(mode="after")
@@ -133,35 +153,43 @@ def _text_array(values: tuple[str, ...]) -> str:
     return "ARRAY[" + ", ".join(literal(v) for v in values) + "]::text[]"
 
 
-def _tier_condition(tier: Tier, types: str, fine: str) -> str:
-    conditions = []
-    if tier.only_types:
-        conditions.append(f"({types} <@ {_text_array(tier.only_types)})")
-    if tier.any_type:
-        conditions.append(f"({types} && {_text_array(tier.any_type)})")
-    if tier.fine_at_least is not None:
-        conditions.append(f"(coalesce({fine}, 0) >= {float(tier.fine_at_least)!r})")
-    return " OR ".join(conditions) or "true"
+def _type_condition(rule: TypeRule, types: str) -> str:
+    if rule.only_types:
+        return f"({types} <@ {_text_array(rule.only_types)})"
+    return f"({types} && {_text_array(rule.any_type)})"
 
 
-def penalty_tiers_sql(penalty: PenaltyPolicy, decision_date: str, types: str, fine: str) -> str:
-    """A subquery `(edition_from, tier, published, min_months, max_months)` for one penalty:
-    the edition in force on the decision date, and the first of its tiers that applies."""
-    branches = []
-    for index, edition in enumerate(penalty.editions):
-        later = penalty.editions[index + 1].effective_from if index + 1 < len(penalty.editions) else None
-        in_force = []
-        if index > 0:  # the earliest edition also covers decisions made before it
-            in_force.append(f"{decision_date} >= DATE '{edition.effective_from.isoformat()}'")
-        if later:
-            in_force.append(f"{decision_date} < DATE '{later.isoformat()}'")
-        cases = " ".join(f"WHEN {_tier_condition(t, types, fine)} THEN {position}"
-                         for position, t in enumerate(edition.tiers))
-        rows = ", ".join(f"({position}, {literal(t.tier)}, {str(t.published).lower()}, {t.min_months}, "
-                         f"{t.max_months})" for position, t in enumerate(edition.tiers))
-        branches.append(
-            f"SELECT DATE '{edition.effective_from.isoformat()}' AS edition_from, t.tier, t.published, "
-            f"t.min_months, t.max_months "
-            f"FROM (VALUES {rows}) AS t(position, tier, published, min_months, max_months) "
-            f"WHERE {' AND '.join(in_force) or 'true'} AND t.position = (CASE {cases} END)")
-    return "(" + " UNION ALL ".join(branches) + ")"
+def edition_sql(penalty: PenaltyPolicy, decision_date: str) -> str:
+    """The effective date of the edition in force on the decision date (the earliest for older decisions)."""
+    later = [e.effective_from for e in penalty.editions[1:]]
+    cases = " ".join(f"WHEN {decision_date} >= DATE '{day.isoformat()}' THEN DATE '{day.isoformat()}'"
+                     for day in reversed(later))
+    first = f"DATE '{penalty.editions[0].effective_from.isoformat()}'"
+    return f"(CASE {cases} ELSE {first} END)" if cases else first
+
+
+def penalty_tier_sql(penalty: PenaltyPolicy, decision_date: str, types: str, severity: str, procedure: str) -> str:
+    """The tier of one penalty, or NULL where nothing places it: the severity the department declares, else
+    its 简易程序 declaration, else the edition's fallback on penalty types, else the edition's default."""
+    declared = " ".join(f"WHEN {literal(label)} THEN {literal(tier)}" for label, tier in penalty.severity_tiers.items())
+    by_edition = []
+    for edition in reversed(penalty.editions):
+        steps = []
+        if edition.summary_procedure_tier:
+            steps.append(f"WHEN {procedure} = {literal(penalty.summary_procedure)} "
+                         f"THEN {literal(edition.summary_procedure_tier)}")
+        steps.extend(f"WHEN {_type_condition(rule, types)} THEN {literal(rule.tier)}" for rule in edition.fallback)
+        default = literal(edition.default) if edition.default else "NULL::text"
+        inner = f"CASE {' '.join(steps)} ELSE {default} END" if steps else default
+        by_edition.append((edition.effective_from, inner))
+    first = by_edition.pop()  # the earliest edition: also decisions before it
+    cases = " ".join(f"WHEN {decision_date} >= DATE '{day.isoformat()}' THEN {inner}" for day, inner in by_edition)
+    placed = f"CASE {cases} ELSE {first[1]} END" if cases else first[1]
+    return f"coalesce(CASE {severity} {declared} END, {placed})"
+
+
+def periods_sql(penalty: PenaltyPolicy) -> str:
+    """Every edition's periods as a VALUES list `(edition_from, tier, published, min_months, max_months)`."""
+    rows = ", ".join(f"(DATE '{e.effective_from.isoformat()}', {literal(p.tier)}, {str(p.published).lower()}, "
+                     f"{p.min_months}, {p.max_months})" for e in penalty.editions for p in e.periods)
+    return f"(VALUES {rows}) AS p(edition_from, tier, published, min_months, max_months)"

@@ -276,6 +276,37 @@ def _fine_unit_rule(field: FieldSpec, record_type: RecordType) -> RowRule:
     return RowRule(field.code, Rule.FINE_UNIT, predicate, detail_zh, detail_en)
 
 
+def _severity_rule(record_type: RecordType) -> RowRule | None:
+    """A penalty that neither the department's declarations nor the policy's fallback on penalty types places in
+    a publicity tier (publicity_policy.yml): the department is asked to declare it, nothing is guessed."""
+    from etl.publish.policy import penalty_tier_sql, policy
+
+    penalty = policy().penalty
+    if record_type.code != penalty.record_type:
+        return None
+    decision = f"n.{column(record_type.role(Role.DECISION_DATE).code)}"
+    types, severity = f"n.{column(penalty.types_field)}", f"n.{column(penalty.severity_field)}"
+    tier = penalty_tier_sql(penalty, decision, f"string_to_array({types}, ';')", severity,
+                            f"n.{column(penalty.procedure_field)}")
+    undecided = [e for e in penalty.editions if e.default is None]
+    if not undecided:
+        return None
+    editions = " ".join(f"WHEN {decision} >= DATE '{e.effective_from.isoformat()}' THEN {literal(e.name)}"
+                        for e in reversed(penalty.editions))
+    edition = f"CASE {editions} ELSE {literal(penalty.editions[0].name)} END"
+    labels = "/".join(penalty.severity_tiers)
+    procedure_name = record_type.field_by_code[penalty.procedure_field].name_zh
+    severity_name = record_type.field_by_code[penalty.severity_field].name_zh
+    return RowRule(
+        penalty.severity_field, Rule.SEVERITY_UNDECLARED,
+        f"{decision} IS NOT NULL AND {severity} IS NULL AND {tier} IS NULL",
+        f"{decision}::text || '的决定适用' || {edition} || '，处罚类别“' || coalesce({types}, '') || "
+        f"{literal(f'”不能确定等级；请申报{severity_name}（{labels}）或{procedure_name}')}",
+        f"'the decision of ' || {decision}::text || ' falls under ' || {edition} || ' and its penalty types (' || "
+        f"coalesce({types}, '') || ') do not decide the tier; declare ' || "
+        f"{literal(f'{penalty.severity_field} ({labels}) or {penalty.procedure_field}')}")
+
+
 def _field_rules(field: FieldSpec, reading: CodeReading, record_type: RecordType) -> list[RowRule]:
     col = f"n.{column(field.code)}"
     rules: list[RowRule] = []
@@ -347,6 +378,9 @@ def row_rules(record_type: RecordType, reading: CodeReading | None = None) -> li
             col = f"n.{column(rule.field)}"
             rules.append(RowRule(rule.field, rule.rule,
                                  f"{when} AND {col} IS NOT NULL AND NOT {code_check('id_number', rule.field)}"))
+    severity = _severity_rule(record_type)
+    if severity is not None:
+        rules.append(severity)
     document = record_type.role(Role.DOCUMENT_NUMBER)
     assert document is not None  # the catalog guarantees it
     rules.append(RowRule(document.code, Rule.DUPLICATE_IN_BATCH, "n.first_row_no < n.row_no",

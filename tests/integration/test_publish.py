@@ -61,13 +61,15 @@ def person_id(n: int) -> str:
 
 
 def penalty(decided: dt.date, *, types: str = "罚款", fine: str = "0.5", person: bool = False,
-            stated_end: str = "") -> dict[str, str]:
+            stated_end: str = "", severity: str = "一般", procedure: str = "普通程序") -> dict[str, str]:
+    """A penalty as the health bureau sends it, declaring severity (失信严重程度) and procedure (案件程序类别)
+    unless they are given empty."""
     n = next(_numbers)
     row = {"CF_XDR_MC": f"测试主体{n}", "CF_WSH": f"卫罚〔2026〕{n}号", "CF_WFXW": "违反卫生管理规定",
            "CF_SY": "经查……", "CF_YJ": "《公共场所卫生管理条例》", "CF_CFLB": types, "CF_NR": "处罚内容",
            "CF_NR_FK": fine, "CF_JDRQ": decided.isoformat(), "CF_YXQ": (decided + dt.timedelta(days=365)).isoformat(),
            "CF_GSJZQ": stated_end, "CF_CFJG": "县卫生健康委员会", "CF_CFJGDM": AGENCY,
-           "CF_SJLY": "县卫生健康委员会", "CF_SJLYDM": AGENCY}
+           "CF_SJLY": "县卫生健康委员会", "CF_SJLYDM": AGENCY, "CF_SXYZCD": severity, "CF_AJCXLB": procedure}
     if person:
         row.update({"CF_XDR_LB": "自然人", "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": person_id(n)})
     else:
@@ -147,9 +149,9 @@ def test_due_date_counts_chinese_working_days_across_spring_festival_and_make_up
 
 
 def test_policy_tiers_decide_what_is_published_and_for_how_long(engine, tmp_path):
-    warning = penalty(RECENT, types="警告", fine="")
+    warning = penalty(RECENT, types="警告", fine="", severity="")  # the fallback on types: minor
     ordinary = penalty(RECENT, types="罚款", fine="0.2")
-    serious = penalty(RECENT, types="罚款;吊销许可证件", fine="2")
+    serious = penalty(RECENT, types="罚款;吊销许可证件", fine="2", severity="")  # the fallback: serious
     stated = penalty(RECENT, types="罚款", stated_end=(RECENT + dt.timedelta(days=200)).isoformat())
     too_short = penalty(RECENT, types="罚款", stated_end=(RECENT + dt.timedelta(days=10)).isoformat())
     ended_long_ago = penalty(dt.date(2023, 5, 8))
@@ -172,6 +174,47 @@ def test_policy_tiers_decide_what_is_published_and_for_how_long(engine, tmp_path
     assert {(r.platform, r.action) for r in outbox(engine)} == {("provincial", "upsert"), ("national", "upsert")}
 
 
+def test_each_policy_edition_sets_the_windows_of_decisions_made_while_it_was_in_force(engine, tmp_path):
+    """527号 from 2019-07-01, 令第58号 from 2023-05-01 (figures unconfirmed), 令第36号 from 2026-04-01: the tier
+    from the department's declaration first, then the edition's fallback on penalty types (publicity_policy.yml)."""
+    from dateutil.relativedelta import relativedelta
+
+    in_527, in_58, in_36 = dt.date(2020, 3, 2), dt.date(2024, 3, 4), dt.date(2026, 5, 6)
+    cases = [  # (row, expected tier, expected months of publicity or None when unpublished)
+        (penalty(in_527), "ordinary", 12),
+        (penalty(in_527, severity="严重"), "serious", 36),
+        (penalty(in_527, severity="严重", stated_end="2020-05-01"), "serious", 6),  # raised to the minimum
+        (penalty(in_527, severity=""), "ordinary", 12),  # 527: 一般 unless declared serious
+        (penalty(in_527, severity="", procedure="简易程序"), "minor", None),
+        (penalty(in_527, types="责令停产停业", fine="", severity=""), "serious", 36),
+        (penalty(in_58), "ordinary", 36),
+        (penalty(in_58, stated_end="2024-05-04"), "ordinary", 3),
+        (penalty(in_36, severity="严重", stated_end="2026-08-06"), "serious", 12),  # 令36: a year at least
+        (penalty(in_36), "ordinary", 12),
+        (penalty(in_36, stated_end="2026-06-01"), "ordinary", 3),
+        (penalty(in_36, severity="轻微"), "minor", None),
+        (penalty(in_36, types="暂扣许可证件", fine="", severity=""), "ordinary", 12),
+        (penalty(in_36, types="警告", fine="", severity=""), "minor", None),
+        (penalty(in_36, severity="", procedure="简易程序"), "minor", None),
+        (penalty(in_36, types="罚款;吊销许可证件", severity=""), "serious", 36),
+    ]
+    undeclared = penalty(in_36, severity="")  # a fine alone places nothing under 令36: the department must say
+    outcome = load(engine, tmp_path, "penalty", [row for row, _, _ in cases] + [undeclared], clean=False)
+    assert outcome.rows_quarantined == 1
+    for row, tier, months in cases:
+        stored = fact(engine, row["CF_WSH"])
+        decided = dt.date.fromisoformat(row["CF_JDRQ"])
+        expected_end = decided + relativedelta(months=months) if months else None
+        assert (stored.publicity_tier, stored.publicity_start, stored.publicity_end) == (
+            tier, decided if months else None, expected_end), row
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT field, rule, message_zh, message_en FROM audit.quarantine")).one()
+    assert (found.field, found.rule) == ("CF_SXYZCD", "severity_undeclared")
+    assert ("2026-05-06的决定适用国家发展改革委令第36号《信用修复管理办法》，"
+            "处罚类别“罚款”不能确定等级") in found.message_zh
+    assert "declare CF_SXYZCD (轻微/一般/严重) or CF_AJCXLB" in found.message_en
+
+
 def test_a_correction_moves_the_window_with_the_new_version(engine, tmp_path):
     from dateutil.relativedelta import relativedelta
 
@@ -179,7 +222,7 @@ def test_a_correction_moves_the_window_with_the_new_version(engine, tmp_path):
     load(engine, tmp_path, "penalty", [first])
     assert (fact(engine, first["CF_WSH"]).publicity_tier, fact(engine, first["CF_WSH"]).publicity_end) == (
         "ordinary", RECENT + relativedelta(months=12))
-    corrected = dict(first, CF_CFLB="罚款;吊销许可证件", CF_NR_FK="2")
+    corrected = dict(first, CF_CFLB="罚款;吊销许可证件", CF_NR_FK="2", CF_SXYZCD="")
     load(engine, tmp_path, "penalty", [corrected])
     assert (fact(engine, first["CF_WSH"]).publicity_tier, fact(engine, first["CF_WSH"]).publicity_end) == (
         "serious", RECENT + relativedelta(months=36))

@@ -206,7 +206,9 @@ def load_jsonl(warehouse, department: str, feed_code: str, path: Path) -> BatchO
 
 
 def test_declared_bookkeeping_columns_are_kept_with_the_fact_and_never_published(warehouse, tmp_path):
-    recent = {"CF_JDRQ": "2026-10-10", "CF_YXQ": "2027-10-09", "CF_GSJZQ": "2027-10-09"}  # still public
+    # still public, and declared as 令第36号 asks (local fields: kept, not published)
+    recent = {"CF_JDRQ": "2026-10-10", "CF_YXQ": "2027-10-09", "CF_GSJZQ": "2027-10-09", "CF_SXYZCD": "一般",
+              "CF_AJCXLB": "02"}
     records = [platform_penalty(1, **recent), platform_penalty(2, CHECK_FLAG=None, **recent)]
     outcome = load_jsonl(warehouse, "transport", "penalty", write_jsonl(tmp_path / "platform.jsonl", records))
     assert (outcome.status, outcome.rows_loaded) == ("loaded", 2)
@@ -225,6 +227,8 @@ def test_declared_bookkeeping_columns_are_kept_with_the_fact_and_never_published
     extras = {"RESOURCE_ID", "CHECK_FLAG", "PERSON_ID", "CREATE_DATE", "CREATE_DEPT_NAME", "COMP_NAME", "ID"}
     assert not extras & {key for r in stored for key in r.attributes}
     assert payloads and not extras & {key for p in payloads for key in p}
+    assert stored[0].attributes["CF_AJCXLB"] == "普通程序"  # code 02 of case_procedure
+    assert not {"CF_SXYZCD", "CF_AJCXLB"} & {key for p in payloads for key in p}  # local fields stay home
     assert set(mapping["extra"]) == extras - {"ID"} and mapping["unknown"] == []
 
     # The same records with other bookkeeping values are the same records: nothing changes, nothing is re-sent.
