@@ -61,12 +61,33 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_PAGE_SIZE = 1000
 IDLE_CONNECTION_SECONDS = 30
 
-# The platform's own rules for an upsert (what it checks, not everything our catalog checks).
+# The platform's own rules for an upsert: what 双公示 2.0 marks 必填 (docs/research/shuanggongshi.md §1: an
+# annotated field list for penalties; the fill-in notes quoted by a Hubei exchange for licences, whose validity
+# dates and source agency are required as well). Each entry is a group of alternatives: one field of the group
+# must be filled. Kept apart from the warehouse's catalog on purpose: the platform is the other side.
 REQUIRED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
-    # each entry is a group of alternatives: at least one field of the group must be filled
-    "penalty": (("CF_XDR_MC",), ("CF_XDR_LB",), ("CF_WSH",), ("CF_CFLB",), ("CF_NR",), ("CF_JDRQ",), ("CF_CFJG",)),
-    "license": (("XK_XDR_MC",), ("XK_XDR_LB",), ("XK_XKWS", "XK_WSH"), ("XK_JDRQ",), ("XK_XKJG",)),
+    "penalty": (("CF_XDR_MC",), ("CF_XDR_LB",), ("CF_WSH",), ("CF_WFXW",), ("CF_SY",), ("CF_YJ",), ("CF_CFLB",),
+                ("CF_NR",), ("CF_JDRQ",), ("CF_YXQ",), ("CF_CFJG",), ("CF_CFJGDM",), ("CF_SJLY",), ("CF_SJLYDM",)),
+    "license": (("XK_XDR_MC",), ("XK_XDR_LB",), ("XK_XKWS",), ("XK_WSH",), ("XK_XKLB",), ("XK_NR",), ("XK_JDRQ",),
+                ("XK_YXQZ",), ("XK_YXQZI",), ("XK_XKJG",), ("XK_XKJGDM",), ("XK_LYDW",), ("XK_LYDWDM",)),
 }
+# 条件必填 by subject category (XDR_LB): a legal person names its unified social credit code and legal
+# representative, an individual business its code, a natural person the type and number of an identity document.
+# No verbatim 2.0 text was found for these (research §6); they are the rules platforms are known to apply.
+CONDITIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "法人及非法人组织": ("XDR_SHXYM", "FRDB"),
+    "个体工商户": ("XDR_SHXYM",),
+    "自然人": ("XDR_ZJLX", "XDR_ZJHM"),
+}
+# Values the platform takes as labels, not codes (records in the wild carry the text: research §2).
+LABELS: dict[str, tuple[str, ...]] = {
+    "XDR_LB": tuple(CONDITIONAL_FIELDS),
+    "XK_XKLB": ("普通", "特许", "认可", "核准", "登记", "其他"),
+    # 《行政处罚法》(2021) 第九条, several separated by ';'
+    "CF_CFLB": ("警告", "通报批评", "罚款", "没收违法所得", "没收非法财物", "暂扣许可证件", "降低资质等级",
+                "吊销许可证件", "限制开展生产经营活动", "责令停产停业", "责令关闭", "限制从业", "行政拘留", "其他"),
+}
+PREFIX = {"penalty": "CF", "license": "XK"}
 DATE_FIELDS = {"penalty": ("CF_JDRQ", "CF_YXQ", "CF_GSJZQ"), "license": ("XK_JDRQ", "XK_YXQZ", "XK_YXQZI")}
 DECISION_DATE_FIELD = {"penalty": "CF_JDRQ", "license": "XK_JDRQ"}
 ACTIONS = ("upsert", "withdraw")
@@ -286,6 +307,21 @@ def _check_publicity_item(item: dict) -> None:
         if missing:
             names = ", ".join(missing)
             raise _Rejection("missing_field", f"缺少必填项 {names} / required fields missing: {names}")
+        prefix = PREFIX[record_type]
+        category = payload.get(f"{prefix}_XDR_LB")
+        labels = {f"{prefix}_XDR_LB": LABELS["XDR_LB"], **{c: v for c, v in LABELS.items() if c.startswith(prefix)}}
+        for code, allowed in labels.items():
+            values = str(payload.get(code) or "").split(";")
+            wrong = [v for v in values if v not in allowed]
+            if wrong:
+                raise _Rejection("bad_value", f"{code} 的值 {wrong[0]!r} 不在标准代码表中 / {code} has {wrong[0]!r}, "
+                                              f"not a value of the standard")
+        needed = [f"{prefix}_{suffix}" for suffix in CONDITIONAL_FIELDS[category]]
+        missing = [code for code in needed if _blank(payload.get(code))]
+        if missing:
+            names = ", ".join(missing)
+            raise _Rejection("missing_field", f"行政相对人类别为{category}时必填 {names} / required for {category}: "
+                                              f"{names}")
         for code in DATE_FIELDS[record_type]:
             if not _blank(payload.get(code)) and not _is_iso_date(payload[code]):
                 raise _Rejection("bad_date", f"{code} 须为 YYYY-MM-DD 格式的日期 / {code} must be an ISO date "

@@ -66,13 +66,13 @@ def clean_table(record_type: RecordType) -> str:
 
 def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
     """staging.<type>_clean: the batch normalised and typed, read by GX, the quarantine rules and the load."""
-    from etl.validate.rules import clean_columns
+    from etl.validate.rules import clean_columns, code_reading
 
     key_columns = {**KEY_COLUMNS, "first_row_no": (
         "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
     for rt in catalog.record_types:
         columns = [EXTRA_COLUMN]
-        for clean in clean_columns(rt):
+        for clean in clean_columns(rt, code_reading(rt, catalog=catalog)):
             field = rt.field_by_code.get(clean.name.upper())
             if field:
                 comment = f"{field.name_zh}（{field.code}，规范化）/ {field.name_en} ({field.code}, normalised)"

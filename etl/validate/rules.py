@@ -52,7 +52,7 @@ def code_reading(record_type: RecordType, feed=None, catalog=None) -> CodeReadin
         from etl.catalog import catalog as project_catalog
 
         catalog = project_catalog()
-    if catalog.record_type_by_code.get(record_type.code) is not record_type:
+    if record_type.code not in catalog.record_type_by_code:
         return CodeReading({}, frozenset())
     return CodeReading(catalog.code_lookups(record_type, feed), frozenset(catalog.ambiguous_fields(record_type)))
 

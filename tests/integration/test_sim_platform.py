@@ -48,10 +48,15 @@ def call(sim: PlatformSimulator, method: str, path: str, document: dict | None =
                                          headers=headers, timeout=timeout)
 
 
+AGENCY = "11410523MB1234567X"  # an agency's unified social credit code (the platform checks presence, not checksum)
+
+
 def penalty(key: str, uid: str = "tax-CF-001", department: str = "tax", day: str = "2024-06-03", **fields) -> dict:
     payload = {"CF_XDR_MC": "某某餐饮有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": "914403001922038216",
-               "CF_WSH": "税罚〔2024〕12号", "CF_CFLB": "罚款", "CF_NR": "罚款 0.2 万元", "CF_NR_FK": 0.2,
-               "CF_JDRQ": day, "CF_YXQ": "2025-06-03", "CF_CFJG": "某某县税务局", **fields}
+               "CF_FRDB": "王某", "CF_WSH": "税罚〔2024〕12号", "CF_WFXW": "未按规定办理纳税申报", "CF_SY": "经查……",
+               "CF_YJ": "《税收征收管理法》第六十二条", "CF_CFLB": "罚款", "CF_NR": "罚款 0.2 万元", "CF_NR_FK": 0.2,
+               "CF_JDRQ": day, "CF_YXQ": "2025-06-03", "CF_CFJG": "某某县税务局", "CF_CFJGDM": AGENCY,
+               "CF_SJLY": "某某县税务局", "CF_SJLYDM": AGENCY, **fields}
     return {"idempotency_key": key, "action": "upsert", "record_type": "penalty", "record_uid": uid,
             "department_code": department, "decision_date": day,
             "payload": {code: value for code, value in payload.items() if value is not None}}
@@ -60,8 +65,9 @@ def penalty(key: str, uid: str = "tax-CF-001", department: str = "tax", day: str
 def licence(key: str, uid: str = "market-XK-001", department: str = "market", day: str = "2024-06-04",
             **fields) -> dict:
     payload = {"XK_XDR_MC": "张某", "XK_XDR_LB": "自然人", "XK_XDR_ZJLX": "身份证", "XK_XDR_ZJHM": "4105**********1234",
-               "XK_XKWS": "食品经营许可决定书", "XK_WSH": "JY1410523000123", "XK_JDRQ": day, "XK_YXQZ": day,
-               "XK_YXQZI": "2099-12-31", "XK_XKJG": "某某县市场监督管理局", **fields}
+               "XK_XKWS": "食品经营许可决定书", "XK_WSH": "JY1410523000123", "XK_XKLB": "普通", "XK_NR": "食品经营许可",
+               "XK_JDRQ": day, "XK_YXQZ": day, "XK_YXQZI": "2099-12-31", "XK_XKJG": "某某县市场监督管理局",
+               "XK_XKJGDM": AGENCY, "XK_LYDW": "某某县市场监督管理局", "XK_LYDWDM": AGENCY, **fields}
     return {"idempotency_key": key, "action": "upsert", "record_type": "license", "record_uid": uid,
             "department_code": department, "decision_date": day,
             "payload": {code: value for code, value in payload.items() if value is not None}}
@@ -201,7 +207,7 @@ def test_records_are_validated_against_the_standard_fields(sim):
                            penalty("v-1", uid="v1", CF_CFJG=None),
                            penalty("v-2", uid="v2", CF_NR="  "),
                            licence("v-3", uid="v3", XK_XKWS=None, XK_WSH=None),
-                           licence("v-4", uid="v4", XK_XKWS=None),  # 文书号 alone is enough
+                           licence("v-4", uid="v4", XK_XKWS=None),  # both are 必填 in 2.0
                            penalty("v-5", uid="v5", CF_YXQ="2025/06/03"),
                            {**penalty("v-6", uid="v6"), "decision_date": "20240603"},
                            {**penalty("v-7", uid="v7"), "action": "delete"},
@@ -209,16 +215,45 @@ def test_records_are_validated_against_the_standard_fields(sim):
                            {**penalty("v-9", uid="v9"), "decision_date": "2024-06-02"},
                            {**penalty("v-10"), "record_uid": ""},
                            {"action": "upsert"},
-                           "not an object"))
+                           "not an object",
+                           licence("v-13", uid="v13")))
     codes = [(r["status"], r["reason_code"]) for r in answer]
     assert codes == [("rejected", "missing_field"), ("rejected", "missing_field"), ("rejected", "missing_field"),
-                     ("accepted", None), ("rejected", "bad_date"), ("rejected", "bad_date"),
+                     ("rejected", "missing_field"), ("rejected", "bad_date"), ("rejected", "bad_date"),
                      ("rejected", "unknown_action"), ("rejected", "unknown_record_type"),
                      ("rejected", "date_mismatch"), ("rejected", "missing_field"),
-                     ("rejected", "invalid_item"), ("rejected", "invalid_item")]
-    assert "CF_CFJG" in answer[0]["reason"] and "XK_XKWS or XK_WSH" in answer[2]["reason"]
+                     ("rejected", "invalid_item"), ("rejected", "invalid_item"), ("accepted", None)]
+    assert "CF_CFJG" in answer[0]["reason"] and "XK_XKWS" in answer[2]["reason"] and "XK_WSH" in answer[2]["reason"]
     assert answer[10]["idempotency_key"] is None and answer[10]["receipt_id"]
     assert sim.count_accepted() == 1
+
+
+@pytest.mark.parametrize(("record", "reason_code", "names"), [
+    # what a 2.0 platform requires of a penalty and a licence, beyond what the first version checked
+    *[(penalty("s-cf", **{code: None}), "missing_field", code)
+      for code in ("CF_WFXW", "CF_SY", "CF_YJ", "CF_YXQ", "CF_CFJGDM", "CF_SJLY", "CF_SJLYDM")],
+    *[(licence("s-xk", **{code: None}), "missing_field", code)
+      for code in ("XK_XKLB", "XK_NR", "XK_YXQZ", "XK_YXQZI", "XK_XKJGDM", "XK_LYDW", "XK_LYDWDM")],
+    # 条件必填 by subject category
+    (penalty("s-1", CF_FRDB=None), "missing_field", "CF_FRDB"),
+    (penalty("s-2", CF_XDR_SHXYM=None), "missing_field", "CF_XDR_SHXYM"),
+    (penalty("s-3", CF_XDR_LB="个体工商户", CF_FRDB=None, CF_XDR_SHXYM=None), "missing_field", "CF_XDR_SHXYM"),
+    (licence("s-4", XK_XDR_ZJLX=None), "missing_field", "XK_XDR_ZJLX"),
+    (licence("s-5", XK_XDR_ZJHM=None), "missing_field", "XK_XDR_ZJHM"),
+    # codes where the standard has labels
+    (penalty("s-6", CF_XDR_LB="02"), "bad_value", "CF_XDR_LB"),
+    (licence("s-7", XK_XKLB="01"), "bad_value", "XK_XKLB"),
+    (penalty("s-8", CF_CFLB="罚款;暂扣或者吊销许可证"), "bad_value", "CF_CFLB"),
+])
+def test_a_record_the_standard_would_bounce_is_bounced(sim, record, reason_code, names):
+    [answer] = receipts(push(sim, record))
+    assert (answer["status"], answer["reason_code"]) == ("rejected", reason_code)
+    assert names in answer["reason"] and " / " in answer["reason"]
+
+
+def test_an_individual_business_needs_no_legal_representative(sim):
+    record = penalty("s-9", CF_XDR_LB="个体工商户", CF_FRDB=None, CF_XDR_SHXYM="92410523MA9X2Y3Z4A")
+    assert receipts(push(sim, record))[0]["status"] == "accepted"
 
 
 def test_withdraw_changes_the_current_state_and_the_counts(sim):
