@@ -1,8 +1,10 @@
 """City credit monitoring indicators, nightly, and the national monitoring platform's feed.
 
-At 02:30 Asia/Shanghai the running month's indicators are computed from the warehouse and
-submitted; on the 1st the month just closed is computed and submitted as well (the monthly
-ranking uses closed months). Values are stored per month and department (`dw.fact_indicator_value`);
+At 02:30 Asia/Shanghai the credit office's monitoring-item files are read, the running month's
+indicators are computed from the warehouse and submitted; on the 1st the month just closed is computed
+and submitted as well (the monthly ranking uses closed months). The monitoring items (policy documents,
+news, risk alerts, rating results, joint-punishment cases) are delivered once each. Values are stored per
+month and department (`dw.fact_indicator_value`);
 `creditwh indicators --period YYYY-MM` shows the tree and where points are lost.
 """
 
@@ -43,12 +45,31 @@ def submit(computed: dict) -> dict:
     return jobs.push_indicators(computed["period"])
 
 
+@task
+def take_items() -> dict:
+    """Read the credit office's monitoring-item files from its drop folder."""
+    from etl import jobs
+
+    return jobs.take_indicator_items()
+
+
+@task
+def submit_items() -> dict:
+    """Deliver the monitoring items not yet accepted to the national monitoring platform."""
+    from etl import jobs
+
+    return jobs.push_indicator_items()
+
+
 @dag(dag_id="compute_indicators", schedule=CronTriggerTimetable("30 2 * * *", timezone=TIMEZONE),
      description="City credit monitoring indicators, computed and submitted nightly",
      **dag_defaults(__doc__, "indicators"))
 def compute_indicators():
+    items = take_items()
+    items >> submit_items.override(pool=POOL_PLATFORM_NATIONAL)()
     for closed, name in ((False, "running_month"), (True, "closed_month")):
         computed = compute.override(task_id=f"compute_{name}")(closed)
+        items >> computed
         submit.override(task_id=f"submit_{name}", pool=POOL_PLATFORM_NATIONAL)(computed)
 
 

@@ -252,6 +252,28 @@ def return_rejections() -> dict:
     return _small({"workbooks": len(paths), "paths": [str(p) for p in paths]})
 
 
+def take_indicator_items() -> dict:
+    """Read the credit office's monitoring-item files (credit_office/ in the drop directory). A refused file is
+    logged as a warning with every wrong row and kept in audit.indicator_item_file; the indicators are computed
+    without it (the office drops a corrected file)."""
+    from etl.indicators.items import take_office_items
+    from etl.warehouse import get_engine
+
+    outcomes = take_office_items(get_engine())
+    for outcome in outcomes:
+        log.log(logging.WARNING if outcome.status == "refused" else logging.INFO, "%s", outcome.describe())
+    return _small({"files": len(outcomes), "refused": sum(o.status == "refused" for o in outcomes),
+                   "rows_loaded": sum(o.rows_loaded for o in outcomes)})
+
+
+def push_indicator_items() -> dict:
+    """Deliver the monitoring items not yet accepted to the national monitoring platform."""
+    from etl.indicators.items import push_indicator_items as push
+    from etl.warehouse import get_engine
+
+    return _small(push(get_engine()))
+
+
 def compute_indicators(period: str) -> dict:
     """Compute the month's city credit monitoring indicators (YYYY-MM) and store them."""
     from etl.indicators.compute import compute_indicators as compute

@@ -15,6 +15,7 @@ from etl.indicators.catalog import Edition, Indicator, Node, edition, editions, 
 from etl.indicators.compute import IndicatorRun, compute_indicators, record_manual_value, sync_dimension
 from etl.indicators.period import Period, parse_period
 from etl.indicators.report import (
+    Coverage,
     DepartmentGap,
     Gap,
     GapReport,
@@ -28,7 +29,8 @@ from etl.indicators.report import (
 )
 
 __all__ = [
-    "DepartmentGap", "Edition", "Gap", "GapReport", "Indicator", "IndicatorRun", "IndicatorTree", "Node", "Period",
-    "TreeRow", "compute_indicators", "edition", "editions", "gap_report", "indicator_payload", "indicator_tree",
-    "load_edition", "parse_period", "record_manual_value", "render_gaps", "render_tree", "sync_dimension",
+    "Coverage", "DepartmentGap", "Edition", "Gap", "GapReport", "Indicator", "IndicatorRun", "IndicatorTree", "Node",
+    "Period", "TreeRow", "compute_indicators", "edition", "editions", "gap_report", "indicator_payload",
+    "indicator_tree", "load_edition", "parse_period", "record_manual_value", "render_gaps", "render_tree",
+    "sync_dimension",
 ]

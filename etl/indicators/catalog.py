@@ -54,10 +54,17 @@ class Indicator(Strict):
     name_zh: Annotated[str, Field(min_length=1)]
     name_en: Annotated[str, Field(min_length=1)]
     points: Annotated[Decimal, Field(gt=0)]
+    # published: name (and at levels 1–2 points) as the edition prints them; draft: named only by the
+    # consultation draft; local: this office's own. `source` cites where a name or a number was read.
+    basis: Literal["published", "draft", "local"]
+    source: str | None = None
     description: str | None = None
     children: tuple[Indicator, ...] = ()
     # leaves only
     computable: bool | None = None
+    # who gives the value of a leaf the warehouse cannot compute: the credit office, or the national
+    # centre, which measures it itself (the office enters the platform's figure)
+    measured_by: Literal["office", "national"] | None = None
     unit: Literal["ratio", "count"] | None = None
     direction: Literal["higher", "lower"] | None = None
     scoring: Scoring | None = None
@@ -68,6 +75,13 @@ class Indicator(Strict):
     def is_leaf(self) -> bool:
         return not self.children
 
+    @property
+    def source_of_value(self) -> str | None:
+        """warehouse, office or national for a leaf; None for an inner indicator."""
+        if self.children:
+            return None
+        return "warehouse" if self.computable else (self.measured_by or "office")
+
 
 class EditionFile(Strict):
     edition: Annotated[str, Field(pattern=r"^\d{4}[a-z0-9_]*$")]
@@ -75,6 +89,8 @@ class EditionFile(Strict):
     name_en: str
     total_points: Annotated[Decimal, Field(gt=0)]
     indicators: Annotated[tuple[Indicator, ...], Field(min_length=1)]
+    # scored like the others but outside total_points and never sent upward
+    local_indicators: tuple[Indicator, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class Node:
     level: int
     parent_code: str | None
     sort_order: int
+    in_total: bool
 
     def __getattr__(self, name: str):
         return getattr(self.indicator, name)
@@ -118,6 +135,14 @@ class Edition:
     def manual_leaves(self) -> tuple[Node, ...]:
         return tuple(n for n in self.nodes if n.is_leaf and not n.computable)
 
+    def points_by_source(self) -> dict[str, Decimal]:
+        """How the edition's total splits among who gives the values: warehouse, office, national."""
+        split = {"warehouse": Decimal(0), "office": Decimal(0), "national": Decimal(0)}
+        for leaf in self.leaves:
+            if leaf.in_total:
+                split[leaf.source_of_value] += leaf.points
+        return split
+
     def node(self, code: str) -> Node:
         try:
             return self.by_code[code]
@@ -138,6 +163,14 @@ def _walk(nodes: tuple[Indicator, ...], path: str, number: str = "", level: int 
         position = f"{number}.{index + 1}" if number else str(index + 1)
         yield node, here, position, level, parent
         yield from _walk(node.children, f"{here}.children", position, level + 1, node.code)
+
+
+def _tree(document: EditionFile) -> Iterator[tuple[Indicator, str, str, int, str | None, bool]]:
+    """Every node with its place; local indicators are numbered L.1, L.1.1 … and are outside the total."""
+    for node, where, number, level, parent in _walk(document.indicators, "indicators"):
+        yield node, where, number, level, parent, True
+    for node, where, number, level, parent in _walk(document.local_indicators, "local_indicators", "L"):
+        yield node, where, number, level, parent, False
 
 
 def check_measure(sql: str) -> str | None:
@@ -182,6 +215,9 @@ def _check_leaf(node: Indicator, where: str, file_name: str) -> None:
             value = getattr(scoring, name)
             if value is not None and not 0 <= value <= 1:
                 raise _fail(file_name, f"{where}.scoring.{name}", f"leaf {node.code} is a ratio; {name} must be 0–1")
+    if node.computable and node.measured_by is not None:
+        raise _fail(file_name, f"{where}.measured_by",
+                    f"leaf {node.code} is computed by the warehouse, so nobody else measures it (drop measured_by)")
     if node.computable:
         if node.measure is None:
             raise _fail(file_name, f"{where}.measure", f"computable leaf {node.code} needs a SQL `measure`")
@@ -201,7 +237,14 @@ def _check_tree(document: EditionFile, file_name: str) -> tuple[Node, ...]:
                     f"the level-1 indicators' points add up to {top}, not {document.total_points}")
     seen: dict[str, str] = {}
     nodes: list[Node] = []
-    for order, (node, where, number, level, parent) in enumerate(_walk(document.indicators, "indicators"), 1):
+    for order, (node, where, number, level, parent, in_total) in enumerate(_tree(document), 1):
+        if not in_total and node.basis != "local":
+            raise _fail(file_name, f"{where}.basis", f"{node.code} is a local indicator, so its basis is local")
+        if in_total and level <= 2 and node.basis != "published":
+            raise _fail(file_name, f"{where}.basis", f"{node.code} is a level-{level} indicator of the edition; "
+                                                     f"those are published, with their points and a source")
+        if node.basis != "local" and not node.source:
+            raise _fail(file_name, f"{where}.source", f"{node.code} is {node.basis}: cite where it was read")
         if node.code in seen:
             raise _fail(file_name, f"{where}.code", f"code {node.code!r} is already used at {seen[node.code]}")
         seen[node.code] = where
@@ -211,14 +254,14 @@ def _check_tree(document: EditionFile, file_name: str) -> tuple[Node, ...]:
                 raise _fail(file_name, f"{where}.points",
                             f"{node.code} ({node.name_zh}) has {node.points} points but its children add up to "
                             f"{total}")
-            leaf_fields = [name for name in ("computable", "unit", "direction", "scoring", "measure")
+            leaf_fields = [name for name in ("computable", "measured_by", "unit", "direction", "scoring", "measure")
                            if getattr(node, name) is not None]
             if leaf_fields:
                 raise _fail(file_name, f"{where}.{leaf_fields[0]}",
                             f"{node.code} has children, so it is scored by them and takes no `{leaf_fields[0]}`")
         else:
             _check_leaf(node, where, file_name)
-        nodes.append(Node(node, number, level, parent, order))
+        nodes.append(Node(node, number, level, parent, order, in_total))
     return tuple(nodes)
 
 

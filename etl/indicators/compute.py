@@ -132,33 +132,54 @@ def sync_dimension(conn: Connection, ed: Edition) -> int:
         "computable": bool(n.is_leaf and n.computable), "unit": n.unit, "direction": n.direction,
         "rule": n.scoring.rule if n.scoring else None, "target": n.scoring.target if n.scoring else None,
         "floor": n.scoring.floor if n.scoring else None, "empty": n.when_empty if n.is_leaf else None,
-        "description": n.description,
+        "description": n.description, "basis": n.basis, "source": n.source, "measured_by": n.source_of_value,
+        "in_total": n.in_total,
     } for n in ed.nodes]
+    codes = [n.code for n in ed.nodes]
+    # Indicators the file no longer holds go with their values (the edition was corrected: a value of a
+    # leaf that is not in it would be summed into a total it is not part of). Numbers that move are parked
+    # first, since two indicators may swap positions within the one statement below.
+    conn.execute(sa.text("""
+        DELETE FROM dw.fact_indicator_value WHERE edition = :edition AND NOT indicator_code = ANY(:codes)
+    """), {"edition": ed.code, "codes": codes})
+    conn.execute(sa.text("""
+        UPDATE dw.dim_indicator i SET number = '~' || i.indicator_code
+         WHERE i.edition = :edition
+           AND i.number IS DISTINCT FROM (
+               SELECT n.number FROM unnest(CAST(:codes AS text[]), CAST(:numbers AS text[])) AS n(code, number)
+                WHERE n.code = i.indicator_code)
+    """), {"edition": ed.code, "codes": codes, "numbers": [n.number for n in ed.nodes]})
     conn.execute(sa.text("""
         INSERT INTO dw.dim_indicator (edition, indicator_code, number, parent_code, level, sort_order, name_zh,
                                       name_en, points, is_leaf, is_computable, unit, direction, scoring_rule,
-                                      target, floor, when_empty, description)
+                                      target, floor, when_empty, description, basis, source, measured_by, in_total)
         VALUES (:edition, :code, :number, :parent, :level, :sort, :zh, :en, :points, :leaf, :computable, :unit,
-                :direction, :rule, :target, :floor, :empty, :description)
+                :direction, :rule, :target, :floor, :empty, :description, :basis, :source, :measured_by, :in_total)
         ON CONFLICT (edition, indicator_code) DO UPDATE
            SET number = EXCLUDED.number, parent_code = EXCLUDED.parent_code, level = EXCLUDED.level,
                sort_order = EXCLUDED.sort_order, name_zh = EXCLUDED.name_zh, name_en = EXCLUDED.name_en,
                points = EXCLUDED.points, is_leaf = EXCLUDED.is_leaf, is_computable = EXCLUDED.is_computable,
                unit = EXCLUDED.unit, direction = EXCLUDED.direction, scoring_rule = EXCLUDED.scoring_rule,
                target = EXCLUDED.target, floor = EXCLUDED.floor, when_empty = EXCLUDED.when_empty,
-               description = EXCLUDED.description, updated_at = now()
+               description = EXCLUDED.description, basis = EXCLUDED.basis, source = EXCLUDED.source,
+               measured_by = EXCLUDED.measured_by, in_total = EXCLUDED.in_total, updated_at = now()
          WHERE (dw.dim_indicator.number, dw.dim_indicator.parent_code, dw.dim_indicator.level,
                 dw.dim_indicator.sort_order, dw.dim_indicator.name_zh, dw.dim_indicator.name_en,
                 dw.dim_indicator.points, dw.dim_indicator.is_leaf, dw.dim_indicator.is_computable,
                 dw.dim_indicator.unit, dw.dim_indicator.direction, dw.dim_indicator.scoring_rule,
                 dw.dim_indicator.target, dw.dim_indicator.floor, dw.dim_indicator.when_empty,
-                dw.dim_indicator.description)
+                dw.dim_indicator.description, dw.dim_indicator.basis, dw.dim_indicator.source,
+                dw.dim_indicator.measured_by, dw.dim_indicator.in_total)
                IS DISTINCT FROM
                (EXCLUDED.number, EXCLUDED.parent_code, EXCLUDED.level, EXCLUDED.sort_order, EXCLUDED.name_zh,
                 EXCLUDED.name_en, EXCLUDED.points, EXCLUDED.is_leaf, EXCLUDED.is_computable, EXCLUDED.unit,
                 EXCLUDED.direction, EXCLUDED.scoring_rule, EXCLUDED.target, EXCLUDED.floor, EXCLUDED.when_empty,
-                EXCLUDED.description)
+                EXCLUDED.description, EXCLUDED.basis, EXCLUDED.source, EXCLUDED.measured_by, EXCLUDED.in_total)
     """), rows)
+    # Children first: a removed indicator may still be the parent of another removed one.
+    conn.execute(sa.text("""
+        DELETE FROM dw.dim_indicator WHERE edition = :edition AND NOT indicator_code = ANY(:codes)
+    """), {"edition": ed.code, "codes": codes})
     return len(rows)
 
 
@@ -205,7 +226,7 @@ def compute_indicators(engine: Engine, period: str | Period, edition: str = "202
         rows += _rollup(conn, base)
         summary = conn.execute(sa.text("""
             SELECT now() AS computed_at,
-                   coalesce(sum(v.points_awarded) FILTER (WHERE i.level = 1), 0) AS awarded,
+                   coalesce(sum(v.points_awarded) FILTER (WHERE i.level = 1 AND i.in_total), 0) AS awarded,
                    count(*) FILTER (WHERE v.source = 'manual' AND v.value IS NOT NULL) AS manual_entered
               FROM dw.fact_indicator_value v
               JOIN dw.dim_indicator i ON i.edition = v.edition AND i.indicator_code = v.indicator_code
@@ -230,7 +251,8 @@ def record_manual_value(engine: Engine, period: str | Period, code: str, value: 
     leaf = ed.node(code)
     if not leaf.is_leaf or leaf.computable:
         raise UserError(f"指标 {code} 不是人工填报的末级指标 / Indicator {code} is not a manual leaf; "
-                        f"only leaves with computable: false in {ed.path.name} take hand-entered values.")
+                        f"only leaves with computable: false in {ed.path.name} take hand-entered values "
+                        f"(measured by the office, or by the national centre with its figure entered).")
     base = {"edition": ed.code, "period": p.code, "period_start": p.start, "closed": p.is_closed()}
     with engine.begin() as conn:
         _lock(conn, ed.code, p)

@@ -38,7 +38,10 @@ class TreeRow:
     is_leaf: bool
     unit: str | None
     direction: str | None
-    status: str  # computed | manual (awaiting input) | entered (manual, given) | rollup
+    status: str  # computed | manual / national (awaiting input) | entered (given by hand) | rollup
+    basis: str  # published | draft | local
+    measured_by: str | None  # warehouse | office | national for a leaf
+    in_total: bool
     value: Decimal | None
     numerator: Decimal | None
     denominator: Decimal | None
@@ -56,11 +59,11 @@ class IndicatorTree:
 
     @property
     def points_awarded(self) -> Decimal:
-        return sum((r.points_awarded or Decimal(0) for r in self.rows if r.level == 1), Decimal(0))
+        return sum((r.points_awarded or Decimal(0) for r in self.rows if r.level == 1 and r.in_total), Decimal(0))
 
     @property
     def points_possible(self) -> Decimal:
-        return sum((r.points_possible for r in self.rows if r.level == 1), Decimal(0))
+        return sum((r.points_possible for r in self.rows if r.level == 1 and r.in_total), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,30 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of the edition's total the self-estimate covers: the points of the leaves the warehouse
+    computes and of those the office enters (and has entered), apart from those the national centre measures."""
+
+    total: Decimal
+    warehouse: Decimal
+    office: Decimal
+    office_entered: Decimal
+    national: Decimal
+    national_entered: Decimal
+
+    @property
+    def self_estimate(self) -> Decimal:
+        return self.warehouse + self.office
+
+
+@dataclass(frozen=True)
 class GapReport:
     edition: str
     period: str
     gaps: tuple[Gap, ...]
     manual_pending: int
     manual_pending_points: Decimal
+    coverage: Coverage
 
 
 def _edition(code: str) -> Edition:
@@ -111,7 +132,8 @@ def _edition(code: str) -> Edition:
 def _period_rows(conn: Connection, ed: Edition, p: Period) -> list:
     rows = conn.execute(sa.text("""
         SELECT i.indicator_code AS code, i.number, i.level, i.name_zh, i.name_en, i.is_leaf, i.is_computable,
-               i.unit, i.direction, i.points, v.value, v.numerator, v.denominator, v.points_possible,
+               i.unit, i.direction, i.points, i.basis, i.measured_by, i.in_total, v.value, v.numerator,
+               v.denominator, v.points_possible,
                v.points_awarded, v.source, v.computed_at, v.is_closed_period
           FROM dw.dim_indicator i
           LEFT JOIN dw.fact_indicator_value v
@@ -131,7 +153,9 @@ def _status(row) -> str:
         return "rollup"
     if row.is_computable:
         return "computed"
-    return "entered" if row.value is not None else "manual"
+    if row.value is not None:
+        return "entered"
+    return "national" if row.measured_by == "national" else "manual"
 
 
 def indicator_tree(engine: Engine, period: str | Period, edition: str = "2020") -> IndicatorTree:
@@ -145,7 +169,8 @@ def indicator_tree(engine: Engine, period: str | Period, edition: str = "2020") 
         is_closed_period=all(r.is_closed_period for r in stored),
         computed_at=max(r.computed_at for r in stored if r.source == "measure"),
         rows=tuple(TreeRow(code=r.code, number=r.number, level=r.level, name_zh=r.name_zh, name_en=r.name_en,
-                           is_leaf=r.is_leaf, unit=r.unit, direction=r.direction, status=_status(r), value=r.value,
+                           is_leaf=r.is_leaf, unit=r.unit, direction=r.direction, status=_status(r),
+                           basis=r.basis, measured_by=r.measured_by, in_total=r.in_total, value=r.value,
                            numerator=r.numerator, denominator=r.denominator,
                            points_possible=r.points_possible if r.points_possible is not None else r.points,
                            points_awarded=r.points_awarded) for r in rows),
@@ -177,8 +202,9 @@ def gap_report(engine: Engine, period: str | Period, edition: str = "2020", top:
     p, ed = parse_period(period), _edition(edition)
     with engine.connect() as conn:
         rows = [r for r in _period_rows(conn, ed, p) if r.is_leaf]
-        pending = [r for r in rows if _status(r) == "manual"]
-        ranked = [r for r in rows if include_manual or _status(r) != "manual"]
+        coverage = _coverage(ed, rows)
+        pending = [r for r in rows if _status(r) in ("manual", "national") and r.in_total]
+        ranked = [r for r in rows if include_manual or _status(r) not in ("manual", "national")]
         ranked.sort(key=lambda r: (-(r.points - (r.points_awarded or 0)), r.number))
         chosen = [r for r in ranked if r.points - (r.points_awarded or 0) > 0][:top]
         by_leaf: dict[str, list] = {r.code: [] for r in chosen}
@@ -208,7 +234,19 @@ def gap_report(engine: Engine, period: str | Period, edition: str = "2020", top:
                                             a / total) for d, a in units[:departments]),
         ))
     return GapReport(edition=ed.code, period=p.code, gaps=tuple(gaps), manual_pending=len(pending),
-                     manual_pending_points=sum((r.points for r in pending), Decimal(0)))
+                     manual_pending_points=sum((r.points for r in pending), Decimal(0)), coverage=coverage)
+
+
+def _coverage(ed: Edition, leaves: list) -> Coverage:
+    counted = [r for r in leaves if r.in_total]
+
+    def points(measured_by: str, entered: bool = False) -> Decimal:
+        return sum((r.points for r in counted if r.measured_by == measured_by
+                    and (not entered or r.value is not None)), Decimal(0))
+
+    return Coverage(total=ed.total_points, warehouse=points("warehouse"), office=points("office"),
+                    office_entered=points("office", True), national=points("national"),
+                    national_entered=points("national", True))
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -234,8 +272,9 @@ def indicator_payload(engine: Engine, period: str | Period, edition: str = "2020
         raise UserError(f"城市代码应为 6 位行政区划代码，收到 {city_code!r} / "
                         f"The city code must be the 6-digit division code, got {city_code!r}.")
     tree = indicator_tree(engine, period, edition)
+    # Local indicators stay home: the platform scores the edition's indicators only.
     values = [{"code": r.code, "value": _number(r.value), "points": _number(r.points_awarded)}
-              for r in tree.rows if r.is_leaf]
+              for r in tree.rows if r.is_leaf and r.in_total]
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return {
         "city_code": city_code,
@@ -248,13 +287,15 @@ def indicator_payload(engine: Engine, period: str | Period, edition: str = "2020
 
 # -- text tables ---------------------------------------------------------------------------------------
 
-_STATUS_TEXT = {"computed": "计算 computed", "manual": "待填报 manual", "entered": "人工 manual", "rollup": ""}
+_STATUS_TEXT = {"computed": "计算 computed", "manual": "待填报 manual", "national": "待录入国家中心数值 national",
+                "entered": "人工 manual", "rollup": ""}
+_BASIS_TEXT = {"published": "公布 published", "draft": "草案 draft", "local": "本地 local"}
 
 
 def format_value(value: Decimal | None, unit: str | None, status: str = "computed") -> str:
     """Ratios as percentages, counts as whole numbers; say why a value is missing."""
     if value is None:
-        return {"manual": "待填报", "rollup": ""}.get(status, "无数据 n/a")
+        return {"manual": "待填报", "national": "待录入", "rollup": ""}.get(status, "无数据 n/a")
     if unit == "ratio":
         return f"{value * 100:.1f}%"
     return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
@@ -267,14 +308,18 @@ def _points(value: Decimal | None) -> str:
 def render_tree(tree: IndicatorTree) -> str:
     """The tree as a text table with Chinese names, indented by level, for the command line."""
     body = [[r.number, "  " * (r.level - 1) + r.name_zh, format_value(r.value, r.unit, r.status),
-             _points(r.points_awarded), _points(r.points_possible), _STATUS_TEXT[r.status]] for r in tree.rows]
+             _points(r.points_awarded), _points(r.points_possible), _STATUS_TEXT[r.status], _BASIS_TEXT[r.basis]]
+            for r in tree.rows]
     state = "已结束 closed" if tree.is_closed_period else "进行中 open"
     head = (f"城市信用监测指标 {tree.edition} 版 · {tree.period}（{state}）· 得分 {_points(tree.points_awarded)} / "
             f"{_points(tree.points_possible)}\nCity credit monitoring indicators, edition {tree.edition}, "
             f"{tree.period}: {_points(tree.points_awarded)} of {_points(tree.points_possible)} points")
-    table = tabulate(body, headers=["编号", "指标 Indicator", "值 Value", "得分 Points", "满分 Max", "状态 Status"],
-                     colalign=("left", "left", "right", "right", "right", "left"))
-    return f"{head}\n{table}"
+    table = tabulate(body, headers=["编号", "指标 Indicator", "值 Value", "得分 Points", "满分 Max", "状态 Status",
+                                    "依据 Basis"],
+                     colalign=("left", "left", "right", "right", "right", "left", "left"))
+    local = ("\n编号 L 开头的是本地补充指标，不计入总分、不上报 / Numbers starting with L are local indicators, "
+             "outside the total and never sent.") if any(not r.in_total for r in tree.rows) else ""
+    return f"{head}\n{table}{local}"
 
 
 def render_gaps(report: GapReport) -> str:
@@ -290,9 +335,16 @@ def render_gaps(report: GapReport) -> str:
     headers = ["#", "编号", "指标 Indicator", "失分 Lost", "得分 Points", "值 Value",
                "主要部门（差额，占比）Departments behind it"]
     table = tabulate(body, headers=headers) if body else "（无失分 / no points lost）"
-    tail = ""
+    c = report.coverage
+    tail = (f"\n自评覆盖 {_points(c.self_estimate)}/{_points(c.total)} 分：仓库计算 {_points(c.warehouse)} 分，"
+            f"信用办填报 {_points(c.office)} 分（已填 {_points(c.office_entered)} 分）；国家中心自行监测 "
+            f"{_points(c.national)} 分（已录入平台数值 {_points(c.national_entered)} 分）"
+            f"\nThe self-estimate covers {_points(c.self_estimate)} of {_points(c.total)} points: "
+            f"{_points(c.warehouse)} computed by the warehouse, {_points(c.office)} entered by the office "
+            f"({_points(c.office_entered)} so far); {_points(c.national)} are measured by the national centre "
+            f"({_points(c.national_entered)} entered from the platform).")
     if report.manual_pending:
         points = _points(report.manual_pending_points)
-        tail = (f"\n另有 {report.manual_pending} 项人工指标待填报（{points} 分）/ "
+        tail += (f"\n另有 {report.manual_pending} 项人工指标待填报（{points} 分）/ "
                 f"{report.manual_pending} manual indicators ({points} points) await input.")
     return f"{head}\n{table}{tail}"

@@ -145,6 +145,14 @@ CREATE TABLE IF NOT EXISTS nonces (
     PRIMARY KEY (app_key, nonce)
 );
 CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (forget_after);
+CREATE TABLE IF NOT EXISTS indicator_items (
+    item_key TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
+    item_type TEXT NOT NULL,
+    item_date TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS indicator_submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     idempotency_key TEXT NOT NULL UNIQUE,
@@ -366,6 +374,28 @@ def _check_indicators(document: dict) -> None:
         if isinstance(entry.get("points"), int | float) and entry["points"] < 0:
             raise _Rejection("bad_value", f"指标 {code} 的得分不能为负 / points of indicator {code} must not be "
                                           f"negative")
+
+
+# The kinds of monitoring items the platform takes (etl/catalog/indicator_items.yml cites them).
+ITEM_TYPES = frozenset({"policy_document", "credit_news", "risk_alert", "rating_result", "joint_punishment_case"})
+
+
+def _check_item(item: dict) -> None:
+    """A monitoring item as the platform checks it: a known type, a date, a department, a title and content,
+    no identity number anywhere."""
+    missing = [name for name in ("item_key", "item_type", "date", "department", "title", "content")
+               if not isinstance(item.get(name), str) or not item[name].strip()]
+    if missing:
+        names = ", ".join(missing)
+        raise _Rejection("missing_field", f"缺少必填项 {names} / required fields missing: {names}")
+    if item["item_type"] not in ITEM_TYPES:
+        raise _Rejection("bad_value", f"条目类型 {item['item_type'][:40]!r} 未知 / unknown item type")
+    if not _is_iso_date(item["date"]):
+        raise _Rejection("bad_value", "date 须为 YYYY-MM-DD / date must be an ISO date")
+    for name in ("title", "content"):
+        problem = _unmasked_identity(name, item[name])
+        if problem:
+            raise _Rejection("unmasked_id", problem)
 
 
 class _Store:
@@ -643,6 +673,7 @@ class PlatformSimulator:
             unique_keys = db.execute("SELECT count(*) FROM receipts").fetchone()[0]
             accepted = db.execute("SELECT count(*) FROM publicity_items").fetchone()[0]
             indicators = db.execute("SELECT count(*) FROM indicator_submissions").fetchone()[0]
+            items = db.execute("SELECT count(*) FROM indicator_items").fetchone()[0]
             published = db.execute("SELECT count(*) FROM publicity_current WHERE state = 'published'").fetchone()[0]
         with self._stats_lock:
             faults = dict(self._fault_counts)
@@ -653,6 +684,7 @@ class PlatformSimulator:
             "rejected": by_status.get("rejected", 0),
             "published": published,
             "indicators_accepted": indicators,
+            "indicator_items": items,
             "unique_keys": unique_keys,
             "duplicates": counters.get("duplicates", 0),
             "conflicting_duplicates": counters.get("conflicting_duplicates", 0),
@@ -711,6 +743,7 @@ class PlatformSimulator:
                   "/api/v1/publicity/records": ("GET", "records")}
         if self.flavor == "national":
             routes["/api/v1/indicators"] = ("POST", "push_indicators")
+            routes["/api/v1/indicator-items"] = ("POST", "push_items")
         argument = None
         if path.startswith("/api/v1/publicity/records/") and path.count("/") == 5:
             argument = unquote(path.rsplit("/", 1)[1])
@@ -761,6 +794,8 @@ class PlatformSimulator:
                 return self._push_publicity(body)
             if endpoint == "push_indicators":
                 return self._push_indicators(body)
+            if endpoint == "push_items":
+                return self._push_items(body)
             if endpoint == "counts":
                 return self._counts(query)
             if endpoint == "records":
@@ -926,6 +961,51 @@ class PlatformSimulator:
                            (key, receipt["receipt_id"], document["city_code"], document["period"], document["edition"],
                             json.dumps(document["values"], ensure_ascii=False), now))
         return 200, receipt, {}
+
+    def _push_items(self, body: bytes) -> Response:
+        """Monitoring items, each with its own receipt; an item key seen again replaces the item (a new
+        version), an idempotency key seen again answers the first receipt."""
+        document = self._json_body(body)
+        items = document.get("items")
+        if not isinstance(items, list) or not isinstance(document.get("city_code"), str):
+            raise ApiError(400, "bad_request", "请求体须含 city_code 与 items 列表 / the body needs `city_code` and "
+                                               "an `items` list")
+        if len(items) > MAX_ITEMS:
+            raise ApiError(413, "too_many_items", f"每批最多 {MAX_ITEMS} 条 / at most {MAX_ITEMS} items per request")
+        now = _now_text()
+        receipts = []
+        with self._db().transaction() as db:
+            for item in items:
+                key = item.get("idempotency_key") if isinstance(item, dict) else None
+                if not isinstance(key, str) or not _KEY.fullmatch(key):
+                    raise ApiError(400, "bad_request", "每个条目须有合法的 idempotency_key / every item needs a "
+                                                       "valid idempotency_key")
+                content = _content_sha256(item)
+                original = self._remembered(db, "items", key, content)
+                if original is not None:
+                    receipts.append(original)
+                    continue
+                receipt = {"idempotency_key": key, "status": "accepted", "receipt_id": self._receipt_id(),
+                           "duplicate": False, "reason_code": None, "reason": None}
+                try:
+                    _check_item(item)
+                except _Rejection as rejection:
+                    receipt.update(status="rejected", reason_code=rejection.code, reason=rejection.reason)
+                self._remember(db, "items", key, content, receipt, now)
+                if receipt["status"] == "accepted":
+                    db.execute("INSERT INTO indicator_items (item_key, idempotency_key, item_type, item_date, payload, "
+                               "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_key) DO UPDATE SET "
+                               "idempotency_key = excluded.idempotency_key, payload = excluded.payload, "
+                               "updated_at = excluded.updated_at",
+                               (item["item_key"], key, item["item_type"], item["date"],
+                                json.dumps(item, ensure_ascii=False), now))
+                receipts.append(receipt)
+        return 200, {"receipts": receipts}, {}
+
+    def count_items(self) -> dict[str, int]:
+        """Monitoring items held, by type (test accessor)."""
+        with self._db().reading() as db:
+            return dict(db.execute("SELECT item_type, count(*) FROM indicator_items GROUP BY item_type").fetchall())
 
     @staticmethod
     def _date_param(query: dict[str, str], name: str) -> str | None:

@@ -43,6 +43,7 @@ class UnreadableSource(Exception):
 
     def __init__(self, reason_zh: str, reason_en: str) -> None:
         super().__init__(f"{reason_zh} / {reason_en}")
+        self.reason_zh, self.reason_en = reason_zh, reason_en
 
 
 log = logging.getLogger(__name__)
@@ -529,3 +530,49 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
                                          "unreadable_cells": result.unreadable_cells[:50]},
                                         ensure_ascii=False)})
     return result
+
+
+@dataclass
+class Table:
+    """A file read as a table: its header, its rows as text, and how it was read."""
+
+    header: list[str]
+    rows: list[list[str | None]]
+    format: str
+    encoding: str | None
+    broken_lines: list[str]
+
+
+def read_table(path: Path, limit: int | None = None) -> Table:
+    """A department's or the office's file as header and rows, in any format a feed may deliver (CSV in UTF-8
+    or GB18030, Excel .xlsx/.xls, JSON lines), told apart by name and bytes; UnreadableSource when it is not
+    a table. `limit` stops after that many rows (a look at the columns, not a load)."""
+    path = Path(path)
+    suffix = path.suffix.casefold()
+    rows: list[list[str | None]] = []
+    broken: list[str] = []
+    if suffix in (".xlsx", ".xls", ".xlsm") or (suffix != ".csv" and _is_zip(path)):
+        fmt, encoding, records = "xlsx", None, _read_xlsx(path)
+    elif suffix in (".jsonl", ".json", ".ndjson"):
+        fmt, encoding = "jsonl", "utf-8"
+        objects = [v for v in _read_jsonl(path) if isinstance(v, dict)]
+        header = list(dict.fromkeys(k for o in objects[:limit] for k in o))
+        rows = [[None if o.get(k) is None else str(o.get(k)) for k in header] for o in objects[:limit]]
+        return Table(header, rows, fmt, encoding, [])
+    else:
+        fmt, encoding = "csv", detect_encoding(path)
+        records = _read_csv(path, encoding)
+    header = None
+    for record in records:
+        if isinstance(record, BrokenLine):
+            broken.append(record.text)
+            continue
+        if header is None:
+            header = [(cell or "").strip() for cell in record]
+            continue
+        rows.append([cell if cell not in ("",) else None for cell in record])
+        if limit is not None and len(rows) >= limit:
+            break
+    if header is None:
+        raise UnreadableSource("文件中没有表头行", "the file has no header row")
+    return Table(header, rows, fmt, encoding, broken)

@@ -28,6 +28,7 @@ from etl.errors import UserError
 from etl.generate import generate
 from etl.indicators import (
     compute_indicators,
+    edition,
     gap_report,
     indicator_payload,
     indicator_tree,
@@ -249,7 +250,8 @@ def test_row_quality_leaves_match_the_generator_manifest(county):
     assert (duplicates.numerator, duplicates.value) == (duplicated, _ratio(duplicated, received))
     assert (codes.numerator, codes.value) == (wrong_code, _ratio(wrong_code, received))
     # linear scoring: the completeness target is 98 %, zero at 80 %
-    expected_points = Decimal(2) * min(1, max(0, (completeness.value - Decimal("0.8")) / Decimal("0.18")))
+    points = edition("2020").node("data_completeness").points
+    expected_points = points * min(1, max(0, (completeness.value - Decimal("0.8")) / Decimal("0.18")))
     assert completeness.points_awarded == pytest.approx(expected_points, abs=Decimal("0.0001"))
 
 
@@ -366,7 +368,14 @@ def test_points_roll_up_the_tree(county):
             children = [r for r in tree.rows if r.number.rsplit(".", 1)[0] == row.number and r.level == row.level + 1]
             assert row.points_awarded == sum((c.points_awarded or 0) for c in children), row.code
             assert row.points_possible == sum(c.points_possible for c in children), row.code
-    assert by_code["credit_news"].status == "manual" and by_code["credit_news"].points_awarded is None
+    assert by_code["credit_loans"].status == "manual" and by_code["credit_loans"].points_awarded is None
+    serious = by_code["serious_event_score"]
+    assert serious.status == "national" and serious.measured_by == "national"
+    # Local indicators are scored but stay out of the 100 points and out of the payload.
+    local = [r for r in tree.rows if not r.in_total]
+    assert local and all(r.number.startswith("L") for r in local)
+    assert {v["code"] for v in indicator_payload(county.engine, county.period.code)["values"]}.isdisjoint(
+        r.code for r in local)
     assert by_code["wrong_code_rate"].status == "computed"
     assert not tree.is_closed_period  # the month measured is still running
     text = render_tree(tree)
@@ -377,7 +386,9 @@ def test_gap_report_orders_leaves_by_points_lost_and_names_departments(county):
     report = gap_report(county.engine, county.period.code, top=8)
     lost = [g.shortfall for g in report.gaps]
     assert lost == sorted(lost, reverse=True) and all(x > 0 for x in lost) and len(lost) <= 8
-    assert report.manual_pending == 11
+    assert report.manual_pending == 12  # 8 the office enters, 4 the national centre measures
+    c = report.coverage
+    assert (c.total, c.warehouse, c.office, c.national, c.self_estimate) == (100, 62, 23, 15, 85)
     tree = indicator_tree(county.engine, county.period.code)
     shortfalls = sorted((r.points_possible - (r.points_awarded or 0) for r in tree.rows
                          if r.is_leaf and r.status == "computed"), reverse=True)
@@ -401,21 +412,21 @@ def test_recomputing_replaces_values_and_keeps_manual_input(county):
                     FROM dw.fact_indicator_value WHERE edition = '2020' AND period = :p ORDER BY 1, 2"""
     with engine.connect() as conn:
         before = conn.execute(sa.text(snapshot), {"p": period}).all()
-    points = record_manual_value(engine, period, "credit_news", 75)
-    assert points == Decimal("1.5")  # 75 of a 150 target, linear from 0, 3 points
+    points = record_manual_value(engine, period, "credit_loans", 75)
+    assert points == Decimal(3)  # 75 of a 200 target, linear from 0, 8 points
     again = compute_indicators(engine, period)
     with engine.connect() as conn:
         after = conn.execute(sa.text(snapshot), {"p": period}).all()
-        news = _value(conn, "credit_news")
+        loans = _value(conn, "credit_loans")
     changed = {(r.indicator_code, r.department_code) for r in set(after) - set(before)}
     # Only the manual leaf and the sums above it moved; the computed values are identical.
-    assert changed == {("credit_news", ""), ("integrity_culture", ""), ("business_environment", "")}
+    assert changed == {("credit_loans", ""), ("xinyidai", ""), ("convenience", ""), ("business_environment", "")}
     assert len(after) == len(before) and again.manual_entered == 1
-    assert (news.value, news.points_awarded, news.source) == (75, Decimal("1.5"), "manual")
-    assert again.points_awarded == county.run.points_awarded + Decimal("1.5")
+    assert (loans.value, loans.points_awarded, loans.source) == (75, Decimal(3), "manual")
+    assert again.points_awarded == county.run.points_awarded + Decimal(3)
     with pytest.raises(UserError, match="not a manual leaf"):
         record_manual_value(engine, period, "wrong_code_rate", 1)
-    record_manual_value(engine, period, "credit_news", None)
+    record_manual_value(engine, period, "credit_loans", None)
     compute_indicators(engine, period)
     with engine.connect() as conn:
         assert conn.execute(sa.text(snapshot), {"p": period}).all() == before
@@ -426,17 +437,18 @@ def test_payload_is_deterministic_and_keyed_by_its_values(county):
     first = indicator_payload(engine, period, city_code="410523")
     assert indicator_payload(engine, period, city_code="410523") == first
     assert {k for k in first} == {"city_code", "period", "edition", "idempotency_key", "values"}
-    assert len(first["values"]) == 40
+    # every leaf inside the 100 points, none of the local ones
+    assert len(first["values"]) == len([n for n in edition("2020").leaves if n.in_total]) == 39
     values = {v["code"]: v for v in first["values"]}
-    assert values["credit_news"] == {"code": "credit_news", "value": None, "points": None}
+    assert values["credit_loans"] == {"code": "credit_loans", "value": None, "points": None}
     assert values["department_coverage"]["value"] == pytest.approx(24 / 26, abs=1e-6)
     json.dumps(first)  # plain JSON types only
-    record_manual_value(engine, period, "policy_documents", 3)
+    record_manual_value(engine, period, "xinyi_scenarios", 3)
     try:
         changed = indicator_payload(engine, period, city_code="410523")
         assert changed["idempotency_key"] != first["idempotency_key"]
     finally:
-        record_manual_value(engine, period, "policy_documents", None)
+        record_manual_value(engine, period, "xinyi_scenarios", None)
     assert indicator_payload(engine, period, city_code="410523")["idempotency_key"] == first["idempotency_key"]
     with pytest.raises(UserError, match="6-digit division code"):
         indicator_payload(engine, period, city_code="41052")
@@ -495,11 +507,15 @@ indicators:
     name_zh: 唯一
     name_en: Only
     points: 10
+    basis: published
+    source: a test
     children:
       - code: broken
         name_zh: 错误指标
         name_en: Broken
         points: 10
+        basis: published
+        source: a test
         computable: true
         unit: count
         direction: higher
@@ -511,3 +527,112 @@ indicators:
         compute_indicators(county.engine, county.period.code, edition="2099")
     with county.engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM dw.dim_indicator WHERE edition = '2099'")) == 0
+
+
+# -- monitoring items (policy documents, news, risk alerts, rating results, joint-punishment cases) -----------
+
+def _office_file(folder: Path, name: str, rows: list[list[str]], encoding: str = "gb18030") -> Path:
+    """A file as a clerk saves it from Excel on a Chinese Windows: GB18030, Chinese headers, 年月日 dates."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["类型", "日期", "责任部门", "标题", "内容摘要", "网址"])
+        writer.writerows(rows)
+    return path
+
+
+def test_monitoring_items_are_taken_from_the_office_and_reach_the_platform_once(county, tmp_path):
+    from etl.indicators.items import push_indicator_items, take_office_items
+    from etl.sim.platform import PlatformSimulator
+    from tests.integration.test_publish import client_for
+
+    engine = county.engine
+    drop = tmp_path / "drop"
+    folder = drop / "credit_office"
+    day = county.period.start.isoformat()
+    _office_file(folder, "indicator_items_2026.csv", [
+        ["政策文件", day.replace("-", "年", 1).replace("-", "月") + "日", "信用办", "关于加强信用修复工作的通知",
+         "全文见附件", "https://credit.example.gov.cn/a/1"],
+        ["信用新闻", day, "县税务局", "纳税信用A级企业获信易贷授信", "当事人身份证 410523198701010071 已核实", ""],
+        ["风险提示", day, "market_regulation", "关于防范非法集资的风险提示", "提示内容", ""],
+        ["联合惩戒案例", day, "信用办", "多部门联合惩戒失信被执行人", "案例经过", ""],
+    ])
+    (folder / "indicator_items_link.csv").symlink_to("/etc/passwd")
+    outcomes = {o.file_name: o for o in take_office_items(engine, drop, settle_seconds=0)}
+    taken = outcomes["indicator_items_2026.csv"]
+    assert (taken.status, taken.rows_in, taken.rows_loaded, taken.rows_unchanged, taken.rows_rejected) == \
+        ("loaded", 4, 4, 0, 0)
+    assert outcomes["indicator_items_link.csv"].status == "refused"
+    assert "root:" not in outcomes["indicator_items_link.csv"].describe()
+    # the same bytes again: recognised, nothing new
+    again = {o.file_name: o.status for o in take_office_items(engine, drop, settle_seconds=0)}
+    assert again["indicator_items_2026.csv"] == "already_loaded"
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT item_type, department_code FROM dw.indicator_item "
+                                      "WHERE origin = 'office' ORDER BY item_type")).all()
+        ratings = conn.scalar(sa.text("""
+            SELECT count(*) FROM dw.fact_credit_record f JOIN dw.dim_record_type r USING (record_type_key)
+             WHERE r.record_type_code = 'credit_rating' AND f.status IN ('active', 'corrected')"""))
+    assert [tuple(r) for r in stored] == [("credit_news", "tax"), ("joint_punishment_case", "credit_office"),
+                                          ("policy_document", "credit_office"), ("risk_alert", "market_regulation")]
+    assert ratings > 0, "test setup: the county holds rating results"
+
+    with PlatformSimulator("national", tmp_path / "n.sqlite") as national:
+        first = push_indicator_items(engine, client=client_for(national), city_code="410523")
+        assert (first["queued"], first["accepted"], first["rejected"]) == (4 + ratings, 4 + ratings, 0)
+        held = national.count_items()
+        assert held == {"policy_document": 1, "credit_news": 1, "risk_alert": 1, "joint_punishment_case": 1,
+                        "rating_result": ratings}
+        # The ID number in the news item went up masked (the platform refuses an unmasked one).
+        with engine.connect() as conn:
+            sent = conn.scalar(sa.text("SELECT payload ->> 'content' FROM outbox.indicator_item_delivery d "
+                                       "JOIN dw.indicator_item i USING (item_id) WHERE i.item_type = 'credit_news'"))
+        assert "410523198701010071" not in sent and "*" in sent
+        # Nothing new: nothing is sent again.
+        assert push_indicator_items(engine, client=client_for(national), city_code="410523")["queued"] == 0
+        # The office corrects one item: that version alone goes up, replacing the item upstream.
+        _office_file(folder, "indicator_items_2026_fix.csv", [
+            ["政策文件", day, "信用办", "关于加强信用修复工作的通知", "全文见附件（修订）",
+             "https://credit.example.gov.cn/a/1"]])
+        fixed = {o.file_name: o for o in take_office_items(engine, drop, settle_seconds=0)}
+        assert (fixed["indicator_items_2026_fix.csv"].rows_loaded, fixed["indicator_items_2026_fix.csv"].rows_in) \
+            == (1, 1)
+        second = push_indicator_items(engine, client=client_for(national), city_code="410523")
+        assert (second["queued"], second["accepted"]) == (1, 1)
+        assert national.count_items() == held
+        assert national.stats()["duplicates"] == 0
+
+    # The items feed the leaves that count them.
+    compute_indicators(engine, county.period.code)
+    with engine.connect() as conn:
+        assert _value(conn, "policy_documents").value == 1
+        assert _value(conn, "credit_news").value == 1
+
+
+def test_a_wrong_row_refuses_the_office_file_whole_with_every_row_named(county, tmp_path):
+    from etl.indicators.items import take_office_items
+
+    drop = tmp_path / "drop"
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    _office_file(drop / "credit_office", "indicator_items_bad.csv", [
+        ["信用政策文件", "2026-11-02", "信用办", "一份正确的文件", "内容", ""],
+        ["通知公告", "2026-11-02", "信用办", "类型不认识", "内容", ""],
+        ["信用动态", "11/31/2026", "县气象局", "日期和部门都不对", "内容", ""],
+        ["风险提示", future, "信用办", "", "身份证 410523198701010071", ""],
+    ], encoding="utf-8-sig")
+    with county.engine.connect() as conn:
+        before = conn.scalar(sa.text("SELECT count(*) FROM dw.indicator_item"))
+    [outcome] = take_office_items(county.engine, drop, settle_seconds=0)
+    text = outcome.describe()
+    assert (outcome.status, outcome.rows_in, outcome.rows_loaded, outcome.rows_rejected) == ("refused", 4, 0, 4)
+    assert "第 3 行" in text and "通知公告" in text and "not a known item type" in text
+    assert "第 4 行" in text and "11/31/2026" in text and "县气象局" in text
+    assert "第 5 行" in text and "晚于今天" in text and "title is empty" in text
+    assert "第 2 行" not in text
+    assert "410523198701010071" not in text
+    with county.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM dw.indicator_item")) == before
+        kept = conn.execute(sa.text("SELECT status, rows_in, rows_rejected, jsonb_array_length(reasons) "
+                                    "FROM audit.indicator_item_file WHERE file_name = 'indicator_items_bad.csv'")).one()
+    assert tuple(kept) == ("refused", 4, 4, 3)

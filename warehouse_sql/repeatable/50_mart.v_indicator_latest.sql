@@ -10,6 +10,9 @@ SELECT DISTINCT ON (v.edition, v.indicator_code, v.department_code)
        i.name_en AS indicator_name_en,
        i.unit,
        i.direction,
+       i.basis,
+       i.measured_by,
+       i.in_total,
        v.department_code,
        d.name_zh AS department_name,
        v.period,
@@ -37,6 +40,11 @@ COMMENT ON COLUMN mart.v_indicator_latest.indicator_code IS '指标编码 / Indi
 COMMENT ON COLUMN mart.v_indicator_latest.indicator_number IS '指标序号（如 1.2.1）/ Position in the tree, e.g. 1.2.1';
 COMMENT ON COLUMN mart.v_indicator_latest.indicator_level IS '指标层级（1 为一级）/ Level in the tree (1 = top)';
 COMMENT ON COLUMN mart.v_indicator_latest.parent_code IS '上级指标编码 / Parent indicator code';
+COMMENT ON COLUMN mart.v_indicator_latest.basis IS
+    '依据：published 指标体系公布、draft 仅见于征求意见稿、local 本办口径 / Published, draft-only or local';
+COMMENT ON COLUMN mart.v_indicator_latest.measured_by IS
+    '末级指标数值来源：warehouse 仓库计算、office 信用办填报、national 国家中心监测 / Who gives a leaf''s value';
+COMMENT ON COLUMN mart.v_indicator_latest.in_total IS '是否计入 100 分 / Counted in the 100 points';
 COMMENT ON COLUMN mart.v_indicator_latest.indicator_name_zh IS '指标中文名称 / Indicator name in Chinese';
 COMMENT ON COLUMN mart.v_indicator_latest.indicator_name_en IS '指标英文名称 / Indicator name in English';
 COMMENT ON COLUMN mart.v_indicator_latest.unit IS '取值类型：ratio 比率、count 计数（末级指标）/ Value kind: ratio or count (leaves)';
