@@ -215,6 +215,25 @@ def release(batch_id: int, released_by: str) -> None:
                f"unchanged {outcome.rows_unchanged}, quarantined {outcome.rows_quarantined}")
 
 
+@cli.group("catalog")
+def catalog_group() -> None:
+    """The catalog (etl/catalog/): onboarding a department's files."""
+
+
+@catalog_group.command("suggest")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--department", "department_code", required=True,
+              help="The department's code in departments.yml (add its entry first).")
+def catalog_suggest(path: Path, department_code: str) -> None:
+    """Read a department's file (CSV in UTF-8 or GB18030, Excel, JSON lines) and print the feed entry for
+    departments.yml: the header mapping with the confidence of each line, the code tables its values need,
+    the columns to declare extra, and what could not be mapped. Nothing is written."""
+    from etl.catalog import catalog
+    from etl.catalog.suggest import render_suggestion, suggest_feed
+
+    click.echo(render_suggestion(suggest_feed(catalog(), path, department_code)))
+
+
 @cli.group()
 def expectations() -> None:
     """Great Expectations suites (generated from the catalog into expectations/)."""

@@ -433,7 +433,9 @@ def ingest_dropped_file(engine: Engine, catalog: Catalog, department: Department
 
 
 def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: str) -> BatchOutcome:
-    """After review, let a held batch through: rows are still checked, batch-level holds are lifted."""
+    """After review, let a held batch through: it is staged again from its landed bytes with the catalog as it
+    is now (a header mapping or extra_columns added to departments.yml since takes effect), its rows are still
+    checked, batch-level holds are lifted."""
     with engine.begin() as conn:
         status = conn.scalar(sa.text("SELECT status FROM audit.batch WHERE batch_id = :b FOR UPDATE"),
                              {"b": batch_id})
@@ -444,7 +446,7 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
             raise UserError(f"批次 {batch_id} 的状态是 {status}，不是暂扣，只能放行暂扣的批次 / batch {batch_id} is "
                             f"{status}, not held; only held batches can be released.")
         conn.execute(sa.text("""
-            UPDATE audit.batch SET status = 'staged', released_at = now(), released_by = :who, updated_at = now()
+            UPDATE audit.batch SET status = 'landed', released_at = now(), released_by = :who, updated_at = now()
              WHERE batch_id = :b
         """), {"b": batch_id, "who": released_by})
     outcome = process_batch(engine, catalog, read_batch(engine, batch_id))

@@ -48,6 +48,7 @@ COMMENT ON TABLE dw.indicator_item IS
     '监测平台报送条目：每条政策文件、信用新闻、风险提示、分级分类监管结果、联合奖惩案例一行（含未脱敏正文，限内部）/ '
     'Monitoring items: one row per policy document, news item, risk alert, rating result or joint-punishment '
     'case reported to the national monitoring platform (unmasked content: restricted)';
+COMMENT ON COLUMN dw.indicator_item.item_id IS '条目序号 / Item id';
 COMMENT ON COLUMN dw.indicator_item.item_key IS
     '条目标识：信用办条目为 类型、部门、日期、标题 的摘要，仓库条目为 来源记录 / '
     'Identity: for the office''s items a digest of type, department, date and title; for the warehouse''s the record';
@@ -81,6 +82,7 @@ CREATE TABLE audit.indicator_item_file (
 COMMENT ON TABLE audit.indicator_item_file IS
     '信用办投放的监测条目文件：每个文件（按内容）一行，含行数核算与拒收原因 / '
     'Monitoring-item files the credit office dropped: one row per file content, with its row accounting';
+COMMENT ON COLUMN audit.indicator_item_file.file_id IS '文件序号 / File id';
 COMMENT ON COLUMN audit.indicator_item_file.file_name IS '文件名 / File name';
 COMMENT ON COLUMN audit.indicator_item_file.sha256 IS '文件内容摘要 / Digest of the file''s bytes';
 COMMENT ON COLUMN audit.indicator_item_file.status IS
@@ -116,6 +118,7 @@ CREATE INDEX indicator_item_delivery_queue_idx ON outbox.indicator_item_delivery
 COMMENT ON TABLE outbox.indicator_item_delivery IS
     '监测条目上报：每个条目的每个内容版本一行（脱敏后的报文与回执）/ '
     'Monitoring item deliveries: one row per version of an item (masked payload and receipt)';
+COMMENT ON COLUMN outbox.indicator_item_delivery.delivery_id IS '上报序号 / Delivery id';
 COMMENT ON COLUMN outbox.indicator_item_delivery.item_id IS '条目 / Item';
 COMMENT ON COLUMN outbox.indicator_item_delivery.content_hash IS '内容摘要 / Digest of the content sent';
 COMMENT ON COLUMN outbox.indicator_item_delivery.idempotency_key IS '幂等键（城市、条目、内容）/ Idempotency key (city, item, content)';

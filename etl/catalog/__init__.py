@@ -469,13 +469,26 @@ def _expand_subject_fields(document: dict) -> list[dict]:
     return expanded
 
 
+class _UniqueKeyLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping: YAML keeps the last one silently, so a
+    second `extra_columns:` pasted into a feed would undo the first without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def parse_yaml(text: str) -> object:
     """A YAML document's data, read by a safe loader: libyaml's where PyYAML was built with it (its wheels
     are), ~7x faster than the pure-Python one; every process that loads the catalog pays for the reading,
-    and an ingest's workers each load it at their first feed."""
-    if yaml.__with_libyaml__:
-        return yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - the safe loader, in C
-    return yaml.safe_load(text)
+    and an ingest's workers each load it at their first feed. A key written twice is an error."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader
 
 
 def _read_yaml(path: Path) -> dict:
