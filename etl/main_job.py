@@ -65,6 +65,16 @@ def _run_dags(env: dict[str, str], dag_ids: list[str]) -> list[dict]:
     return document
 
 
+def _items_summary(conn: sa.Connection) -> str:
+    rows = conn.execute(sa.text("""
+        SELECT i.item_type, count(*) FILTER (WHERE d.status = 'accepted') AS accepted, count(*) AS items
+          FROM dw.indicator_item i
+          LEFT JOIN outbox.indicator_item_delivery d ON d.item_id = i.item_id AND d.content_hash = i.content_hash
+         GROUP BY i.item_type ORDER BY i.item_type
+    """)).all()
+    return ", ".join(f"{r.item_type} {r.accepted}/{r.items}" for r in rows) or "none"
+
+
 def _publicity_summary(conn: sa.Connection) -> str:
     rows = conn.execute(sa.text("""
         SELECT platform, count(*) FILTER (WHERE status = 'accepted') AS accepted,
@@ -77,7 +87,7 @@ def _publicity_summary(conn: sa.Connection) -> str:
 
 
 def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], None] = print) -> None:
-    from etl.indicators import indicator_tree
+    from etl.indicators import gap_report, indicator_tree
     from etl.sim.departments import DepartmentSimulator
     from etl.sim.platform import PlatformSimulator
     from etl.summary import department_status, describe_warehouse, held_batches, identity_violations
@@ -134,9 +144,13 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
         echo("== warehouse")
         echo(describe_warehouse(conn))
     tree = indicator_tree(engine, as_of.strftime("%Y-%m"))
+    coverage = gap_report(engine, tree.period).coverage
     echo(f"== city credit monitoring indicators {tree.period} (edition {tree.edition}): "
-         f"{tree.points_awarded:.1f} of {tree.points_possible:.0f} "
-         f"points (computed leaves only; manual ones await input)")
+         f"{tree.points_awarded:.1f} of {tree.points_possible:.0f} points; the self-estimate covers "
+         f"{coverage.self_estimate:.0f} (warehouse {coverage.warehouse:.0f}, office {coverage.office:.0f} awaiting "
+         f"input), the national centre measures {coverage.national:.0f} itself")
+    with engine.connect() as conn:
+        echo("   monitoring items accepted by the national platform: " + _items_summary(conn))
     echo("   accounting identity rows_in = loaded + unchanged + quarantined: "
          + ("holds for every batch" if not broken else f"BROKEN for batches {broken}"))
     echo(f"== done in {time.monotonic() - started:.0f} s (set-up and data {setup_seconds:.0f} s, Airflow "

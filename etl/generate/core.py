@@ -2,6 +2,7 @@
 
 Output layout under out_dir:
     files/<department>/<feed>_<YYYYMMDD>.csv|xlsx     file feeds, 1-3 deliveries each, each with a .ok flag
+    files/credit_office/indicator_items_<YYYYMMDD>.csv the credit office's monitoring items, with a .ok flag
     api/<department>/<feed>/page-0001.json ...          API feeds, paged as the department serves them
     sql/<department>.sqlite                             SQL front databases (or databases behind --sql-url)
     manifest.json                                       parameters, sources, row counts and seeded defects
@@ -145,6 +146,7 @@ def generate(
         if sql_target is not None:
             sql_target.close()
 
+    summary.sources.append(_write_office_items(out_dir, cat, as_of, random.Random(f"{seed}:office_items")))
     defects_out.sort(key=lambda d: (d["department"], d["feed"], d["source"], d["row"], d["field"], d["rule"]))
     manifest = {
         "seed": seed,
@@ -217,6 +219,36 @@ def _check_sql_url(target: SqlTarget) -> None:
                         "请写成 mysql+pymysql://user@host:3306/front_{department} 的形式 / "
                         f"--sql-url is not a usable SQLAlchemy URL ({exc}); "
                         "write it like mysql+pymysql://user@host:3306/front_{department}.") from None  # fmt: skip
+
+
+# The kinds the office reports by hand (indicator_items.yml); rating results are made by the warehouse.
+_OFFICE_ITEMS = {
+    "信用政策法规": ["关于进一步完善失信约束制度构建诚信建设长效机制的实施意见", "信用修复工作规程（试行）",
+                     "关于推进信用承诺制度的通知"],
+    "信用动态": ["我县召开社会信用体系建设工作推进会", "县市场监管局开展信用风险分类监管培训",
+                 "“信易贷”平台本月新增授信企业"],
+    "风险提示信息": ["关于防范以“信用修复”名义收费的风险提示", "警惕冒用政府部门名义的信用评级诈骗"],
+    "联合惩戒案例": ["多部门联合惩戒失信被执行人典型案例", "对拒不履行生效判决企业实施联合惩戒"],
+}
+
+
+def _write_office_items(out_dir: Path, cat: Catalog, as_of: dt.date, rng: random.Random) -> str:
+    """The credit office's monthly file of monitoring items, as a clerk saves it from Excel (GB18030)."""
+    folder = out_dir / "files" / "credit_office"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"indicator_items_{as_of:%Y%m%d}.csv"
+    departments = [d.name_zh for d in cat.departments]
+    rows = []
+    for kind, titles in _OFFICE_ITEMS.items():
+        for title in titles:
+            day = as_of.replace(day=1) + dt.timedelta(days=rng.randrange(max(1, as_of.day)))
+            department = "信用办" if kind != "信用动态" else rng.choice(departments)
+            rows.append({"类型": kind, "日期": f"{day.year}年{day.month}月{day.day}日", "部门": department,
+                         "标题": title, "内容": f"{title}。（摘要）", "链接": ""})
+    header = ["类型", "日期", "部门", "标题", "内容", "链接"]
+    write_csv(folder / name, "gb18030", header, header, rows)
+    (folder / f"{name}.ok").write_bytes(b"")
+    return f"files/credit_office/{name}"
 
 
 def _clear_previous_output(out_dir: Path) -> None:

@@ -24,10 +24,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.engine import Engine
 
 from etl import config
+from etl.catalog import parse_yaml
 from etl.errors import UserError
 from etl.extract.file import DropChanged, DropFolder, DropRefused, open_dropped
 from etl.personal import mask_text
@@ -57,7 +57,7 @@ def _key(text: str) -> str:
 @functools.cache
 def item_catalog(path: Path | None = None) -> ItemCatalog:
     path = path or config.catalog_dir() / "indicator_items.yml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = parse_yaml(path.read_text(encoding="utf-8"))
     columns = {c["code"]: tuple(_key(s) for s in (c["code"], c["name_zh"], *c.get("aliases", ())))
                for c in raw["columns"]}
     labels = {}
