@@ -146,7 +146,8 @@ def generate(
         if sql_target is not None:
             sql_target.close()
 
-    summary.sources.append(_write_office_items(out_dir, cat, as_of, random.Random(f"{seed}:office_items")))
+    office_items, office_rows = _write_office_items(out_dir, cat, as_of, random.Random(f"{seed}:office_items"))
+    summary.sources.append(office_items)
     defects_out.sort(key=lambda d: (d["department"], d["feed"], d["source"], d["row"], d["field"], d["rule"]))
     manifest = {
         "seed": seed,
@@ -156,6 +157,8 @@ def generate(
         "county": {"name_zh": cat.county.name_zh, "division_code": cat.county.division_code},
         "feeds": feeds_out,
         "defects": defects_out,
+        # the credit office's monitoring items (not a department's feed: etl/catalog/indicator_items.yml)
+        "office_items": {"sources": [office_items], "rows": office_rows},
     }
     (out_dir / MANIFEST).write_text(_manifest_text(manifest), encoding="utf-8")
     summary.seconds = time.perf_counter() - started
@@ -232,7 +235,7 @@ _OFFICE_ITEMS = {
 }
 
 
-def _write_office_items(out_dir: Path, cat: Catalog, as_of: dt.date, rng: random.Random) -> str:
+def _write_office_items(out_dir: Path, cat: Catalog, as_of: dt.date, rng: random.Random) -> tuple[str, int]:
     """The credit office's monthly file of monitoring items, as a clerk saves it from Excel (GB18030)."""
     folder = out_dir / "files" / "credit_office"
     folder.mkdir(parents=True, exist_ok=True)
@@ -248,7 +251,7 @@ def _write_office_items(out_dir: Path, cat: Catalog, as_of: dt.date, rng: random
     header = ["类型", "日期", "部门", "标题", "内容", "链接"]
     write_csv(folder / name, "gb18030", header, header, rows)
     (folder / f"{name}.ok").write_bytes(b"")
-    return f"files/credit_office/{name}"
+    return f"files/credit_office/{name}", len(rows)
 
 
 def _clear_previous_output(out_dir: Path) -> None:

@@ -281,6 +281,7 @@ def test_rerun_into_previous_output_replaces_only_generator_files(dataset, tmp_p
     manifest2 = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     assert keep.read_text(encoding="utf-8") == "mine" and manifest2["defects"] == []
     expected = {s.split("#")[0] for e in manifest2["feeds"] for s in e["sources"]}
+    expected |= set(manifest2["office_items"]["sources"])
     expected |= {f"{name}.ok" for name in expected if name.startswith("files/")}  # each delivery's completion flag
     present = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
     present = {re.sub(r"/page-\d{4}\.json$", "", p) for p in present}
