@@ -54,7 +54,7 @@ COMMENT ON COLUMN dw.indicator_item.item_key IS
     'Identity: for the office''s items a digest of type, department, date and title; for the warehouse''s the record';
 COMMENT ON COLUMN dw.indicator_item.item_type IS '条目类型（见 indicator_items.yml）/ Item type (indicator_items.yml)';
 COMMENT ON COLUMN dw.indicator_item.item_date IS '发布或认定日期 / Date issued or decided';
-COMMENT ON COLUMN dw.indicator_item.department_code IS '责任部门编码（信用办为 credit_office）/ Department (credit_office for the office)';
+COMMENT ON COLUMN dw.indicator_item.department_code IS '责任部门编码（信用办条目为其所在部门）/ Department (the office''s items: the department hosting it)';
 COMMENT ON COLUMN dw.indicator_item.title IS '标题 / Title';
 COMMENT ON COLUMN dw.indicator_item.content IS '正文或摘要（报送时脱敏）/ Content or summary (masked when sent)';
 COMMENT ON COLUMN dw.indicator_item.link IS '原文链接 / Link to the original';

@@ -204,7 +204,8 @@ def gap_report(engine: Engine, period: str | Period, edition: str = "2020", top:
         rows = [r for r in _period_rows(conn, ed, p) if r.is_leaf]
         coverage = _coverage(ed, rows)
         pending = [r for r in rows if _status(r) in ("manual", "national") and r.in_total]
-        ranked = [r for r in rows if include_manual or _status(r) not in ("manual", "national")]
+        # Local indicators are in the tree but not in the ranking: they lose none of the 100 points.
+        ranked = [r for r in rows if r.in_total and (include_manual or _status(r) not in ("manual", "national"))]
         ranked.sort(key=lambda r: (-(r.points - (r.points_awarded or 0)), r.number))
         chosen = [r for r in ranked if r.points - (r.points_awarded or 0) > 0][:top]
         by_leaf: dict[str, list] = {r.code: [] for r in chosen}
