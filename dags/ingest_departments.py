@@ -11,7 +11,8 @@ takes every feed. Per feed (a task group mapped over the department's feeds; RES
 since the feed's watermark and hands their batch ids on; each later task takes those batches one
 step further (`etl.jobs`, the same code as `creditwh ingest`). Every step can be retried: the
 batch's status in `audit.batch` says what is done. An unreachable source fails `extract_feed`, to
-be retried with back-off. Held batches are not failures: they wait for `creditwh release` after
+be retried with back-off; a feed whose connection is not configured fails at once (no retry can help).
+Held batches are not failures: they wait for `creditwh release` after
 review and show in `mart.v_pipeline_health`.
 
 `announce_<record_type>` updates the asset `x-creditwh://warehouse/dw/fact_credit_record/<type>`
@@ -33,7 +34,7 @@ from airflow.sdk import (
     task,
     task_group,
 )
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from etl import config
 from etl.catalog import Department, load_catalog
@@ -60,6 +61,9 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
     if run.run_type == "scheduled" and at is not None and not jobs.feed_is_due(department_code, feed_code, at):
         raise AirflowSkipException(f"feed {feed_code} is not due at {at} (Asia/Shanghai schedule)")
     result = jobs.extract_feed(department_code, feed_code)
+    if result["setup_errors"]:
+        # Retrying cannot help until a person configures it: fail now, with what to do.
+        raise AirflowFailException(f"{department_code}/{feed_code}: " + "; ".join(result["setup_errors"]))
     if result["source_errors"]:
         raise SourceUnavailable(f"{department_code}/{feed_code}: " + "; ".join(result["source_errors"]))
     return result

@@ -150,7 +150,7 @@ def ingest(department: str | None, all_departments: bool, only_file: Path | None
 
 
 # What an outcome line says about a batch, or about a drop-folder entry that was not taken.
-PROBLEM_STATUSES = ("held", "failed", "source_error", "refused", "unmatched", "waiting")
+PROBLEM_STATUSES = ("held", "failed", "source_error", "setup_error", "refused", "unmatched", "waiting")
 
 
 def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None,
@@ -195,8 +195,9 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
 
 
 def _exit_on_problems(outcomes) -> None:
-    """Exit 3 when a source could not be read or a drop-folder entry was refused: both need a person."""
-    if any(o.status in ("source_error", "refused") for o in outcomes):
+    """Exit 3 when a source could not be read, a feed is not set up, or a drop-folder entry was refused: each
+    needs a person (the other feeds were taken all the same)."""
+    if any(o.status in ("source_error", "setup_error", "refused") for o in outcomes):
         sys.exit(3)
 
 

@@ -304,6 +304,13 @@ def _extract_and_land(engine: Engine, department: Department, feed: Feed, file_d
             extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
                                                   reason=str(exc)))
             sources = []
+        except UserError as exc:
+            # A setup problem of this feed (its connection is not configured, or cannot be read): reported for
+            # the feed, which is not retried until a person fixes it; the department's other feeds go on.
+            log.warning("%s/%s: %s", department.code, feed.code, exc)
+            extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)", "setup_error",
+                                                  reason=str(exc)))
+            sources = []
         notices = list(getattr(connector, "notices", []))
         if only_file is not None:
             sources = [s for s in sources if s.source_name == only_file]

@@ -109,7 +109,8 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
     `batch_ids` are the landed batches still to take through (known bytes already loaded are listed
     under `already_loaded` and need nothing); `finished` are batches an earlier run left unfinished,
     taken all the way here because the watermark this extract reads moves only when they load;
-    `source_errors` say why the source could not be read (nothing was landed from it).
+    `source_errors` say why the source could not be read (nothing was landed from it), `setup_errors` what a
+    person must set up first (a connection not configured).
     """
     from etl import config
     from etl.ingest import extract_and_land, finish_unfinished, with_feedback
@@ -124,7 +125,8 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
         "batch_ids": [b.batch_id for b in extraction.batches if b.status != "loaded"],
         "already_loaded": [b.batch_id for b in extraction.batches if b.status == "loaded"],
         "finished": [_summary(o) for o in finished],
-        "source_errors": [_short(o.reason) for o in extraction.errors],
+        "source_errors": [_short(o.reason) for o in extraction.errors if o.status == "source_error"],
+        "setup_errors": [_short(o.reason) for o in extraction.errors if o.status == "setup_error"],
         "not_taken": [{"name": o.source_name, "status": o.status, "reason": _short(o.reason)}
                       for o in extraction.notices][:LIST_ITEMS],
     }

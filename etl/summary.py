@@ -23,7 +23,7 @@ def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
         row[3] += o.rows_unchanged
         row[4] += o.rows_quarantined
         row[5] += o.status == "held"
-        row[6] += o.status in ("failed", "source_error")
+        row[6] += o.status in ("failed", "source_error", "setup_error")
         row[7] += o.status in ("refused", "unmatched", "waiting")
     rows = [[department, *values] for department, values in sorted(totals.items())]
     rows.append(["TOTAL", *[sum(r[i] for r in totals.values()) for i in range(8)]])

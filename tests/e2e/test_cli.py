@@ -115,3 +115,30 @@ def test_unreachable_department_api_is_reported_and_nothing_is_landed(fresh_pg15
     assert "source_error: court/dishonest_debtor" in result.stdout
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "var").rglob("landing/court/*/*"))
+
+
+def test_a_feed_not_set_up_is_reported_and_the_others_are_taken(fresh_pg15_url, tmp_path):
+    """The transport bureau's two API feeds have no connection configured yet; its file feed is taken all the
+    same, the missing connections are one line each, and the exit status asks for a person."""
+    import datetime as dt
+
+    from etl.generate import generate
+
+    data = tmp_path / "data"
+    generate(data, records=600, seed=6, defect_rate=0.0, as_of=dt.date.today())
+    drop = data / "files"
+    assert list((drop / "transport").glob("credit_rating_*.csv")), "test setup: the bureau drops a file"
+    env = {"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_VAR_DIR": str(tmp_path / "var"), "CREDITWH_DROP_DIR": str(drop)}
+    assert creditwh("init", env=env).returncode == 0
+    ingest = creditwh("ingest", "transport", env=env)
+    assert ingest.returncode == 3, ingest.stderr
+    assert "Traceback" not in ingest.stdout + ingest.stderr
+    lines = [line for line in ingest.stdout.splitlines() if "setup_error" in line]
+    assert len(lines) == 2 and all("dept_api_transport" in line for line in lines)
+    assert {line.split(":")[1].strip().split()[0] for line in lines} == {"transport/license", "transport/penalty"}
+    assert all(re.search(r"[\u4e00-\u9fff]", line) for line in lines)
+    loaded = creditwh("status", env=env)
+    assert re.search(r"transport\s+\d+", loaded.stdout), loaded.stdout
+    # --all: the other departments are not stopped by this one
+    everything = creditwh("ingest", "--all", env=env)
+    assert everything.returncode == 3 and "TOTAL" in everything.stdout
