@@ -456,7 +456,15 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
             UPDATE audit.batch SET status = 'landed', released_at = now(), released_by = :who, updated_at = now()
              WHERE batch_id = :b
         """), {"b": batch_id, "who": released_by})
-    outcome = process_batch(engine, catalog, read_batch(engine, batch_id))
+    try:
+        outcome = process_batch(engine, catalog, read_batch(engine, batch_id))
+    except BaseException:
+        # Whatever stopped it (its landed file gone, the server away), the batch is still held for review.
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE audit.batch SET status = 'held', released_at = NULL, released_by = NULL, "
+                                 "updated_at = now() WHERE batch_id = :b AND status IN ('landed', 'staged')"),
+                         {"b": batch_id})
+        raise
     render_data_docs()
     return outcome
 

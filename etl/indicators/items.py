@@ -17,11 +17,13 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,10 +33,15 @@ from etl.catalog import parse_yaml
 from etl.errors import UserError
 from etl.extract.file import DropChanged, DropFolder, DropRefused, open_dropped
 from etl.personal import mask_text
-from etl.stage import UnreadableSource, read_table
+from etl.stage import UnreadableSource, _bad_text, read_table
 
 ITEMS_PATH = "/api/v1/indicator-items"
 SEND_CHUNK = 200
+CHINA = ZoneInfo("Asia/Shanghai")
+EARLIEST = dt.date(2000, 1, 1)
+DATE = re.compile(r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?")
+# "(必填)", "*": a template's marks on a header, not part of its name
+REQUIRED_MARK = re.compile(r"[（(]\s*(必填|选填|必须)\s*[）)]|[*＊]")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class ItemCatalog:
     office_department: str
     columns: dict[str, tuple[str, ...]]  # column code -> accepted header spellings (normalised)
     optional: frozenset[str]
+    ignored: frozenset[str]  # headers read past (a spreadsheet's row number)
+    column_names: str
     type_by_label: dict[str, str]  # normalised label or code -> type code
     type_names: dict[str, str]
     warehouse_types: dict[str, str]  # type code -> record type it is made from
@@ -67,6 +76,8 @@ def item_catalog(path: Path | None = None) -> ItemCatalog:
     return ItemCatalog(
         folder=raw["folder"], file_patterns=tuple(raw["file_patterns"]), office_department=raw["office_department"],
         columns=columns, optional=frozenset(c["code"] for c in raw["columns"] if c.get("optional")),
+        ignored=frozenset(_key(h) for h in raw.get("ignored_columns", ())),
+        column_names="、".join(c["name_zh"] for c in raw["columns"]),
         type_by_label=labels, type_names={t["code"]: t["name_zh"] for t in raw["types"]},
         warehouse_types={t["code"]: t["record_type"] for t in raw["types"] if t.get("record_type")})
 
@@ -89,8 +100,8 @@ class ItemFileOutcome:
         counts = (f"：{self.rows_in} 行，新增或变更 {self.rows_loaded}，未变 {self.rows_unchanged}，"
                   f"拒收 {self.rows_rejected} / {self.rows_in} rows, {self.rows_loaded} new or changed, "
                   f"{self.rows_unchanged} unchanged, {self.rows_rejected} refused") if self.rows_in else ""
-        lines = [f"监测条目 monitoring items {self.file_name} {head}{counts}"]
-        lines += [f"  {reason}" for reason in self.reasons]
+        lines = [f"监测条目 monitoring items {mask_text(self.file_name)} {head}{counts}"]
+        lines += [f"  {mask_text(reason)}" for reason in self.reasons]
         return "\n".join(lines)
 
 
@@ -128,11 +139,9 @@ def _take_file(engine: Engine, items: ItemCatalog, path: Path, signature) -> Ite
         return ItemFileOutcome(path.name, "waiting", reasons=["文件在读取时发生变化，下次再读 / the file changed "
                                                               "while it was read; it is read again next time"])
     sha256 = hashlib.sha256(data).hexdigest()
-    with engine.connect() as conn:
-        seen = conn.execute(sa.text("SELECT status FROM audit.indicator_item_file WHERE sha256 = :s"),
-                            {"s": sha256}).scalar()
-    if seen is not None:
-        return ItemFileOutcome(path.name, "already_loaded")
+    earlier = _earlier(engine, path.name, sha256)
+    if earlier is not None:
+        return earlier
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / f"items{path.suffix.casefold()}"
         copy.write_bytes(data)
@@ -140,16 +149,30 @@ def _take_file(engine: Engine, items: ItemCatalog, path: Path, signature) -> Ite
             table = read_table(copy)
         except UnreadableSource as exc:
             return _record(engine, path.name, sha256, [], [f"{exc.reason_zh} / {exc.reason_en}"], rows_in=0)
-    rows, problems = _rows(items, table, _departments(engine))
-    return _record(engine, path.name, sha256, rows, problems, rows_in=len(table.rows) + len(table.broken_lines))
+    rows, problems, rows_in = _rows(items, table, _departments(engine))
+    return _record(engine, path.name, sha256, rows, problems, rows_in=rows_in)
+
+
+def _earlier(engine: Engine, name: str, sha256: str) -> ItemFileOutcome | None:
+    """The same bytes read before: loaded (nothing to do), or refused (said again, until the file goes)."""
+    with engine.connect() as conn:
+        seen = conn.execute(sa.text("SELECT status, rows_in, rows_rejected, reasons FROM audit.indicator_item_file "
+                                    "WHERE sha256 = :s"), {"s": sha256}).first()
+    if seen is None:
+        return None
+    if seen.status == "loaded":
+        return ItemFileOutcome(name, "already_loaded")
+    return ItemFileOutcome(name, "refused", rows_in=seen.rows_in, rows_rejected=seen.rows_rejected,
+                           reasons=["此前已拒收相同内容的文件，原因如下 / the same bytes were refused before:",
+                                    *seen.reasons, "请改正后重新投放 / correct the file and drop it again"])
 
 
 def _departments(engine: Engine) -> dict[str, str]:
-    """Spellings of a department (code and name) -> its code; the office is one too."""
+    """Spellings of a department (code and name) -> its code; 信用办 is the department hosting the office."""
     with engine.connect() as conn:
         known = conn.execute(sa.text("SELECT department_code, name_zh FROM dw.dim_department")).all()
     office = item_catalog().office_department
-    spellings = {_key(office): office, _key("信用办"): office, _key("社会信用体系建设领导小组办公室"): office}
+    spellings = {_key("信用办"): office, _key("社会信用体系建设领导小组办公室"): office}
     for code, name in known:
         spellings[_key(code)] = code
         spellings[_key(name)] = code
@@ -160,29 +183,43 @@ def _header_columns(items: ItemCatalog, header: list[str]) -> tuple[dict[str, in
     found: dict[str, int] = {}
     problems = []
     for index, text in enumerate(header):
-        code = next((c for c, spellings in items.columns.items() if _key(text) in spellings), None)
+        key = _key(REQUIRED_MARK.sub("", text))
+        if key in items.ignored:
+            continue  # a spreadsheet's row number
+        code = next((c for c, spellings in items.columns.items() if key in spellings), None)
         if code is None:
-            problems.append(f"表头“{text}”不是监测条目的列 / the header {text!r} is not a column of monitoring items")
+            problems.append(f"表头“{text}”不是监测条目的列（应为 {items.column_names}）/ the header {text!r} is not a "
+                            f"column of monitoring items")
         elif code in found:
-            problems.append(f"列“{text}”重复 / the column {text!r} appears twice")
+            first = header[found[code]]
+            problems.append(f"列“{text}”与列“{first}”是同一列 / the columns {first!r} and {text!r} are the same column")
         else:
             found[code] = index
     for code in items.columns:
         if code not in found and code not in items.optional:
-            names = "、".join(s for s in items.columns[code][1:2])
-            problems.append(f"缺少“{names}”列 / the column {code} is missing")
+            problems.append(f"缺少“{items.columns[code][1]}”列 / the column {code} is missing")
     return found, problems
 
 
-def _date(text: str | None) -> dt.date | None:
+def _date(text: str | None, today: dt.date) -> tuple[dt.date | None, str | None]:
+    """The date a clerk wrote (2026-11-30, 2026/11/30, 2026.11.30, 2026年11月30日), or why it is not one."""
     if not text:
-        return None
-    cleaned = unicodedata.normalize("NFKC", text).strip().replace("/", "-").replace(".", "-")
-    cleaned = cleaned.replace("年", "-").replace("月", "-").rstrip("日")
-    try:
-        return dt.date.fromisoformat("-".join(p.zfill(2) for p in cleaned.split(" ")[0].split("-")))
-    except ValueError:
-        return None
+        return None, "日期为空 / the date is empty"
+    cleaned = unicodedata.normalize("NFKC", text).strip().split(" ")[0]
+    match = DATE.fullmatch(cleaned)
+    day = None
+    if match:
+        try:
+            day = dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
+        except ValueError:
+            day = None
+    if day is None:
+        return None, f"日期“{text}”无法识别（应为 2026-11-30）/ date {text!r} is not a date (write 2026-11-30)"
+    if day > today:
+        return None, f"日期 {day} 晚于今天（北京时间 {today}）/ date {day} is after today ({today}, China time)"
+    if day < EARLIEST:
+        return None, f"日期 {day} 早于 {EARLIEST} / date {day} is before {EARLIEST}"
+    return day, None
 
 
 def _department(departments: dict[str, str], written: str | None) -> tuple[str | None, list[str]]:
@@ -197,70 +234,105 @@ def _department(departments: dict[str, str], written: str | None) -> tuple[str |
     return (found[0], []) if len(found) == 1 else (None, found)
 
 
-def _rows(items: ItemCatalog, table, departments: dict[str, str]) -> tuple[list[dict], list[str]]:  # noqa: ANN001
+def _rows(items: ItemCatalog, table, departments: dict[str, str]) -> tuple[list[dict], list[str], int]:  # noqa: ANN001
+    """The file's items, the problems that refuse it (each naming its row), and the number of rows in it."""
+    rows_in = sum(1 for r in table.rows if any(v not in (None, "") and str(v).strip() for v in r))
+    rows_in += len(table.broken_lines)
     columns, problems = _header_columns(items, table.header)
-    if problems:
-        return [], problems
-    problems += [f"第 ? 行无法按 CSV 读取（引号未闭合）/ a line could not be read as CSV: {mask_text(line)[:60]!r}"
-                 for line in table.broken_lines]
-    today = dt.date.today()
-    rows = []
+    problems += [f"有一行无法按 CSV 读取（引号未闭合）：{line[:60]!r} / a line is not CSV (a quote opened and never "
+                 f"closed)" for line in table.broken_lines]
+    problems += [f"还有工作表“{sheet}”含数据，只读第一个工作表 / the workbook has data on sheet {sheet!r}; only the "
+                 f"first sheet is read: one sheet per file" for sheet in table.other_sheets]
+    problems += [f"单元格 {cell} 是错误值或没有保存结果的公式 / cell {cell} is an error value or a formula without a "
+                 f"saved result" for cell in table.unreadable_cells]
+    if columns.keys() < {c for c in items.columns if c not in items.optional}:
+        return [], problems, rows_in
+    today = dt.datetime.now(CHINA).date()
+    width = len(table.header)
+    rows: list[dict] = []
+    first_row_of: dict[str, int] = {}
     for number, record in enumerate(table.rows, start=2):
+        if not any(v not in (None, "") and str(v).strip() for v in record):
+            continue  # a blank line is not an item
         def cell(code: str, record: list = record) -> str | None:
             index = columns.get(code)
             value = record[index] if index is not None and index < len(record) else None
             return value.strip() if value and value.strip() else None
 
         wrong = []
+        if len(record) > width and any(v not in (None, "") for v in record[width:]):
+            wrong.append(f"有 {len(record)} 列，表头只有 {width} 列（内容里的逗号？）/ {len(record)} values where the "
+                         f"header has {width} (a comma inside a value?)")
+        bad = _bad_text(v for v in record if v)
+        if bad:
+            wrong.append(f"{bad[0]} / {bad[1]}")
         kind = items.type_by_label.get(_key(cell("item_type") or ""))
         if kind is None:
             wrong.append(f"类型“{cell('item_type') or ''}”不是已知的条目类型（{'、'.join(items.type_names.values())}）"
-                         f" / type {cell('item_type')!r} is not a known item type")
-        day = _date(cell("item_date"))
-        if day is None:
-            wrong.append(f"日期“{cell('item_date') or ''}”无法识别（应为 2026-11-30）/ "
-                         f"date {cell('item_date')!r} is not a date (write 2026-11-30)")
-        elif day > today:
-            wrong.append(f"日期 {day} 晚于今天 / date {day} is in the future")
+                         f" / type {cell('item_type') or '(empty)'!r} is not a known item type")
+        day, problem = _date(cell("item_date"), today)
+        if problem:
+            wrong.append(problem)
         department, candidates = _department(departments, cell("department"))
         if department is None and candidates:
             wrong.append(f"部门“{cell('department')}”可指 {'、'.join(candidates)}，请写全称 / department "
                          f"{cell('department')!r} could be any of {', '.join(candidates)}; write the full name")
         elif department is None:
-            wrong.append(f"部门“{cell('department') or ''}”不在部门目录中 / department {cell('department')!r} "
-                         f"is not in the catalog (write its name or code, or 信用办)")
-        for code, name in (("title", "标题"), ("content", "内容")):
-            if cell(code) is None:
+            wrong.append(f"部门“{cell('department') or ''}”不在部门目录中 / department "
+                         f"{cell('department') or '(empty)'!r} is not in the catalog (write its name or code, "
+                         f"or 信用办)")
+        for code, name, longest in (("title", "标题", 200), ("content", "内容", 20_000), ("link", "链接", 1_000)):
+            value = cell(code)
+            if value is None and code != "link":
                 wrong.append(f"{name}为空 / {code} is empty")
+            elif value is not None and len(value) > longest:
+                wrong.append(f"{name}超过 {longest} 字 / {code} is longer than {longest} characters")
+        link = cell("link")
+        if link is not None and not re.match(r"^https?://\S+$", link):
+            wrong.append("链接须为 http(s):// 网址 / link must be an http(s):// address")
+        if not wrong:
+            key = _item_key(kind, department, day, cell("title"), cell("number"))
+            if key in first_row_of:
+                wrong.append(f"与第 {first_row_of[key]} 行是同一条目 / the same item as row {first_row_of[key]}")
+            first_row_of.setdefault(key, number)
         if wrong:
-            problems.append(f"第 {number} 行 row {number}: " + "；".join(mask_text(w) for w in wrong))
+            problems.append(f"第 {number} 行 row {number}: " + "；".join(wrong))
             continue
-        rows.append({"item_type": kind, "item_date": day, "department_code": department, "title": cell("title"),
-                     "content": cell("content"), "link": cell("link")})
-    return rows, problems
+        rows.append({"key": key, "item_type": kind, "item_date": day, "department_code": department,
+                     "title": cell("title"), "content": cell("content"), "link": link})
+    return rows, problems, rows_in
+
+
+def _item_key(kind: str, department: str, day: dt.date, title: str, number: str | None) -> str:
+    """An item's identity: the office's own number for it when the file gives one (so a corrected title or
+    date is the same item), else its type, department, date and title."""
+    identity = f"{kind}|{department}|{number}" if number else f"{kind}|{department}|{day.isoformat()}|{title}"
+    return "office:" + hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 def _record(engine: Engine, name: str, sha256: str, rows: list[dict], problems: list[str],
             rows_in: int) -> ItemFileOutcome:
+    problems = [mask_text(p) for p in problems]
     loaded = unchanged = 0
     with engine.begin() as conn:
+        # Two runs taking the same new file at once: the second waits, then finds it read.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('indicator_item_file'))"))
+        if conn.scalar(sa.text("SELECT 1 FROM audit.indicator_item_file WHERE sha256 = :s"), {"s": sha256}):
+            return ItemFileOutcome(name, "already_loaded")
         if not problems:
             for row in rows:
-                identity = "|".join((row["item_type"], row["department_code"], row["item_date"].isoformat(),
-                                     row["title"]))
-                key = "office:" + hashlib.sha256(identity.encode()).hexdigest()[:32]
-                digest = _content_hash(row)
                 changed = conn.execute(sa.text("""
                     INSERT INTO dw.indicator_item (item_key, item_type, item_date, department_code, title, content,
                                                    link, origin, source_name, content_hash)
                     VALUES (:key, :item_type, :item_date, :department_code, :title, :content, :link, 'office',
                             :source, :hash)
                     ON CONFLICT (item_key) DO UPDATE
-                       SET content = EXCLUDED.content, link = EXCLUDED.link, source_name = EXCLUDED.source_name,
+                       SET item_date = EXCLUDED.item_date, title = EXCLUDED.title, content = EXCLUDED.content,
+                           link = EXCLUDED.link, source_name = EXCLUDED.source_name,
                            content_hash = EXCLUDED.content_hash, updated_at = now()
                      WHERE dw.indicator_item.content_hash <> EXCLUDED.content_hash
                     RETURNING item_id
-                """), {**row, "key": key, "source": name, "hash": digest}).first()
+                """), {**row, "source": name, "hash": _content_hash(row)}).first()
                 if changed is None:
                     unchanged += 1
                 else:
@@ -271,7 +343,7 @@ def _record(engine: Engine, name: str, sha256: str, rows: list[dict], problems: 
             INSERT INTO audit.indicator_item_file (file_name, sha256, status, rows_in, rows_loaded, rows_unchanged,
                                                    rows_rejected, reasons)
             VALUES (:name, :sha, :status, :rows_in, :loaded, :unchanged, :rejected, CAST(:reasons AS jsonb))
-        """), {"name": name, "sha": sha256, "status": status, "rows_in": rows_in, "loaded": loaded,
+        """), {"name": mask_text(name), "sha": sha256, "status": status, "rows_in": rows_in, "loaded": loaded,
                "unchanged": unchanged, "rejected": rejected, "reasons": json.dumps(problems, ensure_ascii=False)})
     if problems:
         problems = problems + ["整份文件未入库，请改正后重新投放 / nothing of the file was stored; correct it and "
@@ -329,7 +401,7 @@ def item_payload(row, city_code: str) -> dict:  # noqa: ANN001 - a row of dw.ind
         "department": row.department_code,
         "title": mask_text(row.title),
         "content": mask_text(row.content),
-        "link": row.link,
+        "link": mask_text(row.link),
     }
 
 

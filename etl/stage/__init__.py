@@ -534,33 +534,54 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
 
 @dataclass
 class Table:
-    """A file read as a table: its header, its rows as text, and how it was read."""
+    """A file read as a table: its header, its rows as text (blank rows kept, for numbering), and how it was
+    read, with what a person must hear about (lines that are not CSV, other sheets, cells without a value)."""
 
     header: list[str]
     rows: list[list[str | None]]
     format: str
     encoding: str | None
     broken_lines: list[str]
+    other_sheets: list[str] = field(default_factory=list)
+    unreadable_cells: list[str] = field(default_factory=list)
+
+
+# Control characters in a header: bytes read as text that are not (a binary file named .csv).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _is_workbook(path: Path) -> bool:
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    return magic.startswith(ZIP_MAGIC) or magic == OLE2_MAGIC
 
 
 def read_table(path: Path, limit: int | None = None) -> Table:
     """A department's or the office's file as header and rows, in any format a feed may deliver (CSV in UTF-8
-    or GB18030, Excel .xlsx/.xls, JSON lines), told apart by name and bytes; UnreadableSource when it is not
-    a table. `limit` stops after that many rows (a look at the columns, not a load)."""
+    or GB18030, Excel .xlsx/.xls, JSON lines), told apart by its bytes before its name (an .xlsx renamed .csv
+    is a workbook); UnreadableSource when it is not a table. `limit` stops after that many rows (a look at
+    the columns, not a load)."""
     path = Path(path)
     suffix = path.suffix.casefold()
     rows: list[list[str | None]] = []
     broken: list[str] = []
-    if suffix in (".xlsx", ".xls", ".xlsm") or (suffix != ".csv" and _is_zip(path)):
-        fmt, encoding, records = "xlsx", None, _read_xlsx(path)
+    other_sheets: list[str] = []
+    unreadable: list[str] = []
+    if _is_workbook(path) or suffix in (".xlsx", ".xls", ".xlsm"):
+        fmt, encoding, records = "xlsx", None, _read_xlsx(path, other_sheets, unreadable)
     elif suffix in (".jsonl", ".json", ".ndjson"):
         fmt, encoding = "jsonl", "utf-8"
         objects = [v for v in _read_jsonl(path) if isinstance(v, dict)]
+        if not objects:
+            raise UnreadableSource("文件中没有 JSON 对象行", "the file holds no JSON object per line")
         header = list(dict.fromkeys(k for o in objects[:limit] for k in o))
         rows = [[None if o.get(k) is None else str(o.get(k)) for k in header] for o in objects[:limit]]
         return Table(header, rows, fmt, encoding, [])
     else:
         fmt, encoding = "csv", detect_encoding(path)
+        if encoding not in ("utf-8", "utf-8-sig", "gb18030"):
+            # A short Chinese text can look like Big5 to a detector; offices write UTF-8 or GB18030.
+            encoding = "gb18030"
         records = _read_csv(path, encoding)
     header = None
     for record in records:
@@ -569,10 +590,13 @@ def read_table(path: Path, limit: int | None = None) -> Table:
             continue
         if header is None:
             header = [(cell or "").strip() for cell in record]
+            if _bad_text(header) or CONTROL_CHARACTERS.search("".join(header)):
+                raise UnreadableSource("文件不是文本表格（表头含无法识别的字节）",
+                                       "the file is not a text table (its header holds bytes that are not text)")
             continue
         rows.append([cell if cell not in ("",) else None for cell in record])
         if limit is not None and len(rows) >= limit:
             break
     if header is None:
         raise UnreadableSource("文件中没有表头行", "the file has no header row")
-    return Table(header, rows, fmt, encoding, broken)
+    return Table(header, rows, fmt, encoding, broken, other_sheets, unreadable)

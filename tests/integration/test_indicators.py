@@ -638,3 +638,80 @@ def test_a_wrong_row_refuses_the_office_file_whole_with_every_row_named(county, 
         kept = conn.execute(sa.text("SELECT status, rows_in, rows_rejected, jsonb_array_length(reasons) "
                                     "FROM audit.indicator_item_file WHERE file_name = 'indicator_items_bad.csv'")).one()
     assert tuple(kept) == ("refused", 4, 4, 3)
+
+
+def test_what_a_clerk_gets_wrong_in_an_office_file_is_named_and_nothing_breaks(county, tmp_path):
+    """Files a tester built to break the intake: bytes that are not text, a comma inside a value, the same item
+    twice, a second sheet, formulas, blank rows, a header with the template's (必填) marks."""
+    import openpyxl
+
+    from etl.indicators.items import take_office_items
+
+    engine = county.engine
+    folder = tmp_path / "drop" / "credit_office"
+    folder.mkdir(parents=True)
+    day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    header = "类型,日期（必填）,部门*,标题,内容,链接,序号\n"
+    (folder / "indicator_items_bytes.csv").write_bytes(
+        (header + f"信用动态,{day},信用办,好的一行,内容,,1\n\n").encode()
+        + f"信用动态,{day},信用办,坏的一行,内\x00容,,2\n".encode()
+        + f"信用动态,{day},信用办,宽的一行,第一句,第二句,3,第三句\n".encode()
+        + f"信用动态,{day},信用办,好的一行,内容,,4\n".encode())
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["类型", "日期", "部门", "标题", "内容"])
+    sheet.append(["信用动态", day, "信用办", "第一页", "内容"])
+    sheet.append(["信用动态", day, "信用办", "公式", "=A1&B1"])
+    book.create_sheet("第二页").append(["类型", "更多数据"])
+    book.save(folder / "indicator_items_book.xlsx")
+    outcomes = {o.file_name: o for o in take_office_items(engine, tmp_path / "drop", settle_seconds=0)}
+    text = outcomes["indicator_items_bytes.csv"].describe()
+    assert outcomes["indicator_items_bytes.csv"].status == "refused"
+    assert outcomes["indicator_items_bytes.csv"].rows_in == 4  # the blank line is not a row
+    assert "第 2 行 row 2" not in text and "NUL" in text and "第 4 行" in text
+    assert "第 5 行" in text and "a comma inside a value?" in text
+    assert "第 6 行" in text and "the same item as row 2" in text
+    book_text = outcomes["indicator_items_book.xlsx"].describe()
+    assert outcomes["indicator_items_book.xlsx"].status == "refused"
+    assert "第二页" in book_text and "formula without a saved result" in book_text
+    # The same bytes again are refused again, with the reasons: a clerk never reads "already read" for them.
+    again = {o.file_name: o for o in take_office_items(engine, tmp_path / "drop", settle_seconds=0)}
+    assert again["indicator_items_bytes.csv"].status == "refused"
+    assert "the same bytes were refused before" in again["indicator_items_bytes.csv"].describe()
+    assert "a comma inside a value?" in again["indicator_items_bytes.csv"].describe()
+    with engine.connect() as conn:
+        files = conn.execute(sa.text("SELECT rows_in, rows_loaded + rows_unchanged + rows_rejected FROM "
+                                     "audit.indicator_item_file WHERE file_name LIKE 'indicator_items_b%'")).all()
+    assert files and all(a == b for a, b in files)
+
+
+def test_an_item_numbered_by_the_office_is_corrected_in_place_and_links_go_up_masked(county, tmp_path):
+    from etl.indicators.items import push_indicator_items, take_office_items
+    from etl.sim.platform import PlatformSimulator
+    from tests.integration.test_publish import client_for
+
+    engine = county.engine
+    folder = tmp_path / "drop" / "credit_office"
+    day = county.period.start.isoformat()
+    link = "https://court.example.gov.cn/case?sfzh=410523198701010071"
+    _office_file(folder, "indicator_items_n1.csv", [["信用动态", day, "信用办", "标题有错字", "正文", link]])
+    with (folder / "indicator_items_n1.csv").open("w", encoding="gb18030", newline="") as handle:
+        csv.writer(handle).writerows([["类型", "日期", "部门", "标题", "内容", "链接", "编号"],
+                                      ["信用动态", day, "信用办", "标题有错字", "正文", link, "XW-2026-001"]])
+    take_office_items(engine, tmp_path / "drop", settle_seconds=0)
+    with (folder / "indicator_items_n2.csv").open("w", encoding="gb18030", newline="") as handle:
+        csv.writer(handle).writerows([["类型", "日期", "部门", "标题", "内容", "链接", "编号"],
+                                      ["信用动态", day, "信用办", "标题已改正", "正文", link, "XW-2026-001"]])
+    [fixed] = [o for o in take_office_items(engine, tmp_path / "drop", settle_seconds=0)
+               if o.file_name == "indicator_items_n2.csv"]
+    assert (fixed.status, fixed.rows_loaded) == ("loaded", 1)
+    with engine.connect() as conn:
+        titles = conn.scalars(sa.text("SELECT title FROM dw.indicator_item WHERE source_name LIKE "
+                                      "'indicator_items_n%'")).all()
+    assert titles == ["标题已改正"]
+    with PlatformSimulator("national", tmp_path / "n.sqlite") as national:
+        push_indicator_items(engine, client=client_for(national), city_code="410523")
+        with engine.connect() as conn:
+            sent = conn.scalar(sa.text("SELECT d.payload ->> 'link' FROM outbox.indicator_item_delivery d JOIN "
+                                       "dw.indicator_item i USING (item_id) WHERE i.title = '标题已改正'"))
+    assert "410523198701010071" not in sent and sent.startswith("https://court.example.gov.cn/case?sfzh=")

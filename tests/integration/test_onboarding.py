@@ -13,6 +13,7 @@ import csv
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -75,7 +76,44 @@ def test_suggest_maps_a_real_file_and_says_how_sure_it_is(tmp_path):
     assert feed["columns"]["处罚决定日期（必填）"] == "CF_JDRQ"
     assert feed["code_tables"] == {"CF_CFLB": "penalty_type_old_format_codes"}
     assert feed["extra_columns"] == ["序号", "ID", "RESOURCE_ID", "CREATE_DATE"]
-    assert "CHECK near" in text and "unmapped: '经办人电话'" in text
+    assert "CHECK near" in text and "unmapped: 经办人电话" in text
+
+
+def test_suggest_on_files_a_tester_built_to_break_it(tmp_path):
+    """Headers YAML cannot take bare, an empty header, data where the header should be, a file of nothing
+    known, a binary file named .csv, JSON lines, an ID number Excel rounded."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["行政相对人名称\n（必填）", "", "NO", "处罚决定书文号", "法定代表人证件号码", "X"])
+    book.active.append(["某公司", "x", "1", "罚〔2026〕1号", 410523198701009984, "y"])
+    book.save(tmp_path / "行政处罚2026年12月.xlsx")
+    s = suggest_feed(catalog(), tmp_path / "行政处罚2026年12月.xlsx", "health")
+    text = render_suggestion(s)
+    [feed] = yaml.safe_load(text)
+    assert feed["columns"]["行政相对人名称\n（必填）"] == "CF_XDR_MC"  # survives the YAML round trip
+    assert feed["file"]["pattern"] == "行政处罚*.xlsx"
+    assert "" not in feed.get("columns", {}) and "X" not in feed.get("columns", {})
+    assert "410523198701009984" not in text and "personal data, not shown" in text
+    assert "unmapped: \"NO\"" in text  # quoted: bare, YAML would read it as false
+
+    headerless = tmp_path / "penalty_1.csv"
+    headerless.write_text("某公司,410523198701010071,罚款\n", encoding="utf-8")
+    with pytest.raises(UserError, match="holds an identity number: it is data, not a header") as caught:
+        suggest_feed(catalog(), headerless, "market_regulation")
+    assert "410523198701010071" not in str(caught.value)
+    unknown = tmp_path / "export.csv"
+    unknown.write_text("ID,CREATE_DATE,FLAG\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(UserError, match="its record type cannot be told"):
+        suggest_feed(catalog(), unknown, "health")
+    binary = tmp_path / "data.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UserError, match="not a text table"):
+        suggest_feed(catalog(), binary, "health")
+    lines = tmp_path / "penalty.jsonl"
+    lines.write_text('{"CF_XDR_MC": "某公司", "CF_WSH": "罚1"}\n', encoding="utf-8")
+    [api_feed] = yaml.safe_load(render_suggestion(suggest_feed(catalog(), lines, "health")))
+    assert api_feed["transport"] == "api" and "file" not in api_feed
 
 
 def creditwh(*args: str) -> subprocess.CompletedProcess:
@@ -138,6 +176,17 @@ def test_a_held_batch_is_released_with_the_mapping_added_since(empty_database, t
     (directory / "departments.yml").write_text(text, encoding="utf-8")
     monkeypatch.setenv("CREDITWH_CATALOG_DIR", str(directory))
     edited = load_catalog(directory)
+    # A release that cannot finish (the landed file moved away) leaves the batch held, not half-released.
+    with empty_database.connect() as conn:
+        landed = Path(conn.scalar(sa.text("SELECT landed_path FROM audit.batch WHERE batch_id = :b"),
+                                  {"b": held.batch_id}))
+    landed.rename(landed.with_name("moved-away"))
+    with pytest.raises((OSError, UserError)):
+        release_batch(empty_database, edited, held.batch_id, "数据工程师")
+    with empty_database.connect() as conn:
+        assert conn.scalar(sa.text("SELECT status FROM audit.batch WHERE batch_id = :b"), {"b": held.batch_id}) \
+            == "held"
+    landed.with_name("moved-away").rename(landed)
     released = release_batch(empty_database, edited, held.batch_id, "数据工程师")
     assert (released.status, released.rows_in, released.rows_loaded, released.rows_quarantined) == ("loaded", 1, 1, 0)
     with empty_database.connect() as conn:
