@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from etl.catalog import catalog  # noqa: E402
 from etl.migrate import migrate  # noqa: E402
+from etl.publicity.outbox import enqueue  # noqa: E402
 from etl.publish.client import PlatformClient, RetryPolicy  # noqa: E402
-from etl.publish.outbox import enqueue  # noqa: E402
 from etl.publish.push import PUBLICITY_PATH, _request_body, push_publicity  # noqa: E402
 from etl.publish.signing import sign  # noqa: E402
 from etl.reference import seed_reference_data  # noqa: E402

@@ -107,7 +107,7 @@ def status(due: bool, within: int) -> None:
     engine = get_engine()
     with engine.connect() as conn:
         if due:
-            from etl.publish.due import describe_due
+            from etl.publicity.due import describe_due
 
             click.echo(describe_due(conn, within))
             return

@@ -220,7 +220,7 @@ def _small(result: object) -> dict:
 def expire_publicity() -> dict:
     """Close the publicity windows that have run out (etl.publish decides which and records why)."""
     # Imported when run: etl.publish is written alongside and must not break DAG parsing meanwhile.
-    from etl.publish.outbox import expire_publicity_windows
+    from etl.publicity.outbox import expire_publicity_windows
     from etl.warehouse import get_engine
 
     return _small(expire_publicity_windows(get_engine()))

@@ -430,8 +430,8 @@ def queue_item_deliveries(engine: Engine, city_code: str) -> int:
 def push_indicator_items(engine: Engine, *, client=None, city_code: str | None = None) -> dict:  # noqa: ANN001
     """Make the warehouse's items, queue every new version and send the queue in chunks; returns counts."""
     from etl.catalog import catalog
+    from etl.publicity.policy import policy
     from etl.publish.client import PlatformClient, PlatformError
-    from etl.publish.policy import policy
 
     city_code = city_code or catalog().county.division_code
     made = make_warehouse_items(engine)

@@ -19,7 +19,7 @@ from etl.catalog import Catalog, FieldType, RecordType, Role
 from etl.errors import UserError
 from etl.faults import crash_point
 from etl.land import Batch
-from etl.publish.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
+from etl.publicity.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
 

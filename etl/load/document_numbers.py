@@ -32,7 +32,7 @@ def settings(catalog: Catalog) -> str:
 
 def canonicalise(conn: sa.Connection, catalog: Catalog) -> dict[str, int]:
     """Rewrite, alias and merge as the module says, inside the caller's transaction; returns the counts."""
-    from etl.publish.outbox import enqueue
+    from etl.publicity.outbox import enqueue
 
     types = {rt.code: rt for rt in catalog.record_types}
     brackets = "CASE t.record_type_code " + " ".join(

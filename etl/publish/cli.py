@@ -75,7 +75,7 @@ def reconcile(platform: str | None, sample_size: int) -> None:
               help="Date the repair was decided (default: today in Asia/Shanghai).")
 def repair(department: str, document_number: str, repaired_on: dt.datetime | None) -> None:
     """信用修复: end a penalty's publicity (after its minimum period) and withdraw it upstream."""
-    from etl.publish.outbox import repair_penalty
+    from etl.publicity.outbox import repair_penalty
     from etl.warehouse import get_engine
 
     day = repaired_on.date() if repaired_on else dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -86,7 +86,7 @@ def repair(department: str, document_number: str, repaired_on: dt.datetime | Non
 @click.command()
 def expire() -> None:
     """Withdraw records whose publicity window has ended (the maintenance DAG runs this daily)."""
-    from etl.publish.outbox import expire_publicity_windows
+    from etl.publicity.outbox import expire_publicity_windows
     from etl.warehouse import get_engine
 
     outcome = expire_publicity_windows(get_engine())

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl.indicators import indicator_payload
+from etl.publicity.policy import policy
 from etl.publish.client import PlatformClient, PlatformError
-from etl.publish.policy import policy
 
 INDICATORS_PATH = "/api/v1/indicators"
 

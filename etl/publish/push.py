@@ -23,8 +23,8 @@ from psycopg2.extras import execute_values
 from sqlalchemy.engine import Engine
 
 from etl.faults import crash_point
+from etl.publicity.policy import policy
 from etl.publish.client import PlatformAuthError, PlatformClient, PlatformError
-from etl.publish.policy import policy
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from etl.publicity.policy import policy
 from etl.publish.client import PlatformClient, PlatformError
-from etl.publish.policy import policy
 
 COUNTS_PATH = "/api/v1/publicity/counts"
 RECORDS_PATH = "/api/v1/publicity/records"

@@ -279,7 +279,7 @@ def _fine_unit_rule(field: FieldSpec, record_type: RecordType) -> RowRule:
 def _severity_rule(record_type: RecordType) -> RowRule | None:
     """A penalty that neither the department's declarations nor the policy's fallback on penalty types places in
     a publicity tier (publicity_policy.yml): the department is asked to declare it, nothing is guessed."""
-    from etl.publish.policy import penalty_tier_sql, policy
+    from etl.publicity.policy import penalty_tier_sql, policy
 
     penalty = policy().penalty
     if record_type.code != penalty.record_type:

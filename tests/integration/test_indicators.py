@@ -39,7 +39,7 @@ from etl.indicators import (
 )
 from etl.ingest import ingest_department
 from etl.migrate import migrate
-from etl.publish.outbox import repair_penalty
+from etl.publicity.outbox import repair_penalty
 from etl.reference import seed_reference_data
 from etl.sim.departments import DepartmentSimulator
 from etl.workdays import calendar

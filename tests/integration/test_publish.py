@@ -28,8 +28,8 @@ from etl.feedback import write_platform_rejections
 from etl.generate.subjects import uscc
 from etl.ingest import ingest_feed
 from etl.migrate import migrate
+from etl.publicity.outbox import expire_publicity_windows, repair_penalty
 from etl.publish.client import PlatformClient, RetryPolicy
-from etl.publish.outbox import expire_publicity_windows, repair_penalty
 from etl.publish.push import push_publicity
 from etl.publish.reconcile import reconcile
 from etl.reference import seed_reference_data

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tabulate import tabulate
 
-from etl.publish.outbox import TODAY
-from etl.publish.policy import policy
+from etl.publicity.outbox import TODAY
+from etl.publicity.policy import policy
 
 
 def due_records(conn: Connection, within_working_days: int = 2) -> list:

@@ -25,7 +25,7 @@ from etl import keys
 from etl.catalog import catalog
 from etl.errors import UserError
 from etl.personal import masked_attributes_sql
-from etl.publish.policy import PublicityPolicy, edition_sql, penalty_tier_sql, periods_sql, policy
+from etl.publicity.policy import PublicityPolicy, edition_sql, penalty_tier_sql, periods_sql, policy
 from etl.sqltext import execute_script, literal
 
 TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
