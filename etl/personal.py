@@ -36,7 +36,11 @@ _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) for c in _ALNUM) + "－\u3000"
 HALFWIDTH = _ALNUM + "- "
 _HALFWIDTH_TABLE = str.maketrans(FULLWIDTH, HALFWIDTH)
-SEPARATORS = " -"
+# What people and programs put between the groups of a number: spaces of any kind, line breaks, dashes, dots
+# (410523 19850612 0021, 410523-19850612-0021, a number wrapped at a line end). A pattern writes `{sep}` for
+# "at most a few of these"; they are removed before the check.
+SEPARATORS = " \t\n\r\u00a0-\u2010\u2011\u2012\u2013\u2014\u2015.\u00b7"
+SEP = "[" + SEPARATORS.replace("-", "") + "-]{0,3}"
 EDGES = {"digits": "0-9", "alphanumeric": "0-9A-Za-z"}
 # A text can hold a number only if it has a run of six digits, or a run of digits, spaces and hyphens long
 # enough for a spaced-out identity number; every other text is returned as it is without running a pattern.
@@ -68,7 +72,8 @@ class IdPattern(_Strict):
     def regex(self) -> str:
         """The pattern with its number as capture group 1, the same text for Python's re and PostgreSQL."""
         edge = EDGES[self.edge]
-        return f"{self.after or ''}(?<![{edge}])({self.number})(?![{edge}])"
+        number = self.number.replace("{sep}", SEP)
+        return f"{self.after or ''}(?<![{edge}])({number})(?![{edge}])"
 
 
 class IdType(Visible):
@@ -296,7 +301,8 @@ def install_sql(rules_: Rules | None = None) -> str:
         hit := regexp_instr(half, {_literal(pattern.regex())}, pos, 1, 0, '', 1);
         EXIT WHEN hit = 0;
         finish := regexp_instr(half, {_literal(pattern.regex())}, pos, 1, 1, '', 1);
-        IF pii.number_passes(upper(translate(substr(half, hit, finish - hit), ' -', '')), {_literal(pattern.check)})
+        IF pii.number_passes(upper(translate(substr(half, hit, finish - hit), {_literal(SEPARATORS)}, '')),
+                             {_literal(pattern.check)})
         THEN
             hidden := pii.hide(half, hit, finish, {_visible_sql(id_type)}, hidden);
         END IF;
@@ -309,10 +315,10 @@ def install_sql(rules_: Rules | None = None) -> str:
         whole.append(f"""
     IF regexp_instr(half, {_literal(pattern.regex())}, 1, 1, 0, '', 1) = 1
        AND regexp_instr(half, {_literal(pattern.regex())}, 1, 1, 1, '', 1) = char_length(half) + 1
-       AND pii.number_passes(upper(translate(half, ' -', '')), {_literal(pattern.check)}) THEN
+       AND pii.number_passes(upper(translate(half, {_literal(SEPARATORS)}, '')), {_literal(pattern.check)}) THEN
         RETURN {_visible_sql(id_type)};
     END IF;""")
-    fingerprint = hashlib.sha256(rules_.model_dump_json().encode()).hexdigest()
+    fingerprint = hashlib.sha256((rules_.model_dump_json() + SEPARATORS).encode()).hexdigest()
     return f"""
 -- translate() over a long list is slow on multi-byte text: most texts have no full-width character at all.
 CREATE OR REPLACE FUNCTION pii.halfwidth(t text) RETURNS text

@@ -51,11 +51,15 @@ def written(value: str, how: int) -> str:
         return f"{value[:6]}-{value[6:]}"
     if how == 4:
         return value.lower()
+    if how == 5 and len(value) >= 15:
+        # no-break spaces, a line break, dashes and dots between the groups (a tester's finding)
+        first, second = ["\u00a0", "\n", "—", ".", "  ", "\u00a0\u00a0"][len(value) % 6], "\r\n"
+        return f"{value[:6]}{first}{value[6:14]}{second}{value[14:]}"
     return value
 
 
 pieces = st.one_of(
-    st.builds(written, number, st.integers(0, 4)),
+    st.builds(written, number, st.integers(0, 5)),
     st.sampled_from(["身份证号", "护照", "台胞证号码：", "通行证号", "永居证", "，", "（", "）", " ", "-", "x", "X",
                      "A", "2026-03-05", "罚款2000元", "\u3000", "ｅ", "号"]),
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6),
@@ -84,6 +88,9 @@ def test_chosen_cases_agree(warehouse: Engine) -> None:
     person = resident("41052319900101123")
     both(warehouse, [f"身份证号{person}，护照E12345678", f"{person[:6]} {person[6:14]} {person[14:]}",
                      "台胞证号码：12345678", "USA123456789012", "", person, "E123*5678", f"1{person}",
+                     f"{person[:6]}\u00a0{person[6:14]}\u00a0{person[14:]}",
+                     f"{person[:6]}\n{person[6:14]}\n{person[14:]}",
+                     f"{person[:6]}—{person[6:14]}—{person[14:]}", f"{person[:6]}  {person[6:14]}  {person[14:]}",
                      "".join(chr(ord(c) + 0xFEE0) for c in person)], "护照")
 
 

@@ -32,6 +32,12 @@ FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) for c in PERSON)
     (f"当事人张三，身份证号{PERSON}，于2026年3月5日", "当事人张三，身份证号4105**********1238，于2026年3月5日"),
     (f"身份证：{PERSON[:6]} {PERSON[6:14]} {PERSON[14:]}", "身份证：4105** ******** 1238"),
     (f"{PERSON[:6]}-{PERSON[6:14]}-{PERSON[14:]}", "4105**-********-1238"),
+    # what a hostile tester wrote between the groups: no-break spaces, two spaces, line breaks, a dash, dots
+    (f"{PERSON[:6]}\u00a0{PERSON[6:14]}\u00a0{PERSON[14:]}", "4105**\u00a0********\u00a01238"),
+    (f"{PERSON[:6]}  {PERSON[6:14]}  {PERSON[14:]}", "4105**  ********  1238"),
+    (f"违法事实：{PERSON[:6]}\n{PERSON[6:14]}\r\n{PERSON[14:]}", "违法事实：4105**\n********\r\n1238"),
+    (f"{PERSON[:6]}—{PERSON[6:14]}—{PERSON[14:]}", "4105**—********—1238"),
+    (f"{PERSON[:6]}.{PERSON[6:14]}.{PERSON[14:]}", "4105**.********.1238"),
     (f"ID{PERSON}", "ID4105**********1238"),  # a letter before it: still a person's number
     (f"（{PERSON}）", "（4105**********1238）"),
     (FULL_WIDTH, "４１０５**********１２３８"),
