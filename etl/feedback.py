@@ -107,7 +107,8 @@ def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | No
     department = catalog.department_by_code[batch.department_code]
     header_of = {code: header for header, code in ((batch.header_map or {}).get("mapped") or {}).items()}
 
-    summary = (f"{department.name_zh} · {record_type.name_zh} · 批次 {batch_id} · 来源 {batch.source_name} · "
+    summary = (f"{department.name_zh} · {record_type.name_zh} · 批次 {batch_id} · "
+               f"来源 {mask_text(batch.source_name)} · "
                f"收到 {batch.rows_in} 行，问题 {batch.rows_quarantined} 行")
     path = feedback_path(batch.department_code, batch.feed_code, batch_id)
     with _workbook(path) as workbook:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from tabulate import tabulate
 
 from etl.ingest import BatchOutcome
+from etl.personal import mask_text
 
 
 def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
@@ -65,8 +66,9 @@ def drop_notices(conn: Connection) -> str:
     """)).all()
     if not rows:
         return "no drop-folder entries waiting for a look / 投放文件夹无待处理条目"
-    return tabulate([[r.department_code, r.entry_name[:40], r.kind, r.first_seen_at.strftime("%Y-%m-%d %H:%M"),
-                      f"{r.reason_zh} / {r.reason_en}"[:160]] for r in rows],
+    return tabulate([[r.department_code, mask_text(r.entry_name)[:40], r.kind,
+                      r.first_seen_at.strftime("%Y-%m-%d %H:%M"),
+                      mask_text(f"{r.reason_zh} / {r.reason_en}")[:160]] for r in rows],
                     headers=["department", "drop-folder entry", "kind", "first seen (UTC)", "reason"],
                     tablefmt="simple")
 
@@ -78,8 +80,8 @@ def held_batches(conn: Connection) -> str:
     """)).all()
     if not rows:
         return "no held or failed batches"
-    return tabulate([[r.batch_id, r.department_code, r.feed_code, r.source_name[:40], r.rows_in,
-                      (r.status_reason or "")[:120]] for r in rows],
+    return tabulate([[r.batch_id, r.department_code, r.feed_code, mask_text(r.source_name)[:40], r.rows_in,
+                      mask_text(r.status_reason or "")[:120]] for r in rows],
                     headers=["batch", "department", "feed", "source", "rows", "reason"], tablefmt="simple")
 
 

@@ -195,3 +195,33 @@ def test_a_held_batch_is_released_with_the_mapping_added_since(empty_database, t
                              {"b": held.batch_id})
     assert extra == {"序号": "9", "ID": "8a8a00000009", "RESOURCE_ID": "RES000009", "CREATE_DATE": "1672502400000"}
     assert sorted(mapped) == sorted(["序号", "ID", "RESOURCE_ID", "CREATE_DATE"])
+
+
+def test_a_file_named_with_an_id_number_is_never_shown_with_it(empty_database, tmp_path):
+    """A clerk names the file after the person it is about: status, drop notices and the feedback workbook
+    show the name masked (a tester found it whole in `creditwh status` and in the workbook's title)."""
+    from openpyxl import load_workbook
+
+    from etl.summary import drop_notices, held_batches
+
+    person = "410523198701010071"
+    drop = tmp_path / "drop"
+    folder = drop / "health"
+    folder.mkdir(parents=True)
+    (folder / f"penalty_张三{person}.csv").write_text("行政相对人名称,无名列\n甲公司,1\n", encoding="utf-8")
+    (folder / f"处罚名单_{person}.csv").write_text("x\n", encoding="utf-8")
+    migrate(empty_database)
+    seed_reference_data(empty_database, catalog())
+    department = catalog().department_by_code["health"]
+    feed = next(f for f in department.feeds if f.code == "penalty")
+    from etl.ingest import with_feedback
+
+    outcomes = [with_feedback(empty_database, catalog(), o)
+                for o in ingest_feed(empty_database, catalog(), department, feed, file_drop_dir=drop)]
+    held = next(o for o in outcomes if o.status == "held")
+    with empty_database.connect() as conn:
+        shown = held_batches(conn) + drop_notices(conn)
+    assert person not in shown and "penalty_张三4105" in shown
+    assert held.feedback is not None
+    cells = [str(c.value) for row in load_workbook(held.feedback).worksheets[0].iter_rows() for c in row if c.value]
+    assert not any(person in c for c in cells)
