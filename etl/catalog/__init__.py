@@ -83,6 +83,8 @@ class UnitCheck(Strict):
 
     written_in: str
     upper_bound: float = Field(gt=0)
+    # When the text states amounts, this one must be among them (a fine of 2 万元 beside 罚款贰仟元 is 10x off).
+    matches_text: bool = False
 
 
 class FieldSpec(Strict):

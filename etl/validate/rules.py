@@ -136,12 +136,13 @@ def clean_columns(record_type: RecordType, reading: CodeReading | None = None) -
             columns.append(CleanColumn(bad_flag(field), "boolean",
                                        f"({_trimmed(raw)} IS NOT NULL AND {_date(raw)} IS NULL)"))
         elif field.type == FieldType.DECIMAL:
-            number = f"replace(dw.halfwidth(btrim({raw}, {TRIM})), ',', '')"
+            # A comma only groups thousands (1,000.5); 0,2 or 1,0 is not a number here, not 2 or 10.
+            written = f"dw.halfwidth(btrim({raw}, {TRIM}))"
+            valid = f"{written} ~ '^-?([0-9]+|[0-9]{{1,3}}(,[0-9]{{3}})+)(\\.[0-9]+)?$'"
             columns.append(CleanColumn(name, "numeric",
-                                       f"CASE WHEN {number} ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN {number}::numeric END"))
+                                       f"CASE WHEN {valid} THEN replace({written}, ',', '')::numeric END"))
             columns.append(CleanColumn(bad_flag(field), "boolean",
-                                       f"({_trimmed(raw)} IS NOT NULL AND NOT coalesce({number} ~ "
-                                       f"'^-?[0-9]+(\\.[0-9]+)?$', false))"))
+                                       f"({_trimmed(raw)} IS NOT NULL AND NOT coalesce({valid}, false))"))
         elif field.role == Role.DOCUMENT_NUMBER:
             # One decision, one number: the form etl.keys gives the record's identity (full-width digits,
             # other brackets, spaces and lower-case letters are the same decision).
@@ -262,17 +263,27 @@ def _fine_unit_rule(field: FieldSpec, record_type: RecordType) -> RowRule:
     bound = f"{check.upper_bound:g}"
     as_yuan = f"coalesce({col} = ANY({written}), false)"
     stated = f"coalesce({col} * 10000 = ANY({written}), false)"
+    amounts = f"array_to_string({written}, '、')"
     # (beyond AMOUNT_LIMIT is the amount rule's finding, not this one's)
-    predicate = f"{col} > 0 AND {col} < {AMOUNT_LIMIT} AND NOT {stated} AND ({as_yuan} OR {col} > {bound})"
+    mismatch = f" OR coalesce(cardinality({written}), 0) > 0" if check.matches_text else ""
+    predicate = (f"{col} > 0 AND {col} < {AMOUNT_LIMIT} AND NOT {stated} "
+                 f"AND ({as_yuan} OR {col} > {bound}{mismatch})")
     detail_zh = (f"CASE WHEN {as_yuan} THEN {col}::text || {literal(f'，而{text_name}写明 ')} || {col}::text || "
                  f"'元，即 ' || trim_scale({col} / 10000)::text || ' 万元' "
-                 f"ELSE {col}::text || {literal(f' 万元超过合理上限 {bound} 万元；如确为该金额，请在{text_name}中')}"
-                 f" || '写明（如“罚款' || {col}::text || '万元”），否则请改以万元填报' END")
+                 f"WHEN {col} > {bound} THEN {col}::text || "
+                 f"{literal(f' 万元超过合理上限 {bound} 万元；如确为该金额，请在{text_name}中')}"
+                 f" || '写明（如“罚款' || {col}::text || '万元”），否则请改以万元填报' "
+                 f"ELSE {col}::text || ' 万元（' || trim_scale({col} * 10000)::text || "
+                 f"{literal(f' 元）与{text_name}写明的金额（')} || {amounts} || ' 元）不符，请核对' END")
     detail_en = (f"CASE WHEN {as_yuan} THEN {col}::text || {literal(f' while {check.written_in} ({text_name}) says ')}"
                  f" || {col}::text || ' yuan, i.e. ' || trim_scale({col} / 10000)::text || ' 万元' "
-                 f"ELSE {col}::text || {literal(f' 万元 is above the plausibility bound of {bound} 万元; ')} || "
+                 f"WHEN {col} > {bound} THEN {col}::text || "
+                 f"{literal(f' 万元 is above the plausibility bound of {bound} 万元; ')} || "
                  f"{literal(f'if it is right, state it in {check.written_in} (e.g. 罚款')} || {col}::text || "
-                 f"'万元), else send it in 万元' END")
+                 f"'万元), else send it in 万元' "
+                 f"ELSE {col}::text || ' 万元 (' || trim_scale({col} * 10000)::text || "
+                 f"{literal(f' yuan) is not an amount {check.written_in} ({text_name}) states (')} || {amounts} || "
+                 f"' yuan); check it' END")
     return RowRule(field.code, Rule.FINE_UNIT, predicate, detail_zh, detail_en)
 
 

@@ -393,6 +393,7 @@ def build_files() -> dict[str, bytes]:
         row[PENALTY_CODES.index("CF_JDRQ")] = dt.datetime(2025, 6, 3)
         row[PENALTY_CODES.index("CF_YXQ")] = dt.date(2026, 6, 3)
         row[PENALTY_CODES.index("CF_NR_FK")] = 0.25
+        row[PENALTY_CODES.index("CF_NR")] = "罚款贰仟伍佰元"  # what 0.25 万元 is, as 处罚内容 writes it
     rows[2][PENALTY_CODES.index("CF_WSH")] = 20250000 + tag_of(n) % 10000
     add(n, xlsx_bytes({"行政处罚": rows}))
     n = "xlsx_id_number_typed_as_number.xlsx"

@@ -187,7 +187,7 @@ def test_feedback_workbook_masks_ids_and_never_holds_formulas(warehouse, tmp_pat
 def test_correction_keeps_history_and_revocation_changes_status(warehouse, tmp_path):
     number = f"示卫罚〔2025〕{uuid.uuid4().int % 10**8}号"
     first = run(warehouse, write_csv(tmp_path / "v1.csv", [penalty_row(行政处罚决定书文号=number)]))
-    changed = penalty_row(行政处罚决定书文号=number, 处罚内容="罚款三千元")
+    changed = penalty_row(行政处罚决定书文号=number, 处罚内容="罚款三千元", **{"罚款金额（万元）": "0.3"})
     corrected = run(warehouse, write_csv(tmp_path / "v2.csv", [changed]))
     same_again = run(warehouse, write_csv(tmp_path / "v3.csv", [changed, penalty_row()]))
     revoked = run(warehouse, write_csv(tmp_path / "v4.csv", [[*changed, "撤销"]],

@@ -301,6 +301,11 @@ def test_a_fine_sent_in_yuan_is_quarantined_asking_for_wan_yuan(warehouse, tmp_p
         penalty("health", name, 9, CF_CFLB="罚款;没收违法所得", CF_NR="罚款2000元，没收违法所得5000元",
                 CF_NR_FK="0.2", CF_NR_WFFF="5000"),                                     # the confiscation in yuan
         penalty("health", name, 10, CF_NR="罚款2万元", CF_NR_FK="2"),                   # 万元 written: right
+        # what a tester sent: a fine 10x what the text says, and commas that do not group thousands
+        penalty("health", name, 11, CF_NR="罚款贰仟元", CF_NR_FK="2"),                  # 2 万元 is 20000 元
+        penalty("health", name, 12, CF_NR="罚款", CF_NR_FK="0,2"),                      # not 2
+        penalty("health", name, 13, CF_NR="罚款", CF_NR_FK="0，2"),                     # full-width: not 2 either
+        penalty("health", name, 14, CF_NR="罚款人民币12,345元", CF_NR_FK="1.2345"),     # right
     ]
     path = tmp_path / name
     path.write_bytes(csv_bytes(table("health", "penalty", rows, [*PENALTY_CODES, "CF_NR_WFFF"])))
@@ -308,7 +313,8 @@ def test_a_fine_sent_in_yuan_is_quarantined_asking_for_wan_yuan(warehouse, tmp_p
     found = quarantine(warehouse, outcome.batch_id)
     assert [(row, field, rule) for row, field, rule, *_ in found] == [
         (2, "CF_NR_FK", "fine_unit"), (3, "CF_NR_FK", "fine_unit"), (4, "CF_NR_FK", "fine_unit"),
-        (7, "CF_NR_FK", "fine_unit"), (9, "CF_NR_WFFF", "fine_unit")]
+        (7, "CF_NR_FK", "fine_unit"), (9, "CF_NR_WFFF", "fine_unit"), (11, "CF_NR_FK", "fine_unit"),
+        (12, "CF_NR_FK", "amount"), (13, "CF_NR_FK", "amount")]
     by_row = {row: (zh, en) for row, _, _, zh, en in found}
     assert by_row[2] == (
         "字段“罚款金额（万元）”（CF_NR_FK）的单位应为万元，所填金额像是以元为单位："
@@ -317,5 +323,8 @@ def test_a_fine_sent_in_yuan_is_quarantined_asking_for_wan_yuan(warehouse, tmp_p
         "(处罚内容) says 2000 yuan, i.e. 0.2 万元")
     assert "2000 万元超过合理上限 100 万元" in by_row[4][0] and "罚款2000万元" in by_row[4][0]
     assert "above the plausibility bound of 100 万元" in by_row[4][1]
+    assert "2 万元（20000 元）与处罚内容写明的金额（2000 元）不符" in by_row[11][0]
+    assert "is not an amount CF_NR (处罚内容) states (2000 yuan)" in by_row[11][1]
     assert facts(warehouse, outcome.batch_id, "CF_NR_FK") == {
-        1: ("active", 0.2), 5: ("active", 150), 6: ("active", 150), 8: ("active", 80), 10: ("active", 2)}
+        1: ("active", 0.2), 5: ("active", 150), 6: ("active", 150), 8: ("active", 80), 10: ("active", 2),
+        14: ("active", 1.2345)}
