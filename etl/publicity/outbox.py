@@ -99,6 +99,14 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
     local = sorted({f.code for rt in record_types for f in rt.fields if f.local})
     standard = f"(f.attributes - ARRAY[{', '.join(literal(c) for c in local)}]::text[])" if local else "f.attributes"
     payload = masked_attributes_sql(standard, record_types)
+    end_field = rules.penalty.department_end_field
+    if end_field:
+        # The window the warehouse decided goes upward as the record's publicity end, not what the department
+        # wrote there (a date before the decision, or beyond the tier's maximum, would mislead the platform).
+        payload = (f"CASE WHEN f.publicity_end IS NOT NULL AND f.record_type_key = "
+                   f"{int(type_keys.get(rules.penalty.record_type, 0))} THEN ({payload}) || "
+                   f"jsonb_build_object({literal(end_field)}, to_char(f.publicity_end, 'YYYY-MM-DD')) "
+                   f"ELSE {payload} END")
     execute_script(conn, f"""
         DROP TABLE IF EXISTS touched_records;
         CREATE TEMP TABLE touched_records ON COMMIT DROP AS

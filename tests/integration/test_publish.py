@@ -172,6 +172,10 @@ def test_policy_tiers_decide_what_is_published_and_for_how_long(engine, tmp_path
     expected = {fact(engine, p["CF_WSH"]).record_uid for p in (ordinary, serious, stated, too_short)}
     assert published == expected  # not the warning, not the window that ended in 2024
     assert {(r.platform, r.action) for r in outbox(engine)} == {("provincial", "upsert"), ("national", "upsert")}
+    # The platform is told the window the warehouse decided, not the department's 公示截止期 (too short here).
+    sent = {r.record_uid: r.payload.get("CF_GSJZQ") for r in outbox(engine)}
+    assert sent[fact(engine, too_short["CF_WSH"]).record_uid] == months_later(RECENT, 3).isoformat()
+    assert sent[fact(engine, ordinary["CF_WSH"]).record_uid] == months_later(RECENT, 12).isoformat()
 
 
 def test_each_policy_edition_sets_the_windows_of_decisions_made_while_it_was_in_force(engine, tmp_path):
