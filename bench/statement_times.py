@@ -1,0 +1,121 @@
+"""Where an ingest's SQL time goes, statement by statement: the measurement a redesign of the load starts from.
+
+    python bench/statement_times.py --records 300000 --departments market_regulation tax
+
+Generates the county's sources (seeded), creates a fresh database on the server WAREHOUSE_URL names (or the
+embedded one), ingests the named departments in this process (one after the other, Great Expectations off:
+its run is measured per batch in audit.batch.gx_ms), and prints the statements by total time: every
+statement the pipeline sends through SQLAlchemy or as a generated script (etl.sqltext.execute_script),
+grouped by their first words. Staging's COPY and Python work between statements are the rest of the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import etl.load  # noqa: E402
+import etl.publicity.outbox  # noqa: E402
+import etl.sqltext  # noqa: E402
+import etl.validate  # noqa: E402
+from etl.catalog import catalog  # noqa: E402
+from etl.generate import generate  # noqa: E402
+from etl.warehouse import get_engine  # noqa: E402
+
+LABEL_CHARS = 100
+
+
+def _label(sql: str) -> str:
+    return " ".join(sql.split())[:LABEL_CHARS]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--departments", nargs="+", default=["market_regulation", "tax"])
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    os.environ["CREDITWH_GX"] = "off"
+
+    times: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0])
+
+    def count(sql: str, seconds: float) -> None:
+        entry = times[_label(sql)]
+        entry[0] += seconds
+        entry[1] += 1
+
+    script = etl.sqltext.execute_script
+
+    def timed_script(conn, sql, *rest, **named):  # noqa: ANN001, ANN202 - execute_script's own signature
+        started = time.perf_counter()
+        try:
+            return script(conn, sql, *rest, **named)
+        finally:
+            count(sql, time.perf_counter() - started)
+
+    for module in (etl.sqltext, etl.load, etl.publicity.outbox, etl.validate):
+        if getattr(module, "execute_script", None) is script:
+            module.execute_script = timed_script
+
+    admin = get_engine()
+    name = f"bench_statements_{uuid.uuid4().hex[:8]}"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name)
+    try:
+        engine = get_engine(url.render_as_string(hide_password=False))
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+            conn.info["started"] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def after(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+            count(statement, time.perf_counter() - conn.info["started"])
+
+        from etl.ingest import ingest_department
+        from etl.reference import prepare_warehouse
+        from etl.sim.departments import DepartmentSimulator
+
+        cat = catalog()
+        prepare_warehouse(engine, cat)
+        times.clear()
+        with tempfile.TemporaryDirectory() as scratch:
+            data = Path(scratch) / "data"
+            generate(data, records=args.records, seed=args.seed, defect_rate=0.05, as_of=dt.date.today())
+            with DepartmentSimulator(data) as simulator:
+                os.environ.update(simulator.connection_env())
+                wall = time.perf_counter()
+                rows = 0
+                for code in args.departments:
+                    outcomes = ingest_department(engine, cat, cat.department_by_code[code],
+                                                 file_drop_dir=simulator.file_drop_dir, render_docs=False)
+                    rows += sum(o.rows_in for o in outcomes)
+                wall = time.perf_counter() - wall
+        engine.dispose()
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    total = sum(seconds for seconds, _ in times.values())
+    print(f"{rows:,} rows of {', '.join(args.departments)} ({args.records:,}-record county): "
+          f"{wall:.2f} s wall, {total:.2f} s in SQL statements")
+    for label, (seconds, calls) in sorted(times.items(), key=lambda kv: -kv[1][0])[:args.top]:
+        print(f"{seconds * 1000:9.0f} ms {calls:5d}x  {label}")
+
+
+if __name__ == "__main__":
+    main()
