@@ -20,10 +20,10 @@ import json
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -32,14 +32,13 @@ from etl import config
 from etl.catalog import parse_yaml
 from etl.errors import UserError
 from etl.extract.file import DropChanged, DropFolder, DropRefused, open_dropped
+from etl.indicators.period import CHINA
 from etl.personal import mask_text
 from etl.stage import UnreadableSource, _bad_text, read_table
 
 ITEMS_PATH = "/api/v1/indicator-items"
 SEND_CHUNK = 200
-CHINA = ZoneInfo("Asia/Shanghai")
 EARLIEST = dt.date(2000, 1, 1)
-DATE = re.compile(r"(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?")
 # "(必填)", "*": a template's marks on a header, not part of its name
 REQUIRED_MARK = re.compile(r"[（(]\s*(必填|选填|必须)\s*[）)]|[*＊]")
 
@@ -149,7 +148,7 @@ def _take_file(engine: Engine, items: ItemCatalog, path: Path, signature) -> Ite
             table = read_table(copy)
         except UnreadableSource as exc:
             return _record(engine, path.name, sha256, [], [f"{exc.reason_zh} / {exc.reason_en}"], rows_in=0)
-    rows, problems, rows_in = _rows(items, table, _departments(engine))
+    rows, problems, rows_in = _rows(items, table, _departments(engine), lambda texts: _read_dates(engine, texts))
     return _record(engine, path.name, sha256, rows, problems, rows_in=rows_in)
 
 
@@ -201,18 +200,20 @@ def _header_columns(items: ItemCatalog, header: list[str]) -> tuple[dict[str, in
     return found, problems
 
 
-def _date(text: str | None, today: dt.date) -> tuple[dt.date | None, str | None]:
-    """The date a clerk wrote (2026-11-30, 2026/11/30, 2026.11.30, 2026年11月30日), or why it is not one."""
+def _read_dates(engine: Engine, texts: list[str]) -> dict[str, dt.date | None]:
+    """The dates a file's cells write, read as a department's are (dw.parse_cn_date: 2026-11-30, 2026/11/30,
+    2026年11月30日, an Excel serial, epoch milliseconds), in one statement per file. A cell holding what
+    PostgreSQL text cannot (NUL, undecodable bytes) is left out: its row is refused for that already."""
+    texts = [t for t in texts if not _bad_text([t])]
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT t, dw.parse_cn_date(t) FROM unnest(CAST(:t AS text[])) AS u(t)"),
+                                 {"t": texts}).all())
+
+
+def _date(text: str | None, day: dt.date | None, today: dt.date) -> tuple[dt.date | None, str | None]:
+    """The date a clerk wrote, as read, or why it is not one."""
     if not text:
         return None, "日期为空 / the date is empty"
-    cleaned = unicodedata.normalize("NFKC", text).strip().split(" ")[0]
-    match = DATE.fullmatch(cleaned)
-    day = None
-    if match:
-        try:
-            day = dt.date(int(match["y"]), int(match["m"]), int(match["d"]))
-        except ValueError:
-            day = None
     if day is None:
         return None, f"日期“{text}”无法识别（应为 2026-11-30）/ date {text!r} is not a date (write 2026-11-30)"
     if day > today:
@@ -234,7 +235,8 @@ def _department(departments: dict[str, str], written: str | None) -> tuple[str |
     return (found[0], []) if len(found) == 1 else (None, found)
 
 
-def _rows(items: ItemCatalog, table, departments: dict[str, str]) -> tuple[list[dict], list[str], int]:  # noqa: ANN001
+def _rows(items: ItemCatalog, table, departments: dict[str, str],  # noqa: ANN001 - a stage Table
+          read_dates: Callable[[list[str]], dict[str, dt.date | None]]) -> tuple[list[dict], list[str], int]:
     """The file's items, the problems that refuse it (each naming its row), and the number of rows in it."""
     rows_in = sum(1 for r in table.rows if any(v not in (None, "") and str(v).strip() for v in r))
     rows_in += len(table.broken_lines)
@@ -248,6 +250,8 @@ def _rows(items: ItemCatalog, table, departments: dict[str, str]) -> tuple[list[
     if columns.keys() < {c for c in items.columns if c not in items.optional}:
         return [], problems, rows_in
     today = dt.datetime.now(CHINA).date()
+    at = columns["item_date"]
+    dates = read_dates(sorted({r[at].strip() for r in table.rows if at < len(r) and r[at] and r[at].strip()}))
     width = len(table.header)
     rows: list[dict] = []
     first_row_of: dict[str, int] = {}
@@ -270,7 +274,7 @@ def _rows(items: ItemCatalog, table, departments: dict[str, str]) -> tuple[list[
         if kind is None:
             wrong.append(f"类型“{cell('item_type') or ''}”不是已知的条目类型（{'、'.join(items.type_names.values())}）"
                          f" / type {cell('item_type') or '(empty)'!r} is not a known item type")
-        day, problem = _date(cell("item_date"), today)
+        day, problem = _date(cell("item_date"), dates.get(cell("item_date") or ""), today)
         if problem:
             wrong.append(problem)
         department, candidates = _department(departments, cell("department"))

@@ -239,15 +239,15 @@ def gap_report(engine: Engine, period: str | Period, edition: str = "2020", top:
 
 
 def _coverage(ed: Edition, leaves: list) -> Coverage:
-    counted = [r for r in leaves if r.in_total]
+    """The edition's split by who measures (from the catalog), and what of it has a value entered this month."""
+    split = ed.points_by_source()
 
-    def points(measured_by: str, entered: bool = False) -> Decimal:
-        return sum((r.points for r in counted if r.measured_by == measured_by
-                    and (not entered or r.value is not None)), Decimal(0))
+    def entered(measured_by: str) -> Decimal:
+        return sum((r.points for r in leaves if r.in_total and r.measured_by == measured_by and r.value is not None),
+                   Decimal(0))
 
-    return Coverage(total=ed.total_points, warehouse=points("warehouse"), office=points("office"),
-                    office_entered=points("office", True), national=points("national"),
-                    national_entered=points("national", True))
+    return Coverage(total=ed.total_points, warehouse=split["warehouse"], office=split["office"],
+                    office_entered=entered("office"), national=split["national"], national_entered=entered("national"))
 
 
 def _number(value: Decimal | None) -> int | float | None:
