@@ -188,7 +188,7 @@ def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int, gx: bool = T
         "    engine = get_engine(); cat = catalog()\n"
         "    started = time.perf_counter()\n"
         f"    ingest_departments(engine, cat, list(cat.departments), workers={workers},\n"
-        "                       file_drop_dir=config.drop_dir())\n"
+        "                       file_drop_dir=config.settings().drop_dir)\n"
         "    print(time.perf_counter() - started)\n"
     )
     with DepartmentSimulator(data_dir) as simulator:

@@ -166,7 +166,7 @@ def _catalog():
         return load_catalog()
     except UserError as exc:
         # Fails the whole file: the import error names the catalog file and field; no DAG is half-made.
-        raise UserError(f"{exc} (catalog directory {config.catalog_dir()})") from None
+        raise UserError(f"{exc} (catalog directory {config.settings().catalog_dir})") from None
 
 
 # A worker running one task needs only that task's DAG (the whole catalog is still read and checked).

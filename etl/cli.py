@@ -28,7 +28,7 @@ class _ScreenFormatter(logging.Formatter):
 def _setup_logging(verbose: bool) -> Path:
     from etl.personal import mask_log_handlers
 
-    log_dir = config.var_dir() / "logs"
+    log_dir = config.settings().var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "creditwh.log"
     root = logging.getLogger()
@@ -157,7 +157,6 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
                workers: int = 1):
     """Ingest departments with a progress bar and print the summary table."""
     import contextlib
-    import os
 
     from tqdm import tqdm
 
@@ -165,13 +164,14 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
     from etl.summary import outcomes_table
 
     with contextlib.ExitStack() as stack:
-        drop_dir = config.drop_dir()
+        drop_dir = config.settings().drop_dir
         if simulate_dir is not None:
             from etl.sim.departments import DepartmentSimulator
 
             simulator = stack.enter_context(DepartmentSimulator(simulate_dir))
-            os.environ.update(simulator.connection_env())
             drop_dir = simulator.file_drop_dir
+            stack.enter_context(config.using(config.settings().with_connections(simulator.connection_env())
+                                             .model_copy(update={"drop_dir": drop_dir})))
         if only_file is not None:
             [department] = departments
             outcomes = ingest_dropped_file(engine, cat, department, only_file, drop_dir)
@@ -184,13 +184,14 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
         if outcome.status in PROBLEM_STATUSES:
             where = f"batch {outcome.batch_id}" if outcome.batch_id is not None else outcome.source_name
             click.echo(f"  {outcome.status}: {outcome.department}/{outcome.feed} {where}: {outcome.reason}")
-    if config.gx_enabled() and any(o.status == "loaded" for o in outcomes):
+    if config.settings().gx and any(o.status == "loaded" for o in outcomes):
         from etl.validate.gx_run import build_data_docs_index
 
-        click.echo(f"Great Expectations Data Docs: {build_data_docs_index(config.data_docs_dir())}")
+        click.echo(f"Great Expectations Data Docs: {build_data_docs_index(config.settings().data_docs_dir)}")
     feedback = [o.feedback for o in outcomes if o.feedback]
     if feedback:
-        click.echo(f"feedback workbooks for departments: {len(feedback)} under {config.var_dir() / 'feedback'}")
+        where = config.settings().var_dir / "feedback"
+        click.echo(f"feedback workbooks for departments: {len(feedback)} under {where}")
     return outcomes
 
 
@@ -333,5 +334,5 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback on screen
         log.debug("unexpected failure", exc_info=True)  # to the log file; the screen gets the line below
         _error(f"意外错误 / unexpected {type(exc).__name__}: {exc} "
-               f"(details in {config.var_dir() / 'logs' / 'creditwh.log'})")
+               f"(details in {config.settings().var_dir / 'logs' / 'creditwh.log'})")
         sys.exit(1)

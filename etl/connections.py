@@ -9,10 +9,10 @@ Airflow; inside a task Airflow exports the same variables or the DAG passes the 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from etl import config
 from etl.errors import UserError
 
 
@@ -40,7 +40,7 @@ def _env_name(conn_id: str) -> str:
 
 def get_connection(conn_id: str) -> Connection:
     """The connection for an id, or a clear error saying which variable to set."""
-    raw = os.environ.get(_env_name(conn_id))
+    raw = config.settings().connections.get(conn_id.lower())
     if not raw:
         raise UserError(f"连接 {conn_id!r} 未配置，请设置 {_env_name(conn_id)}（Airflow 连接 URI 或 JSON）"
                         f"或在 Airflow 中添加 / "

@@ -211,7 +211,7 @@ def _admin_url() -> str:
     """The maintenance database of WAREHOUSE_URL's server, or of the embedded server (started if needed)."""
     from etl.warehouse import embedded_server, normalise_url
 
-    external = config.warehouse_url_from_env()
+    external = config.settings().warehouse_url
     if external:
         return make_url(normalise_url(external)).set(database="postgres").render_as_string(hide_password=False)
     server = embedded_server()

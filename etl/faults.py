@@ -8,11 +8,13 @@ import os
 import signal
 from collections import Counter
 
+from etl import config
+
 _reached: Counter[str] = Counter()
 
 
 def crash_point(name: str) -> None:
-    setting = os.environ.get("CREDITWH_CRASH_AT")
+    setting = config.settings().crash_at
     if not setting:
         return
     point, _, nth = setting.partition(":")

@@ -86,7 +86,8 @@ def _workbook(path: Path) -> Iterator[xlsxwriter.Workbook]:
 
 def feedback_path(department_code: str, feed_code: str, batch_id: int) -> Path:
     day = dt.datetime.now(dt.UTC).date().isoformat()
-    return config.var_dir() / "feedback" / department_code / day / f"{feed_code}__batch{batch_id}__问题数据.xlsx"
+    folder = config.settings().var_dir / "feedback" / department_code / day
+    return folder / f"{feed_code}__batch{batch_id}__问题数据.xlsx"
 
 
 def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | None:
@@ -162,7 +163,7 @@ def write_platform_rejections(engine: Engine) -> list[Path]:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     written = []
     for department, rows in by_department.items():
-        path = config.var_dir() / "feedback" / department / f"平台退回__{stamp}.xlsx"
+        path = config.settings().var_dir / "feedback" / department / f"平台退回__{stamp}.xlsx"
         with _workbook(path) as workbook:
             sheet = _Sheet(workbook, "平台退回", (12, 10, 30, 12, 38, 18, 60, 8))
             sheet.text(1, 1, f"上级平台拒收的双公示数据（{len(rows)} 条），请核实更正后重新报送", TITLE)

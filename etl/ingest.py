@@ -25,7 +25,7 @@ import multiprocessing.connection
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -83,7 +83,7 @@ class Extraction:
 
 def connector_for(feed: Feed) -> Connector:
     if feed.transport == "file":
-        return FileConnector(settle_seconds=config.file_settle_seconds())
+        return FileConnector(settle_seconds=config.settings().file_settle_seconds)
     if feed.transport == "api":
         from etl.extract.api import ApiConnector
 
@@ -176,7 +176,7 @@ def validate_step(engine: Engine, catalog: Catalog, batch: Batch, *, run_gx: boo
         if validation.held:
             return outcome_of(batch_state(engine, batch.batch_id))
         state = batch_state(engine, batch.batch_id)
-    if run_gx and config.gx_enabled() and state.gx_success is None:
+    if run_gx and config.settings().gx and state.gx_success is None:
         check_with_great_expectations(engine, batch)
         state = batch_state(engine, batch.batch_id)
     return outcome_of(state)
@@ -215,12 +215,12 @@ def render_data_docs() -> None:
     its page templates once per build. A page that cannot be rendered is logged and left for the next
     call or the nightly docs build; the data is unaffected.
     """
-    if not config.gx_enabled():
+    if not config.settings().gx:
         return
     from etl.validate.gx_run import render_pending_pages
 
     try:
-        render_pending_pages(config.data_docs_dir())
+        render_pending_pages(config.settings().data_docs_dir)
     except Exception:  # noqa: BLE001 - reporting must not fail a load that committed
         log.warning("Great Expectations Data Docs pages could not be rendered now; the next build retries",
                     exc_info=True)
@@ -290,7 +290,7 @@ def extract_and_land(engine: Engine, department: Department, feed: Feed, *, file
 def _extract_and_land(engine: Engine, department: Department, feed: Feed, file_drop_dir: Path | None,
                       only_file: str | None) -> Extraction:
     extraction = Extraction()
-    work_root = config.var_dir() / "work"
+    work_root = config.settings().var_dir / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{department.code}-{feed.code}-") as work:
         work_dir = Path(work)
@@ -385,19 +385,6 @@ def take_through(engine: Engine, catalog: Catalog, extraction: Extraction) -> li
     return [with_feedback(engine, catalog, outcome) for outcome in outcomes]
 
 
-def prepare_feed(engine: Engine, catalog: Catalog, department: Department, feed: Feed, *,
-                 file_drop_dir: Path | None = None, keep_going: Callable[[], bool]) -> Extraction:
-    """Extract and land a feed's new sources, then stage and check its batches by the rules while
-    `keep_going()` says so: the part of the work that needs no GX. `take_through` finishes the rest."""
-    with feed_lock(engine, department.code, feed.code):
-        extraction = extract_and_land(engine, department, feed, file_drop_dir=file_drop_dir)
-        for batch in extraction.batches:
-            if not keep_going():
-                break
-            validate_step(engine, catalog, batch, run_gx=False)
-    return extraction
-
-
 def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> BatchOutcome:
     """Rejections go back to the department as a workbook, written once per batch."""
     if outcome.batch_id is None or not (outcome.rows_quarantined or outcome.status in ("held", "failed")):
@@ -424,7 +411,7 @@ def ingest_dropped_file(engine: Engine, catalog: Catalog, department: Department
     """One file named by the operator: it must be an entry of the department's drop folder that a feed takes
     now; anything else is a UserError saying why (after recording a refusal, as a scan would)."""
     name = locate_dropped_file(file_drop_dir, department, path)
-    scan = DropFolder(file_drop_dir, department, config.file_settle_seconds()).scan()
+    scan = DropFolder(file_drop_dir, department, config.settings().file_settle_seconds).scan()
     record_drop_notices(engine, department, scan.notices, scan.notices)
     feed = next((f for f in department.feeds if f.transport == "file"
                  and any(ready == name for ready, _ in scan.ready.get(f.code, []))), None)
@@ -469,96 +456,21 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
     return outcome
 
 
-def _in_caller_environment(environment: dict[str, str], function, *args):
-    """Run `function` in a pool worker with the caller's environment: the fork server keeps the one it
-    started with, and settings (var dir, connections, GX) come from the environment."""
-    os.environ.clear()
-    os.environ.update(environment)
-    return function(*args)
+# A worker's warehouse URL, and its engine, made at its first task and kept for the others (a new engine per
+# feed meant a new connection, a server version check and the driver's type lookups for each of ~60 feeds).
+_worker_url: str | None = None
+_worker_settings: contextlib.AbstractContextManager | None = None
+_worker_engines: list[Engine] = []
 
 
-# A worker's engine, made at its first task and kept for the others (a new engine per feed meant a new
-# connection, a server version check and the driver's type lookups for each of ~60 feeds).
-_worker_engines: dict[str, Engine] = {}
-
-
-def _worker_engine(url: str) -> Engine:
-    from etl.warehouse import get_engine
-
-    engine = _worker_engines.get(url)
-    if engine is None:
-        engine = _worker_engines[url] = get_engine(url)
-    return engine
-
-
-def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
-                           file_drop_dir: Path | None) -> list[BatchOutcome]:
-    from etl.catalog import catalog
-
-    return ingest_feed(_worker_engine(url), catalog(), department, feed, file_drop_dir=file_drop_dir)
-
-
-def _take_through_in_worker(url: str, extraction: Extraction) -> list[BatchOutcome]:
-    from etl.catalog import catalog
-
-    return take_through(_worker_engine(url), catalog(), extraction)
-
-
-class _Preparer(threading.Thread):
-    """While the workers start: extract feeds, last first, and stage and check their batches by the rules
-    (no GX needed), for the workers to finish (`take_through`) after the feeds taken whole from the start.
-
-    A feed with an earlier run's batches is left alone: it finishes them before extracting, a worker's job.
-    `stop()` ends the claiming of feeds and returns the feeds claimed; the one in hand is extracted and
-    checked no further than the batch in hand.
-    """
-
-    def __init__(self, engine: Engine, catalog: Catalog, feeds: list[tuple[Department, Feed]],
-                 file_drop_dir: Path | None) -> None:
-        super().__init__(name="prepare-feeds", daemon=True)
-        self.engine, self.catalog, self.feeds, self.file_drop_dir = engine, catalog, feeds, file_drop_dir
-        self._lock = threading.Lock()
-        self._stopped = False
-        self._claimed: set[tuple[str, str]] = set()
-        self._prepared: list[tuple[Department, Feed, Extraction]] = []
-        self._error: BaseException | None = None
-
-    def _claim(self, department: Department, feed: Feed) -> bool:
-        with self._lock:
-            if self._stopped:
-                return False
-            self._claimed.add((department.code, feed.code))
-            return True
-
-    def run(self) -> None:
-        try:
-            for department, feed in reversed(self.feeds):
-                if unfinished_batches(self.engine, department, feed):
-                    continue
-                if not self._claim(department, feed):
-                    return
-                extraction = prepare_feed(self.engine, self.catalog, department, feed, file_drop_dir=self.file_drop_dir,
-                                          keep_going=lambda: not self._stopped)
-                self._prepared.append((department, feed, extraction))
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by results()
-            self._error = exc
-
-    def stop(self) -> set[tuple[str, str]]:
-        with self._lock:
-            self._stopped = True
-            return set(self._claimed)
-
-    def results(self) -> list[tuple[Department, Feed, Extraction]]:
-        """The prepared feeds, in the order of the list; raises what stopped the preparing."""
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._prepared[::-1]
-
-
-def _exit_with_coordinator(coordinator_alive) -> None:
-    """Pool worker start-up: exit as soon as the process that started the pool is gone (killed, say)
-    rather than wait for tasks forever, holding the fork server and the caller's output pipes open."""
+def _start_worker(settings: config.Settings, url: str, coordinator_alive) -> None:
+    """Pool worker start-up: run with the caller's settings (given, not read again from the environment), on
+    one engine; exit as soon as the process that started the pool is gone (killed, say) rather than wait for
+    tasks forever, holding the caller's output pipes open."""
+    global _worker_url, _worker_settings
+    _worker_settings = config.using(settings)  # kept: entered for the worker's whole life
+    _worker_settings.__enter__()
+    _worker_url = url
 
     def watch() -> None:
         multiprocessing.connection.wait([coordinator_alive])  # readable only at EOF: the writer's end closed
@@ -567,19 +479,26 @@ def _exit_with_coordinator(coordinator_alive) -> None:
     threading.Thread(target=watch, name="watch-coordinator", daemon=True).start()
 
 
+def _ingest_feed_in_worker(department: Department, feed: Feed, file_drop_dir: Path | None) -> list[BatchOutcome]:
+    from etl.catalog import catalog
+    from etl.warehouse import get_engine
+
+    if not _worker_engines:
+        _worker_engines.append(get_engine(_worker_url))
+    return ingest_feed(_worker_engines[0], catalog(), department, feed, file_drop_dir=file_drop_dir)
+
+
 @contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """Processes for feeds at once. Forked from a fork server, not from the caller (a forked copy of a
-    pooled database connection must never be shared with the parent); the server imports the pipeline,
-    and GX, once (`etl.worker_preload`), so workers start with them (GX takes seconds to import in each
-    fresh process)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["etl.worker_preload"])
+def worker_pool(workers: int, url: str) -> Iterator[ProcessPoolExecutor]:
+    """Processes for feeds at once, started fresh (spawned: a forked copy of a pooled database connection
+    must never be shared with the parent), each with this process's settings and its own engine on `url`.
+    A worker imports the pipeline, and GX at its first batch, once for all the feeds it takes."""
+    context = multiprocessing.get_context("spawn")
     # Only this process holds the writing end: when it dies, the workers' ends report EOF.
     coordinator_alive, alive = context.Pipe(duplex=False)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_exit_with_coordinator,
-                                 initargs=(coordinator_alive,)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(config.settings(), url, coordinator_alive)) as pool:
             yield pool
     finally:
         alive.close()
@@ -588,9 +507,10 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Department], *, workers: int = 1,
                        file_drop_dir: Path | None = None, on_done=None) -> list[BatchOutcome]:
-    """Several departments' feeds at once in worker processes (as Airflow runs them); loads still commit one
-    at a time where they touch the shared subject dimension. The Data Docs pages of all of them are rendered
-    once at the end, in one build (GX compiles its page templates per build: ~0.25 s each)."""
+    """Several departments' feeds at once in worker processes (as Airflow runs them), one task per feed (a
+    department's feeds are independent, and small tasks keep every worker busy to the end); loads still
+    commit one at a time where they touch the shared subject dimension. The Data Docs pages of all of them
+    are rendered once at the end, in one build (GX compiles its page templates per build)."""
     if workers <= 1:
         outcomes: list[BatchOutcome] = []
         for department in departments:
@@ -602,50 +522,17 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
         return outcomes
     from concurrent.futures import as_completed
 
-    url = engine.url.render_as_string(hide_password=False)
-    # One task per feed, not per department: a department's feeds are independent, and smaller tasks
-    # keep both workers busy to the end instead of one finishing a large department alone.
-    environment = dict(os.environ)
-    by_future = {}
     outcomes_by_feed: dict[tuple[str, str], list[BatchOutcome]] = {}
     feeds_left = {d.code: len(d.feeds) for d in departments}
-    with worker_pool(workers) as pool:
-        # Starting the first worker waits for the fork server to import the pipeline and GX: seconds, half
-        # of a nightly increment's time. A thread starts it (submitting blocks until the worker runs, and
-        # holds the pool's lock), while another prepares feeds from the end of the list (`_Preparer`).
-        warm_up = threading.Thread(target=pool.submit, args=(os.getpid,), name="start-workers", daemon=True)
-        feeds = [(department, feed) for department in departments for feed in department.feeds]
-        preparer = _Preparer(engine, catalog, feeds, file_drop_dir)
-        warm_up.start()
-        preparer.start()
-        warm_up.join()
-        claimed = preparer.stop()
-        for department, feed in feeds:
-            if (department.code, feed.code) not in claimed:
-                future = pool.submit(_in_caller_environment, environment, _ingest_feed_in_worker, url, department,
-                                     feed, file_drop_dir)
-                by_future[future] = (department, feed)
-        prepared = preparer.results()
-        log.info("%d of %d feeds extracted and checked by the rules while the workers started", len(prepared),
-                 len(feeds))
-        for department, feed, extraction in prepared:
-            future = pool.submit(_in_caller_environment, environment, _take_through_in_worker, url, extraction)
-            by_future[future] = (department, feed)
-        in_flight = len(by_future)
-        early_docs = None
+    with worker_pool(workers, engine.url.render_as_string(hide_password=False)) as pool:
+        by_future = {pool.submit(_ingest_feed_in_worker, department, feed, file_drop_dir): (department, feed)
+                     for department in departments for feed in department.feeds}
         for future in as_completed(by_future):
             department, feed = by_future[future]
             outcomes_by_feed[department.code, feed.code] = future.result()
             feeds_left[department.code] -= 1
             if on_done and not feeds_left[department.code]:
                 on_done(department)
-            in_flight -= 1
-            if early_docs is None and 0 < in_flight < workers:
-                # A worker is free for good: it renders the pages stored so far while the last feeds finish
-                # (a build costs ~75 ms and ~4 ms a page; all of a nightly run's pages took ~0.4 s at the end).
-                early_docs = pool.submit(_in_caller_environment, environment, render_data_docs)
-        if early_docs is not None:
-            early_docs.result()
-        # The pages of the feeds that finished after that, in a worker, which has GX imported already.
-        pool.submit(_in_caller_environment, environment, render_data_docs).result()
+        # The pages in a worker, which has GX imported already.
+        pool.submit(render_data_docs).result()
     return [o for d in departments for f in d.feeds for o in outcomes_by_feed[d.code, f.code]]

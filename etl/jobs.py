@@ -118,7 +118,7 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
     engine, cat = _warehouse()
     department, feed = _feed(cat, department_code, feed_code)
     finished = [with_feedback(engine, cat, o) for o in finish_unfinished(engine, cat, department, feed)]
-    extraction = extract_and_land(engine, department, feed, file_drop_dir=config.drop_dir())
+    extraction = extract_and_land(engine, department, feed, file_drop_dir=config.settings().drop_dir)
     return {
         "department": department.code, "feed": feed.code, "record_type": feed.record_type,
         "transport": feed.transport,
@@ -172,7 +172,7 @@ def build_data_docs() -> dict:
     from etl.validate.gx_run import build_data_docs_index
 
     started = time.monotonic()
-    index = build_data_docs_index(config.data_docs_dir())
+    index = build_data_docs_index(config.settings().data_docs_dir)
     return {"index": str(index), "elapsed_ms": int((time.monotonic() - started) * 1000)}
 
 

@@ -97,7 +97,7 @@ def _hash_and_copy(source: ExtractedSource, target: Path) -> tuple[str, int]:
 
 
 def landing_root() -> Path:
-    return config.var_dir() / "landing"
+    return config.settings().var_dir / "landing"
 
 
 def _landing_day() -> str:

@@ -33,7 +33,7 @@ RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSO
 
 
 def _airflow_env(base: dict[str, str]) -> dict[str, str]:
-    home = config.var_dir() / "airflow"
+    home = config.settings().var_dir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     return {**base, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -51,7 +51,7 @@ def _airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.
 def _run_dags(env: dict[str, str], dag_ids: list[str]) -> list[dict]:
     result = subprocess.run([sys.executable, str(DAG_RUNNER), *dag_ids], env=env, cwd=config.PROJECT_ROOT,
                             capture_output=True, text=True, timeout=3600)
-    log_file = config.var_dir() / "logs" / "make-run-airflow.log"
+    log_file = config.settings().var_dir / "logs" / "make-run-airflow.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.write_text(result.stdout + "\n" + result.stderr, encoding="utf-8")
     lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
@@ -101,7 +101,7 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
     echo(f"   migrations applied now: {len(counts.migrations_applied)}; reference data: {counts.departments} "
          f"departments, {counts.record_types} record types, {counts.dates} calendar days, {counts.measures} measures")
 
-    data_dir = config.var_dir() / "data"
+    data_dir = config.settings().var_dir / "data"
     if data_dir.exists():
         shutil.rmtree(data_dir)
     echo(f"== department data ({records} records, seed {seed}, as of {as_of}) -> {data_dir}")
@@ -110,12 +110,12 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
     setup_seconds = time.monotonic() - started
     with ExitStack() as stack:
         departments = stack.enter_context(DepartmentSimulator(data_dir))
-        sim_dir = config.var_dir() / "sim"
+        sim_dir = config.settings().var_dir / "sim"
         sim_dir.mkdir(parents=True, exist_ok=True)
         platforms = [stack.enter_context(PlatformSimulator(flavor, sim_dir / f"platform-{flavor}.sqlite"))
                      for flavor in ("provincial", "national")]
         env = {**os.environ, **departments.connection_env(), "WAREHOUSE_URL": url,
-               "CREDITWH_DROP_DIR": str(departments.file_drop_dir), "CREDITWH_VAR_DIR": str(config.var_dir())}
+               "CREDITWH_DROP_DIR": str(departments.file_drop_dir), "CREDITWH_VAR_DIR": str(config.settings().var_dir)}
         for platform in platforms:
             env.update(platform.connection_env())
         env = _airflow_env(env)
@@ -155,8 +155,8 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
          + ("holds for every batch" if not broken else f"BROKEN for batches {broken}"))
     echo(f"== done in {time.monotonic() - started:.0f} s (set-up and data {setup_seconds:.0f} s, Airflow "
          f"{airflow_seconds:.0f} s). Next:\n"
-         f"   feedback workbooks for departments: {config.var_dir() / 'feedback'}\n"
-         f"   Great Expectations Data Docs:       {config.data_docs_dir() / 'index.html'}\n"
+         f"   feedback workbooks for departments: {config.settings().var_dir / 'feedback'}\n"
+         f"   Great Expectations Data Docs:       {config.settings().data_docs_dir / 'index.html'}\n"
          f"   the gap report:                     .venv/bin/creditwh indicators --period {tree.period}\n"
          f"   the Airflow UI with these runs:     make airflow\n"
          f"   per department, held batches:       .venv/bin/creditwh status")

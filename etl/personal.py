@@ -101,7 +101,7 @@ class Rules(_Strict):
 def load_rules(directory: Path | None = None) -> Rules:
     from etl.catalog import _read_yaml
 
-    path = (directory or config.catalog_dir()) / "personal_data.yml"
+    path = (directory or config.settings().catalog_dir) / "personal_data.yml"
     try:
         return Rules.model_validate(_read_yaml(path))
     except ValidationError as exc:

@@ -173,7 +173,7 @@ def _port_is_free(port: int) -> bool:
 
 
 def embedded_server() -> EmbeddedServer:
-    return EmbeddedServer(pgdata=config.var_dir() / "pgdata", port=config.embedded_port())
+    return EmbeddedServer(pgdata=config.settings().var_dir / "pgdata", port=config.settings().embedded_port)
 
 
 def normalise_url(url: str) -> str:
@@ -194,7 +194,7 @@ def redact(url: str) -> str:
 
 def warehouse_url() -> str:
     """`WAREHOUSE_URL` if set, else the embedded server's URL (starting it when needed)."""
-    external = config.warehouse_url_from_env()
+    external = config.settings().warehouse_url
     if external:
         return normalise_url(external)
     server = embedded_server()

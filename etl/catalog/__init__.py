@@ -524,7 +524,7 @@ def _describe(error: ValidationError, names: dict[str, str]) -> str:
 
 def load_catalog(directory: Path | None = None) -> Catalog:
     """Read and validate the catalog; raises UserError naming the file and field on a mistake."""
-    directory = directory or config.catalog_dir()
+    directory = directory or config.settings().catalog_dir
     departments = _read_yaml(directory / "departments.yml")
     record_types = _read_yaml(directory / "record_types.yml")
     rules = _read_yaml(directory / "rules.yml")

@@ -135,7 +135,7 @@ def _describe(error: ValidationError) -> str:
 
 def load_measures(directory: Path | None = None) -> MeasureList:
     """Read and validate measures.yml; raises UserError naming the file and field on a mistake."""
-    document = _read_yaml((directory or config.catalog_dir()) / FILE_NAME)
+    document = _read_yaml((directory or config.settings().catalog_dir) / FILE_NAME)
     try:
         return MeasureList.model_validate(document)
     except ValidationError as exc:

@@ -300,7 +300,7 @@ def load_edition(path: Path) -> Edition:
 
 def editions_dir() -> Path:
     """Edition files live in the catalog folder in use (CREDITWH_CATALOG_DIR or the project's own)."""
-    return config.catalog_dir() / "indicators"
+    return config.settings().catalog_dir / "indicators"
 
 
 def editions(directory: Path | None = None) -> list[str]:

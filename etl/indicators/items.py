@@ -64,7 +64,7 @@ def _key(text: str) -> str:
 
 @functools.cache
 def item_catalog(path: Path | None = None) -> ItemCatalog:
-    path = path or config.catalog_dir() / "indicator_items.yml"
+    path = path or config.settings().catalog_dir / "indicator_items.yml"
     raw = parse_yaml(path.read_text(encoding="utf-8"))
     columns = {c["code"]: tuple(_key(s) for s in (c["code"], c["name_zh"], *c.get("aliases", ())))
                for c in raw["columns"]}
@@ -116,8 +116,8 @@ def take_office_items(engine: Engine, drop_dir: Path | None = None,
                       settle_seconds: float | None = None) -> list[ItemFileOutcome]:
     """Read every complete file in the office's folder that has not been read before; one outcome per entry."""
     items = item_catalog()
-    drop_dir = Path(drop_dir or config.drop_dir())
-    settle = config.file_settle_seconds() if settle_seconds is None else settle_seconds
+    drop_dir = Path(drop_dir or config.settings().drop_dir)
+    settle = config.settings().file_settle_seconds if settle_seconds is None else settle_seconds
     folder = _office_folder(drop_dir, settle, items)
     scan = folder.scan()
     outcomes = [ItemFileOutcome(n.name, "waiting" if n.kind == "waiting" else "refused",

@@ -134,7 +134,7 @@ class PublicityPolicy(_Strict):
 
 def load_policy(directory: Path | None = None) -> PublicityPolicy:
     """Read and validate the policy file; a mistake is reported with the file and field, as for the catalog."""
-    document = _read_yaml((directory or config.catalog_dir()) / POLICY_FILE)
+    document = _read_yaml((directory or config.settings().catalog_dir) / POLICY_FILE)
     try:
         return PublicityPolicy.model_validate(document)
     except ValidationError as exc:

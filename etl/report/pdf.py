@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from etl import config
 from etl.errors import UserError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -20,7 +21,7 @@ TIMEOUT_SECONDS = 120
 
 def find_chromium() -> str | None:
     """The Chromium binary to use, or None when none is installed."""
-    configured = os.environ.get("CREDITWH_CHROMIUM")
+    configured = config.settings().chromium
     if configured:
         return shutil.which(configured) or (configured if Path(configured).is_file() else None)
     return next((path for name in CANDIDATES if (path := shutil.which(name))), None)

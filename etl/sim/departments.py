@@ -301,7 +301,7 @@ class DepartmentSimulator:
     """The API feeds of the generated departments on a loopback HTTP server, plus their connection entries.
 
     >>> with DepartmentSimulator(data_dir, token="t") as sim:
-    ...     os.environ.update(sim.connection_env("tax"))
+    ...     settings = config.settings().with_connections(sim.connection_env("tax"))
     """
 
     def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0, token: str = "sim-token",

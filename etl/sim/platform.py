@@ -1148,7 +1148,7 @@ def platform_command(flavor: str, host: str, port: int | None, store_path: Path 
                             reject_rate=reject_rate, reset_rate=reset_rate, html_rate=html_rate, seed=seed)
     app_key = os.environ.get("CREDITWH_PLATFORM_APP_KEY") or DEFAULT_APP_KEY
     secret = os.environ.get("CREDITWH_PLATFORM_SECRET") or LOCAL_DEFAULT_SECRET
-    store_path = store_path or config.var_dir() / "sim" / f"platform-{flavor}.sqlite"
+    store_path = store_path or config.settings().var_dir / "sim" / f"platform-{flavor}.sqlite"
     port = DEFAULT_PORTS[flavor] if port is None else port
     simulator = PlatformSimulator(flavor, store_path, app_key=app_key, secret=secret, port=port, faults=faults,
                                   host=host)

@@ -244,7 +244,7 @@ def check_with_great_expectations(engine: Engine, batch: Batch) -> str | None:
     started = time.monotonic()
     # The page is rendered with the feed's other pages afterwards (`etl.ingest.render_data_docs`).
     outcome = run_suite(engine.url.render_as_string(hide_password=False), batch.record_type_code, batch.batch_id,
-                        config.data_docs_dir(), render_page=False)
+                        config.settings().data_docs_dir, render_page=False)
     with engine.begin() as conn:
         quarantined = {(r.field, r.rule): r.n for r in conn.execute(sa.text("""
             SELECT field, rule, count(*) AS n FROM audit.quarantine

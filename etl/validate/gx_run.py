@@ -27,84 +27,22 @@ rewritten each time.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.machinery
-import importlib.util
 import logging
 import os
-import sys
 import threading
 import time
-import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from etl import config
 from etl.catalog import RecordType, catalog
 from etl.errors import UserError
 from etl.stage.tables import clean_table
 from etl.validate.gx_suites import GENERATOR_COMMAND, build_suite, load_suite, read_suite_document, suite_path
 
-os.environ["GX_ANALYTICS_ENABLED"] = "False"
 # add_sql is deliberate (add_postgres rejects socket URLs); GX warns about it once per process.
 warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
-
-
-class _DeferredModule(types.ModuleType):
-    """Stands in for a module in `sys.modules` until one of its attributes is used, then imports it.
-
-    Not `importlib.util.LazyLoader`: its module loads on any attribute read, and `import name` reads
-    `__spec__` of a module already in `sys.modules` (Python 3.11), so a lazy top-level module loaded at
-    the first import statement naming it. Only attributes the stand-in lacks reach `__getattr__`.
-    Threads that use it at once get the one real module: the first takes the stand-in out of
-    `sys.modules`, and `importlib.import_module` makes the others wait until that import is complete.
-    Limitation: a submodule imported by name while the stand-in is in place (`import altair.vegalite`)
-    is executed twice, once by the package's import and once by the import statement; GX does not do it.
-    """
-
-    def __init__(self, spec: importlib.machinery.ModuleSpec) -> None:
-        super().__init__(spec.name)
-        self.__spec__ = spec
-
-    def __getattr__(self, attribute: str) -> Any:
-        with _deferred_lock:
-            if sys.modules.get(self.__name__) is self:
-                del sys.modules[self.__name__]
-        return getattr(importlib.import_module(self.__name__), attribute)
-
-
-_deferred_lock = threading.Lock()
-
-
-# What GX imports at start-up only for expectations the suites never use: scipy.stats for three
-# distribution expectations (KL divergence, two KS tests), altair for the KL divergence's charts. Together
-# 1.3-1.5 s of GX's ~3.6 s import on a 2-core machine, paid by every process that validates and by the
-# worker pool's fork server while a nightly increment waits for it.
-DEFERRED_IMPORTS = ("scipy.stats", "altair")
-
-
-def _defer_imports() -> None:
-    """Put stand-ins for DEFERRED_IMPORTS in `sys.modules` before GX is imported: each is imported at the
-    first use of one of its attributes, so those expectations still work where someone uses them."""
-    for name in DEFERRED_IMPORTS:
-        if name in sys.modules:
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except ModuleNotFoundError:
-            continue
-        if spec is None:
-            continue
-        sys.modules[name] = stand_in = _DeferredModule(spec)
-        parent, _, child = name.rpartition(".")
-        if parent:
-            # `from scipy import stats` looks for the attribute first (scipy would import the real module).
-            setattr(sys.modules[parent], child, stand_in)
-
-
-_defer_imports()
 
 log = logging.getLogger(__name__)
 
@@ -274,11 +212,6 @@ def render_pending_pages(data_docs_dir: Path) -> list[Path]:
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=list(pending.values()),
                                     build_index=False)
     return sorted(pending)
-
-
-def default_data_docs_dir() -> Path:
-    """Where the pipeline keeps its Data Docs site: var/gx/data_docs."""
-    return config.var_dir() / "gx" / "data_docs"
 
 
 def build_data_docs_index(data_docs_dir: Path) -> Path:

@@ -13,7 +13,6 @@ The suites are committed as `expectations/<record_type>.json` (regenerate them w
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,6 @@ from etl import config
 from etl.catalog import RecordType, catalog
 from etl.quarantine import messages
 from etl.validate.rules import RowRule, clean_columns, row_rules
-
-os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 EXPECTATIONS_DIR = config.PROJECT_ROOT / "expectations"
 GENERATOR_COMMAND = "creditwh expectations build"

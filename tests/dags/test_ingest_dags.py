@@ -53,7 +53,7 @@ def test_ingest_dags_load_exactly_what_the_cli_would(warehouse, generated, airfl
         env = {**airflow_home, **simulator.connection_env(),
                "WAREHOUSE_URL": warehouse.url.render_as_string(hide_password=False),
                "CREDITWH_DROP_DIR": str(simulator.file_drop_dir),
-               "CREDITWH_VAR_DIR": str(config.var_dir())}
+               "CREDITWH_VAR_DIR": str(config.settings().var_dir)}
         # Both departments, then tax again: files are known by their bytes, API and SQL feeds have nothing
         # past their watermarks.
         *first, again = run_dags(env, *[f"ingest_{d}" for d in DEPARTMENTS], f"ingest_{DEPARTMENTS[-1]}")

@@ -128,7 +128,7 @@ def test_every_step_survives_retries_and_lost_staging_and_matches_the_cli(databa
         assert again["batch_ids"] == [] and again["finished"] == []
 
     cli = databases()
-    ingest_department(cli, catalog(), department, file_drop_dir=config.drop_dir())
+    ingest_department(cli, catalog(), department, file_drop_dir=config.settings().drop_dir)
     assert snapshot(tasks) == snapshot(cli)
     assert any(row[6] for row in snapshot(tasks)["batches"]), "the data set should have quarantined rows"
 

@@ -161,7 +161,7 @@ def test_a_held_batch_is_released_with_the_mapping_added_since(empty_database, t
 
     # The engineer declares the bookkeeping columns (as `catalog suggest` proposed) and releases the batch.
     directory = tmp_path / "catalog"
-    shutil.copytree(config.catalog_dir(), directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(config.settings().catalog_dir, directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     text = (directory / "departments.yml").read_text(encoding="utf-8")
     assert text.count("        extra_columns: [序号]\n") == 1
     pasted = text.replace("        extra_columns: [序号]\n", "        extra_columns: [序号]\n"

@@ -29,7 +29,7 @@ def failing(code: str) -> str:
 
 def catalog_with(tmp_path, codes: list[dict]):
     directory = tmp_path / "catalog"
-    shutil.copytree(config.catalog_dir(), directory)
+    shutil.copytree(config.settings().catalog_dir, directory)
     (directory / "uscc_allow_list.yml").write_text(yaml.safe_dump({"codes": codes}, allow_unicode=True),
                                                    encoding="utf-8")
     return load_catalog(directory)

@@ -100,7 +100,7 @@ def test_warehouse_url_env_points_the_same_code_at_a_server(monkeypatch, pg15_ad
     assert engine.url.drivername == "postgresql+psycopg2"
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SHOW server_version_num")).startswith("15")
-    assert not (config.var_dir() / "pgdata").exists(), "an external warehouse must not start the embedded one"
+    assert not (config.settings().var_dir / "pgdata").exists(), "an external warehouse must not start the embedded one"
 
 
 def test_url_helpers():

@@ -1,4 +1,4 @@
-"""`ingest --all --workers N` forks its workers from a fork server, which keeps the environment it started with."""
+"""`ingest --all --workers N` runs feeds in worker processes, which run with the caller's settings object."""
 
 import os
 import signal
@@ -6,35 +6,37 @@ import subprocess
 import sys
 import time
 
-from etl.ingest import _in_caller_environment, worker_pool
-
-MARK = "CREDITWH_TEST_WORKER_MARK"
-
-
-def test_workers_take_the_callers_environment_not_the_fork_servers(monkeypatch):
-    monkeypatch.setenv("CREDITWH_GX", "off")  # nothing heavy to preload
-    monkeypatch.setenv(MARK, "when the server started")
-    with worker_pool(1) as pool:
-        pool.submit(os.getpid).result()  # the fork server is running now
-    monkeypatch.setenv(MARK, "now")
-    with worker_pool(1) as pool:
-        # A plain task sees the server's environment: the hazard is real...
-        assert pool.submit(os.getenv, MARK).result() != "now"
-        # ...and the pipeline's tasks run with the caller's.
-        assert pool.submit(_in_caller_environment, dict(os.environ), os.getenv, MARK).result() == "now"
-        monkeypatch.delenv(MARK)
-        assert pool.submit(_in_caller_environment, dict(os.environ), os.getenv, MARK).result() is None
+from etl import config
+from etl.ingest import worker_pool
 
 
-def test_workers_and_their_fork_server_exit_when_the_coordinator_is_killed(tmp_path):
+def _settings_in_worker() -> tuple[float, dict[str, str]]:
+    chosen = config.settings()
+    return chosen.file_settle_seconds, dict(chosen.connections)
+
+
+def test_workers_run_with_the_callers_settings_not_the_environments(monkeypatch):
+    monkeypatch.setenv("CREDITWH_GX", "off")
+    monkeypatch.setenv("CREDITWH_FILE_SETTLE_SECONDS", "7")
+    # A command that adds connections of its own (ingest --simulate) puts new settings in use; the
+    # environment, which the workers also see, is never written.
+    chosen = config.settings().with_connections({"AIRFLOW_CONN_DEPT_API_X": "http://h:1"})
+    with config.using(chosen), worker_pool(1, "postgresql://unused@127.0.0.1/none") as pool:
+        assert pool.submit(_settings_in_worker).result() == (7.0, {**chosen.connections})
+        assert pool.submit(os.getenv, "AIRFLOW_CONN_DEPT_API_X").result() is None
+    assert "AIRFLOW_CONN_DEPT_API_X" not in os.environ
+    assert config.settings() != chosen
+
+
+def test_workers_exit_when_the_coordinator_is_killed(tmp_path):
     # Killed (by an operator, the OOM killer), the command must not leave workers waiting for tasks forever:
     # they would keep the caller's output pipes open, and a scheduler reading them would wait with them.
     script = (
         "import os, signal\n"
         "from etl.ingest import worker_pool\n"
         "if __name__ == '__main__':\n"
-        "    with worker_pool(1) as pool:\n"
-        "        print(pool.submit(os.getpid).result(), pool.submit(os.getppid).result(), flush=True)\n"
+        "    with worker_pool(1, 'postgresql://unused@127.0.0.1/none') as pool:\n"
+        "        print(pool.submit(os.getpid).result(), flush=True)\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     output = tmp_path / "pids.txt"
@@ -42,11 +44,11 @@ def test_workers_and_their_fork_server_exit_when_the_coordinator_is_killed(tmp_p
         killed = subprocess.run([sys.executable, "-c", script], stdout=out, stderr=subprocess.DEVNULL, timeout=120,
                                 env={**os.environ, "CREDITWH_GX": "off"})
     assert killed.returncode == -signal.SIGKILL
-    worker, fork_server = (int(pid) for pid in output.read_text().split())
+    worker = int(output.read_text().split()[0])
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and (_alive(worker) or _alive(fork_server)):
+    while time.monotonic() < deadline and _alive(worker):
         time.sleep(0.1)
-    assert not _alive(worker) and not _alive(fork_server)
+    assert not _alive(worker)
 
 
 def _alive(pid: int) -> bool:
