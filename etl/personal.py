@@ -36,15 +36,20 @@ _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 FULLWIDTH = "".join(chr(ord(c) + 0xFEE0) for c in _ALNUM) + "－\u3000"
 HALFWIDTH = _ALNUM + "- "
 _HALFWIDTH_TABLE = str.maketrans(FULLWIDTH, HALFWIDTH)
-# What people and programs put between the groups of a number: spaces of any kind, line breaks, dashes, dots
-# (410523 19850612 0021, 410523-19850612-0021, a number wrapped at a line end). A pattern writes `{sep}` for
-# "at most a few of these"; they are removed before the check.
-SEPARATORS = " \t\n\r\u00a0-\u2010\u2011\u2012\u2013\u2014\u2015.\u00b7"
-SEP = "[" + SEPARATORS.replace("-", "") + "-]{0,3}"
+# What people and programs put between the groups of a number: spaces of every Unicode width (thin, narrow,
+# ideographic …), the invisible ones (zero-width space and joiners, word joiner, BOM, soft hyphen), line breaks,
+# dashes and the minus sign, dots, slashes and underscores (410523 19850612 0021, 410523-19850612-0021,
+# 410523/19850612/0021, a number wrapped at a line end, one pasted from a web page with a zero-width space).
+# A pattern writes `{sep}` for "at most a few of these"; they are removed before the check.
+SEPARATORS = (" \t\n\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+              "\u202f\u205f\u3000\u200b\u200c\u200d\u2060\ufeff\u00ad"
+              "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212.\u00b7/_")
+_SEPARATOR_CLASS = SEPARATORS.replace("-", "") + "-"  # a hyphen last in a bracket expression is itself
+SEP = "[" + _SEPARATOR_CLASS + "]{0,3}"
 EDGES = {"digits": "0-9", "alphanumeric": "0-9A-Za-z"}
-# A text can hold a number only if it has a run of six digits, or a run of digits, spaces and hyphens long
-# enough for a spaced-out identity number; every other text is returned as it is without running a pattern.
-CANDIDATE = "[0-9０-９]{6}|[0-9０-９][0-9０-９ -]{13,}[0-9０-９]"
+# A text can hold a number only if it has a run of six digits, or a run of digits and separators long enough
+# for a spaced-out identity number; every other text is returned as it is without running a pattern.
+CANDIDATE = "[0-9０-９]{6}|[0-9０-９][0-9０-９" + _SEPARATOR_CLASS + "]{13,}[0-9０-９]"
 
 # An organisation code that is in fact a citizen ID number has a province code and a birth date where a USCC
 # has its division code: one regular expression tells, without calling anything (the check follows).

@@ -53,7 +53,8 @@ def written(value: str, how: int) -> str:
         return value.lower()
     if how == 5 and len(value) >= 15:
         # no-break spaces, a line break, dashes and dots between the groups (a tester's finding)
-        first, second = ["\u00a0", "\n", "—", ".", "  ", "\u00a0\u00a0"][len(value) % 6], "\r\n"
+        first, second = ["\u00a0", "\n", "—", ".", "  ", "\u00a0\u00a0", "\u200b", "\u2009", "/", "\u00ad"][
+            len(value) % 10], "\r\n"
         return f"{value[:6]}{first}{value[6:14]}{second}{value[14:]}"
     return value
 
@@ -91,7 +92,9 @@ def test_chosen_cases_agree(warehouse: Engine) -> None:
                      f"{person[:6]}\u00a0{person[6:14]}\u00a0{person[14:]}",
                      f"{person[:6]}\n{person[6:14]}\n{person[14:]}",
                      f"{person[:6]}—{person[6:14]}—{person[14:]}", f"{person[:6]}  {person[6:14]}  {person[14:]}",
-                     "".join(chr(ord(c) + 0xFEE0) for c in person)], "护照")
+                     "".join(chr(ord(c) + 0xFEE0) for c in person), f"{person[:6]}\u200b{person[6:]}",
+                     f"{person[:6]}\u2009{person[6:14]}\u00ad{person[14:]}", f"{person[:6]}/{person[6:]}",
+                     "4105\u20092319\u20099001\u20090112\u200938"], "护照")
 
 
 def test_the_pre_check_is_inlined(warehouse: Engine) -> None:

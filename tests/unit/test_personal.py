@@ -38,6 +38,14 @@ FULL_WIDTH = "".join(chr(ord(c) + 0xFEE0) for c in PERSON)
     (f"违法事实：{PERSON[:6]}\n{PERSON[6:14]}\r\n{PERSON[14:]}", "违法事实：4105**\n********\r\n1238"),
     (f"{PERSON[:6]}—{PERSON[6:14]}—{PERSON[14:]}", "4105**—********—1238"),
     (f"{PERSON[:6]}.{PERSON[6:14]}.{PERSON[14:]}", "4105**.********.1238"),
+    # a reviewer's finding: separators people do not see (zero-width space, soft hyphen), a thin space, slashes
+    (f"罚款5000元。{PERSON[:6]}\u200b{PERSON[6:]}", "罚款5000元。4105**\u200b********1238"),
+    (f"{PERSON[:6]}\u00ad{PERSON[6:]}", "4105**\u00ad********1238"),
+    (f"{PERSON[:6]}\u2009{PERSON[6:14]}\u2009{PERSON[14:]}", "4105**\u2009********\u20091238"),
+    (f"{PERSON[:6]}/{PERSON[6:14]}/{PERSON[14:]}", "4105**/********/1238"),
+    # groups shorter than six digits, separated by what the short-cut test must also know
+    (f"{PERSON[:4]}\u2009{PERSON[4:8]}\u2009{PERSON[8:12]}\u2009{PERSON[12:16]}\u2009{PERSON[16:]}",
+     "4105\u2009****\u2009****\u2009**12\u200938"),
     (f"ID{PERSON}", "ID4105**********1238"),  # a letter before it: still a person's number
     (f"（{PERSON}）", "（4105**********1238）"),
     (FULL_WIDTH, "４１０５**********１２３８"),
