@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from etl import config
-from etl.errors import UserError
+from etl.errors import UserError, one_printable_line
 
 log = logging.getLogger("creditwh")
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -31,6 +32,8 @@ def _setup_logging(verbose: bool) -> Path:
     log_dir = config.settings().var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "creditwh.log"
+    # A log file the disk cannot hold must not print tracebacks of its own (the logging docs' production setting).
+    logging.raiseExceptions = False
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
     to_file = logging.FileHandler(log_file, encoding="utf-8")
@@ -156,7 +159,6 @@ PROBLEM_STATUSES = ("held", "failed", "source_error", "setup_error", "refused", 
 def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None,
                workers: int = 1):
     """Ingest departments with a progress bar and print the summary table."""
-    import contextlib
 
     from tqdm import tqdm
 
@@ -181,9 +183,11 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
                                               file_drop_dir=drop_dir, on_done=lambda _: bar.update())
     click.echo(outcomes_table(outcomes))
     for outcome in outcomes:
-        if outcome.status in PROBLEM_STATUSES:
+        # A file named on the command line is answered even when its bytes were loaded before.
+        if outcome.status in PROBLEM_STATUSES or (only_file is not None and outcome.status == "already_loaded"):
             where = f"batch {outcome.batch_id}" if outcome.batch_id is not None else outcome.source_name
-            click.echo(f"  {outcome.status}: {outcome.department}/{outcome.feed} {where}: {outcome.reason}")
+            click.echo(one_printable_line(f"  {outcome.status}: {outcome.department}/{outcome.feed} {where}: "
+                                          f"{outcome.reason}"))
     if config.settings().gx and any(o.status == "loaded" for o in outcomes):
         from etl.validate.gx_run import build_data_docs_index
 
@@ -313,8 +317,24 @@ def _error(text: str) -> None:
     click.echo(f"error: {mask_text(' '.join(text.split()))}", err=True)
 
 
+def _log_unraisable(unraisable) -> None:
+    """Errors Python cannot raise (a library's writer failing again while it is cleaned up after a full disk):
+    details to the log file, never a traceback on the screen after the one line that said what went wrong."""
+    with contextlib.suppress(Exception):
+        log.debug("ignored while cleaning up: %s", unraisable.err_msg or unraisable.object,
+                  exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback))
+
+
 def main() -> None:
     """Entry point: every failure is one bilingual line and a non-zero exit; details go to the log file."""
+    sys.unraisablehook = _log_unraisable
+    try:
+        config.settings()
+    except UserError as exc:  # before anything reads them; the line is masked by the project's own rules
+        from etl.personal import load_rules, mask_text
+
+        click.echo(f"error: {mask_text(str(exc), load_rules(config.CATALOG_DIR))}", err=True)
+        sys.exit(2)
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:

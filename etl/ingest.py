@@ -326,8 +326,8 @@ def _extract_and_land(engine: Engine, department: Department, feed: Feed, file_d
                 continue
             crash_point("land.after_commit")
             remove_work_file(source, work_dir)
-    for notice in notices:
-        log.warning("%s/%s: %s: %s", department.code, feed.code, mask_text(notice.name), mask_text(notice.reason))
+    for notice in notices:  # to the log file; the command's summary shows each once
+        log.info("%s/%s: %s: %s", department.code, feed.code, mask_text(notice.name), mask_text(notice.reason))
     if feed.transport == "file":
         record_drop_notices(engine, department, notices, getattr(connector, "scan_notices", notices))
     extraction.notices.extend(BatchOutcome(department.code, feed.code, None, mask_text(n.name), n.kind,
@@ -420,7 +420,9 @@ def ingest_dropped_file(engine: Engine, catalog: Catalog, department: Department
         if notice is None:
             raise UserError(f"{file_drop_dir / department.code} 中没有文件 {name} / there is no file {name} in "
                             f"{file_drop_dir / department.code}")
-        raise UserError(f"{notice.name}：{notice.reason_zh} / {notice.name}: {notice.reason_en}")
+        folder = file_drop_dir / department.code
+        raise UserError(f"{folder} 中的 {notice.name}：{notice.reason_zh} / {notice.name} in {folder}: "
+                        f"{notice.reason_en}")
     outcomes = ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir, only_file=name)
     render_data_docs()
     return outcomes

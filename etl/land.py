@@ -26,6 +26,7 @@ from etl import config
 from etl.catalog import Department, Feed
 from etl.extract.base import RACY_SECONDS, ExtractedSource
 from etl.extract.file import open_dropped
+from etl.output import replaced_when_complete
 
 CHUNK = 1 << 20
 
@@ -82,17 +83,9 @@ def _hash(source: ExtractedSource, copy_to: BinaryIO | None = None) -> tuple[str
 
 
 def _hash_and_copy(source: ExtractedSource, target: Path) -> tuple[str, int]:
-    temporary = target.with_name(target.name + ".part")
-    try:
-        with temporary.open("wb") as writer:
-            sha256, size = _hash(source, copy_to=writer)
-            writer.flush()
-            os.fsync(writer.fileno())
-    except BaseException:
-        temporary.unlink(missing_ok=True)  # a refused or changed file leaves nothing behind
-        raise
-    # Renamed into place only when complete: a crash never leaves a half-landed file under its real name.
-    temporary.replace(target)
+    # A refused or changed file leaves nothing behind; a crash never a half-landed file under its real name.
+    with replaced_when_complete(target) as writer:
+        sha256, size = _hash(source, copy_to=writer)
     return sha256, size
 
 

@@ -33,6 +33,7 @@ from etl.check.measures import measures
 from etl.codes import classify_code, normalize_code
 from etl.errors import UserError, check_writable
 from etl.feedback import FORMULA_TRIGGERS, _safe
+from etl.output import write_whole
 from etl.personal import mask_id
 
 log = logging.getLogger(__name__)
@@ -439,10 +440,7 @@ def write_result(out_path: Path, table: InputTable, results: list[CheckResult], 
     for row, result in zip(table.rows, results, strict=True):
         sheet.append([_cell(sheet, v) for v in result_row(row, result)])
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out_path.with_name(out_path.name + ".part")
-    workbook.save(temporary)
-    temporary.replace(out_path)
+    write_whole(out_path, workbook.save)
 
 
 def default_out_path(path: Path) -> Path:

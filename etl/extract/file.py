@@ -168,7 +168,16 @@ class DropFolder:
                 scan.notices.append(self._notice(feed, name, "refused", *refusal))
                 continue
             if stat.S_ISDIR(info.st_mode):
-                continue  # a sub-folder not named like data (an archive, say) is the department's business
+                # Only the folder itself is read. A sub-folder is the department's business (an archive, say),
+                # unless it holds files named like data: those were likely meant for loading, and are said.
+                nested = self._named_like_data(self.path / name)
+                if nested:
+                    scan.notices.append(self._notice(
+                        None, name + "/", "unmatched",
+                        f"子文件夹中的文件不会被读取（{'、'.join(nested[:5])}），请直接放在部门文件夹 {self.path} 中",
+                        f"files in a sub-folder are not read ({', '.join(nested[:5])}); put them in the "
+                        f"department's folder {self.path} itself"))
+                continue
             if in_progress:
                 if feed is not None:
                     scan.notices.append(self._notice(feed, name, "waiting", "文件仍在上传（临时文件名）",
@@ -220,6 +229,15 @@ class DropFolder:
             return (f"{name} 是另一文件的硬链接（{info.st_nlink} 个链接），拒绝读取：请放入文件本身的副本",
                     f"{name} is a hard link to another file ({info.st_nlink} links); drop a copy of the file instead")
         return None
+
+    def _named_like_data(self, folder: Path) -> list[str]:
+        """Names of the entries of a sub-folder that a feed would take in the department's folder (not followed
+        further, nothing opened)."""
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return []
+        return [n for n in names if not n.startswith(".") and any(feed_matches(f, n) for f in self._file_feeds)]
 
     def _unmatched(self, name: str) -> DropNotice:
         patterns = "、".join(f"{f.file.pattern}（{f.code}）" for f in self._file_feeds)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from etl.catalog import Catalog, catalog
 from etl.check.core import check_code
 from etl.errors import UserError, check_writable
+from etl.output import replaced_when_complete
 from etl.report.data import ReportData, build_report_data
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -110,10 +111,8 @@ def issue_report(engine: Engine, code: str, out_path: Path, pdf: bool = False, a
         data_done = time.perf_counter()
         data.report_no, data.issued_at = _record_issue(conn, data, cat.county.division_code)
         html = render_html(data)
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = html_path.with_name(html_path.name + ".part")
-        temporary.write_text(html, encoding="utf-8")
-        temporary.replace(html_path)
+        with replaced_when_complete(html_path) as out:
+            out.write(html.encode("utf-8"))
         render_done = time.perf_counter()
     pdf_seconds = 0.0
     if pdf_path is not None:

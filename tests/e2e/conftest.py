@@ -12,11 +12,12 @@ from etl import config
 from tests.conftest import DatabaseFactory
 
 
-def creditwh(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def creditwh(*args: str, env: dict[str, str] | None = None, timeout: int = 300,
+             preexec_fn=None) -> subprocess.CompletedProcess:
     """Run `python -m etl ARGS`; WAREHOUSE_URL only when the test gives one."""
     full_env = {k: v for k, v in os.environ.items() if k != "WAREHOUSE_URL"} | (env or {})
     return subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True,
-                          cwd=config.PROJECT_ROOT, env=full_env, timeout=timeout)
+                          cwd=config.PROJECT_ROOT, env=full_env, timeout=timeout, preexec_fn=preexec_fn)
 
 
 @pytest.fixture

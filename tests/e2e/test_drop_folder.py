@@ -103,12 +103,15 @@ def test_file_option_takes_only_a_complete_file_of_the_folder_and_says_why_not(f
 
     refused(outside, str(folder), "penalty_*.csv", "license_*.csv", "不在部门", "not in the drop folder")
     refused(folder / "penalty_20260202.csv", "符号链接", "symbolic link")
-    refused(folder / "notes.txt", "不符合任何数据源", "expected names: license_*.csv (license), penalty_*.csv")
+    refused(folder / "notes.txt", "不符合任何数据源", "expected names: license_*.csv (license), penalty_*.csv",
+            str(folder))
     refused(folder / "penalty_20260299.csv", "没有文件", "there is no file")
     refused(good, "静置 600 秒", "still for 600 s", settle="600")  # written seconds ago: not complete yet
     taken = creditwh("ingest", "forestry", "--file", str(good), env=env)
     assert taken.returncode == 0, taken.stdout + taken.stderr
     assert "penalty_20260202" not in taken.stdout  # only the named file is looked at
+    again = creditwh("ingest", "forestry", "--file", str(good), env=env)  # named again: answered, not silent
+    assert again.returncode == 0 and "already_loaded: forestry/penalty batch" in again.stdout, again.stdout
 
 
 def test_a_file_written_while_ingest_runs_is_loaded_only_once_complete(fresh_pg15_url, tmp_path):

@@ -4,6 +4,8 @@ traceback, whatever the library underneath does when it fails."""
 from __future__ import annotations
 
 import re
+import resource
+import signal
 
 import pytest
 
@@ -41,6 +43,29 @@ def test_outputs_that_cannot_be_written_are_one_line_before_any_work(fresh_pg15_
     one_line(creditwh("ingest", "--all", "--file", str(firms), env=env), "--file")
     one_line(creditwh("release", "999999", env=env), "999999")
     one_line(creditwh("no-such-command", env=env), "no-such-command")
+
+
+def _disk_full_beyond(limit_bytes: int):
+    """For a child process: every write that would make a file larger than `limit_bytes` fails with an OS error
+    (EFBIG), as a write to a full disk fails with ENOSPC; files written before it started are untouched."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return limit
+
+
+def test_a_result_the_disk_cannot_hold_is_one_line_and_leaves_nothing_behind(fresh_pg15_url, tmp_path):
+    env = {"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_VAR_DIR": str(tmp_path / "var")}
+    assert creditwh("init", env=env).returncode == 0
+    firms = tmp_path / "firms.csv"
+    firms.write_text("统一社会信用代码\n" + "914403001922038216\n" * 200, encoding="utf-8")
+    out = tmp_path / "out"
+    # the result workbook is several kilobytes
+    one_line(creditwh("check", "--file", str(firms), "--out", str(out / "r.xlsx"), "--purpose", "测试", env=env,
+                      preexec_fn=_disk_full_beyond(3000)), "无法", "cannot")
+    assert sorted(p.name for p in out.iterdir()) == []  # no half-written result, no .part
 
 
 def test_a_bad_setting_is_one_line(fresh_pg15_url, tmp_path):

@@ -82,6 +82,9 @@ def test_only_finished_matching_files_are_offered_and_the_rest_is_reported(tmp_p
         settled(folder / name)
     (folder / "commitment_archive.csv").mkdir()  # a folder named like data
     (folder / "archive").mkdir()  # a folder the department keeps its old files in: its own business
+    settled(folder / "archive" / "notes.txt")
+    (folder / "upload").mkdir()  # files meant for loading, dropped one level too deep: said, not read
+    settled(folder / "upload" / "credit_rating_20240702.csv")
     connector = FileConnector(settle_seconds=60, clock=an_hour_later)
     first = connector.extract(context(tmp_path / "drop", "tax", "commitment", tmp_path))
     assert [s.source_name for s in first] == ["commitment_20240626.csv", "commitment_20240627.csv",
@@ -93,7 +96,9 @@ def test_only_finished_matching_files_are_offered_and_the_rest_is_reported(tmp_p
     assert [s.source_name for s in other.extract(context(tmp_path / "drop", "tax", "credit_rating", tmp_path))] == \
         ["credit_rating_20240628.csv"]
     unmatched = {n.name: n for n in other.notices}
-    assert set(unmatched) == {"commitment_notes.txt", "Thumbs.db"}
+    assert set(unmatched) == {"commitment_notes.txt", "Thumbs.db", "upload/"}
+    assert "credit_rating_20240702.csv" in unmatched["upload/"].reason_zh
+    assert "put them in the department's folder" in unmatched["upload/"].reason_en
     assert "credit_rating_*.csv" in unmatched["Thumbs.db"].reason_zh
     assert "expected names" in unmatched["Thumbs.db"].reason_en
     assert connector.extract(context(tmp_path / "drop", "tax", "commitment", tmp_path)) == first

@@ -90,3 +90,11 @@ def test_the_scan_sees_a_message_without_chinese():
     assert CHINESE.search(_written_text(bilingual.args[0])[0])
     helper = ast.parse("raise UserError(_describe(exc, names))").body[0].exc
     assert _written_text(helper.args[0]) is None
+
+
+def test_a_name_that_would_break_a_line_or_drive_the_terminal_is_shown_escaped():
+    from etl.errors import one_printable_line
+
+    shown = one_printable_line("  refused: forestry/penalty penalty_1\nforestry|penalty: all good\x1b[2K.csv: 链接")
+    assert "\n" not in shown and "\x1b" not in shown
+    assert shown == "  refused: forestry/penalty penalty_1\\nforestry|penalty: all good\\x1b[2K.csv: 链接"
