@@ -1,10 +1,12 @@
-"""Load a validated batch into the star schema: set-based SQL, one transaction, replay-safe.
+"""Load a validated batch into the star schema: set-based SQL, two transactions, replay-safe.
 
 Subjects are SCD type 2 (a new version when name, category, legal representative or ID type
-changes; a value a department leaves empty is not a change). Facts are upserted by record_uid
-with a content hash: identical rows count as unchanged, changed rows keep their prior version in
-dw.fact_credit_record_history. The batch's counts, its status and the feed's watermark are written
-in the same transaction, so a crash leaves either all of it or none of it.
+changes; a value a department leaves empty is not a change), written and committed first under the
+dimension's lock. Facts are upserted by record_uid with a content hash: identical rows count as
+unchanged, changed rows keep their prior version in dw.fact_credit_record_history. The facts, their
+outbox items, the batch's counts and status and the feed's watermark are written in the second
+transaction, so a crash leaves either all of them or none of them (and subject versions a re-run
+finds unchanged).
 """
 
 from __future__ import annotations
@@ -58,10 +60,29 @@ def _attributes(record_type: RecordType) -> str:
     return f"jsonb_strip_nulls({jsonb_object(pairs)})"
 
 
-def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
+def _subject_columns(record_type: RecordType) -> str:
+    """A clean row's subject: its code (USCC, else ID number), the code's kind and the subject's attributes."""
     uscc = _col(record_type, Role.SUBJECT_USCC)
     id_number = _col(record_type, Role.ID_NUMBER)
     id_type = _col(record_type, Role.ID_TYPE)
+    return f"""coalesce({uscc}, {id_number}) AS subject_code,
+               CASE WHEN {uscc} IS NOT NULL THEN 'uscc' WHEN {id_type} = '身份证' THEN 'id_number'
+                    ELSE 'other' END AS code_kind,
+               {_col(record_type, Role.SUBJECT_TYPE)} AS subject_type,
+               {_col(record_type, Role.SUBJECT_NAME)} AS subject_name,
+               {_col(record_type, Role.LEGAL_REPRESENTATIVE)} AS legal_representative,
+               {id_type} AS id_type"""
+
+
+def _valid_rows(record_type: RecordType, batch: Batch) -> str:
+    """FROM and WHERE of the batch's clean rows that are not quarantined (alias n)."""
+    return f"""{clean_table(record_type)} n
+         WHERE n.batch_id = {int(batch.batch_id)}
+           AND NOT EXISTS (SELECT 1 FROM audit.quarantine q
+                            WHERE q.batch_id = n.batch_id AND q.row_no = n.row_no)"""
+
+
+def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
     fine = record_type.role(Role.FINE_AMOUNT)
     fine_expr = f"n.{column(fine.code)}" if fine and fine.type == FieldType.DECIMAL else "NULL::numeric"
     window = publicity_window_sql(record_type.code, "b")
@@ -72,13 +93,7 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
         SELECT n.row_no,
                -- a decision first loaded under another spelling of its number keeps that record's id
                coalesce(alias.record_uid, n.record_uid) AS record_uid,
-               coalesce({uscc}, {id_number}) AS subject_code,
-               CASE WHEN {uscc} IS NOT NULL THEN 'uscc' WHEN {id_type} = '身份证' THEN 'id_number'
-                    ELSE 'other' END AS code_kind,
-               {_col(record_type, Role.SUBJECT_TYPE)} AS subject_type,
-               {_col(record_type, Role.SUBJECT_NAME)} AS subject_name,
-               {_col(record_type, Role.LEGAL_REPRESENTATIVE)} AS legal_representative,
-               {id_type} AS id_type,
+               coalesce({_col(record_type, Role.SUBJECT_USCC)}, {_col(record_type, Role.ID_NUMBER)}) AS subject_code,
                {_col(record_type, Role.DOCUMENT_NUMBER)} AS document_number,
                to_char({_col(record_type, Role.DECISION_DATE)}, 'YYYYMMDD')::integer AS decision_date_key,
                {fine_expr} AS fine_amount,
@@ -112,14 +127,17 @@ def _keep_prior_versions(conn: Connection) -> None:
     """)
 
 
-def _upsert_subjects(conn: Connection, batch_id: int) -> None:
-    # The latest row of the batch speaks for a subject. Picked before the lock, which is held to the
-    # commit: concurrent loads wait for each other only where they read and write the dimension.
-    execute_script(conn, """
+def _upsert_subjects(conn: Connection, record_type: RecordType, batch: Batch) -> None:
+    """SCD2 versions of the batch's subjects, in a transaction of their own (see `load_batch`)."""
+    batch_id = batch.batch_id
+    # The latest valid row of the batch speaks for a subject. Picked before the lock, which is held to this
+    # transaction's commit: concurrent loads wait for each other only while they read and write the dimension.
+    execute_script(conn, f"""
         CREATE TEMP TABLE batch_subject ON COMMIT DROP AS
-        SELECT DISTINCT ON (subject_code) subject_code, code_kind, subject_type, subject_name, legal_representative,
-               id_type
-          FROM incoming ORDER BY subject_code, row_no DESC;
+        SELECT DISTINCT ON (subject_code) *
+          FROM (SELECT n.row_no, {_subject_columns(record_type)} FROM {_valid_rows(record_type, batch)}) valid
+         WHERE subject_code IS NOT NULL
+         ORDER BY subject_code, row_no DESC;
         ANALYZE batch_subject;
     """)
     execute_script(conn, f"SELECT pg_advisory_xact_lock({SUBJECT_LOCK_ID})")
@@ -188,22 +206,39 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
     """)
 
 
+def _load_state(conn: Connection, batch: Batch) -> sa.Row:
+    """The batch's row, locked; a batch not validated (nor loaded) cannot be loaded."""
+    state = conn.execute(sa.text("""
+        SELECT status, rows_in, rows_loaded, rows_unchanged, rows_quarantined
+          FROM audit.batch WHERE batch_id = :b FOR UPDATE
+    """), {"b": batch.batch_id}).one()
+    if state.status not in ("loaded", "validated"):
+        raise UserError(f"批次 {batch.batch_id} 的状态是 {state.status}，尚未通过校验，暂不能入库 / "
+                        f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
+    return state
+
+
 def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
     """Load the valid rows of a validated batch; a batch already loaded is left as it is."""
     started = time.monotonic()
     record_type = catalog.record_type_by_code[batch.record_type_code]
+    # Subjects first, committed on their own: the dimension's lock is then held for that short step, not to
+    # the end of the facts' transaction (which serialised every concurrent load whole). A crash between the
+    # two commits leaves subject versions the re-run finds unchanged; the facts still commit all or nothing.
     with engine.begin() as conn:
-        use_batch_settings(conn)
-        state = conn.execute(sa.text("""
-            SELECT status, rows_in, rows_loaded, rows_unchanged, rows_quarantined
-              FROM audit.batch WHERE batch_id = :b FOR UPDATE
-        """), {"b": batch.batch_id}).one()
+        state = _load_state(conn, batch)
         if state.status == "loaded":
             return LoadResult(state.rows_in, state.rows_loaded, state.rows_unchanged, state.rows_quarantined,
                               0, already_loaded=True)
-        if state.status != "validated":
-            raise UserError(f"批次 {batch.batch_id} 的状态是 {state.status}，尚未通过校验，暂不能入库 / "
-                            f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
+        use_batch_settings(conn)
+        _upsert_subjects(conn, record_type, batch)
+    crash_point("load.subjects_committed")
+    with engine.begin() as conn:
+        use_batch_settings(conn)
+        state = _load_state(conn, batch)
+        if state.status == "loaded":  # another run loaded it meanwhile
+            return LoadResult(state.rows_in, state.rows_loaded, state.rows_unchanged, state.rows_quarantined,
+                              0, already_loaded=True)
         valid = _incoming(conn, record_type, batch)
         # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
         execute_script(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
@@ -226,7 +261,6 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
                             f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
                             f"the warehouse calendar (dw.dim_date); the date rules need a look.")
         _keep_prior_versions(conn)
-        _upsert_subjects(conn, batch.batch_id)
         loaded = _upsert_facts(conn, batch)
         # The upward duty commits with the facts (transactional outbox).
         publicity_for_batch(conn, batch.batch_id, batch.record_type_code)
