@@ -14,6 +14,7 @@ import click
 
 from etl import config
 from etl.errors import UserError, one_printable_line
+from etl.status import NEEDS_A_PERSON, PROBLEMS, BatchStatus
 
 log = logging.getLogger("creditwh")
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -152,10 +153,6 @@ def ingest(department: str | None, all_departments: bool, only_file: Path | None
     _exit_on_problems(outcomes)
 
 
-# What an outcome line says about a batch, or about a drop-folder entry that was not taken.
-PROBLEM_STATUSES = ("held", "failed", "source_error", "setup_error", "refused", "unmatched", "waiting")
-
-
 def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None,
                workers: int = 1):
     """Ingest departments with a progress bar and print the summary table."""
@@ -184,11 +181,11 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
     click.echo(outcomes_table(outcomes))
     for outcome in outcomes:
         # A file named on the command line is answered even when its bytes were loaded before.
-        if outcome.status in PROBLEM_STATUSES or (only_file is not None and outcome.status == "already_loaded"):
+        if outcome.status in PROBLEMS or (only_file is not None and outcome.status == BatchStatus.ALREADY_LOADED):
             where = f"batch {outcome.batch_id}" if outcome.batch_id is not None else outcome.source_name
             click.echo(one_printable_line(f"  {outcome.status}: {outcome.department}/{outcome.feed} {where}: "
                                           f"{outcome.reason}"))
-    if config.settings().gx and any(o.status == "loaded" for o in outcomes):
+    if config.settings().gx and any(o.status == BatchStatus.LOADED for o in outcomes):
         from etl.validate.gx_run import build_data_docs_index
 
         click.echo(f"Great Expectations Data Docs: {build_data_docs_index(config.settings().data_docs_dir)}")
@@ -202,7 +199,7 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
 def _exit_on_problems(outcomes) -> None:
     """Exit 3 when a source could not be read, a feed is not set up, or a drop-folder entry was refused: each
     needs a person (the other feeds were taken all the same)."""
-    if any(o.status in ("source_error", "setup_error", "refused") for o in outcomes):
+    if any(o.status in NEEDS_A_PERSON for o in outcomes):
         sys.exit(3)
 
 

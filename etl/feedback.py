@@ -26,6 +26,7 @@ from etl import config
 from etl.catalog import Catalog
 from etl.output import write_whole
 from etl.personal import mask_id, mask_json, mask_text
+from etl.status import RETURNED, BatchStatus
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL = 32_000  # Excel refuses cells over 32,767 characters
@@ -103,7 +104,7 @@ def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | No
             SELECT row_no, field, rule, message_zh, message_en, raw
               FROM audit.quarantine WHERE batch_id = :b ORDER BY row_no, field, rule
         """), {"b": batch_id}).all()
-    if not findings and batch.status not in ("held", "failed"):
+    if not findings and batch.status not in RETURNED:
         return None
     record_type = catalog.record_type_by_code[batch.record_type_code]
     department = catalog.department_by_code[batch.department_code]
@@ -117,8 +118,8 @@ def write_feedback(engine: Engine, catalog: Catalog, batch_id: int) -> Path | No
         sheet = _Sheet(workbook, "问题数据", (8, 16, 22, 36, 60, 60, 22))
         sheet.text(1, 1, summary, TITLE)
         heading_row = 2
-        if batch.status in ("held", "failed") and batch.status_reason:
-            verdict = "暂扣" if batch.status == "held" else "未能处理"
+        if batch.status in RETURNED and batch.status_reason:
+            verdict = "暂扣" if batch.status == BatchStatus.HELD else "未能处理"
             sheet.text(2, 1, f"整批{verdict}：{batch.status_reason}", {"bold": True, "font_color": "#C00000"})
             heading_row = 3
         for column, title in enumerate(HEADERS, start=1):

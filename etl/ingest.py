@@ -48,10 +48,10 @@ from etl.locks import feed_lock
 from etl.personal import mask_text
 from etl.stage import UnreadableSource, stage_batch
 from etl.stage.tables import clean_table, staging_table
+from etl.status import RETURNED, UNFINISHED, BatchStatus
 from etl.validate import check_with_great_expectations, validate_batch
 
 log = logging.getLogger(__name__)
-UNFINISHED = ("landed", "staged", "validated")
 CHINA = ZoneInfo("Asia/Shanghai")
 # A pool worker's exit status when the process that started it has gone.
 EXIT_COORDINATOR_GONE = 70
@@ -138,7 +138,7 @@ def _fail(engine: Engine, batch: Batch, reason: str) -> BatchOutcome:
             UPDATE audit.batch SET status = 'failed', status_reason = :reason, updated_at = now()
              WHERE batch_id = :b
         """), {"reason": reason, "b": batch.batch_id})
-    return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, "failed",
+    return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name, BatchStatus.FAILED,
                         reason=reason)
 
 
@@ -150,7 +150,7 @@ def stage_step(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutcome:
     state = batch_state(engine, batch.batch_id)
     if state.status not in UNFINISHED:
         return outcome_of(state)
-    if state.status == "landed" or not _work_present(engine, catalog, batch, state)[0]:
+    if state.status == BatchStatus.LANDED or not _work_present(engine, catalog, batch, state)[0]:
         try:
             stage_batch(engine, batch, catalog)
         except UnreadableSource as exc:
@@ -164,10 +164,10 @@ def validate_step(engine: Engine, catalog: Catalog, batch: Batch, *, run_gx: boo
     `run_gx=False` the suite is left for later: the batch stays validated without a GX verdict, and the
     next step to take it (`load_step`) runs the suite first."""
     staged = stage_step(engine, catalog, batch)
-    if staged.status not in ("staged", "validated"):
+    if staged.status not in (BatchStatus.STAGED, BatchStatus.VALIDATED):
         return staged
     state = batch_state(engine, batch.batch_id)
-    if state.status == "staged" or not _work_present(engine, catalog, batch, state)[1]:
+    if state.status == BatchStatus.STAGED or not _work_present(engine, catalog, batch, state)[1]:
         with engine.begin() as conn:
             # A GX verdict belongs to one validation: cleared, so a crash before GX runs is noticed below.
             conn.execute(sa.text("UPDATE audit.batch SET gx_success = NULL, gx_ms = NULL, gx_data_docs = NULL "
@@ -202,7 +202,7 @@ def _process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutco
     if state.status == "loaded":
         # The same bytes arrived again: recognised, not loaded twice.
         return BatchOutcome(batch.department_code, batch.feed_code, batch.batch_id, batch.source_name,
-                            "already_loaded", reason=f"same bytes as batch {batch.batch_id}, loaded before")
+                            BatchStatus.ALREADY_LOADED, reason=f"same bytes as batch {batch.batch_id}, loaded before")
     if state.status not in UNFINISHED:
         return replace(outcome_of(state), rows_loaded=0, rows_unchanged=0)
     return load_step(engine, catalog, batch)
@@ -301,15 +301,15 @@ def _extract_and_land(engine: Engine, department: Department, feed: Feed, file_d
             sources = connector.extract(context)
         except SourceError as exc:
             log.warning("%s/%s: %s", department.code, feed.code, exc)
-            extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)", "source_error",
-                                                  reason=str(exc)))
+            extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)",
+                                                  BatchStatus.SOURCE_ERROR, reason=str(exc)))
             sources = []
         except UserError as exc:
             # A setup problem of this feed (its connection is not configured, or cannot be read): reported for
             # the feed, which is not retried until a person fixes it; the department's other feeds go on.
             log.warning("%s/%s: %s", department.code, feed.code, exc)
-            extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)", "setup_error",
-                                                  reason=str(exc)))
+            extraction.errors.append(BatchOutcome(department.code, feed.code, None, "(extract)",
+                                                  BatchStatus.SETUP_ERROR, reason=str(exc)))
             sources = []
         notices = list(getattr(connector, "notices", []))
         if only_file is not None:
@@ -337,11 +337,11 @@ def _extract_and_land(engine: Engine, department: Department, feed: Feed, file_d
 
 
 def _refusal(department: Department, feed: Feed, name: str, exc: DropRefused) -> DropNotice:
-    return DropNotice(department.code, feed.code, name, "refused", exc.reason_zh, exc.reason_en)
+    return DropNotice(department.code, feed.code, name, BatchStatus.REFUSED, exc.reason_zh, exc.reason_en)
 
 
 def _changed_while_read(department: Department, feed: Feed, name: str) -> DropNotice:
-    return DropNotice(department.code, feed.code, name, "waiting", "文件在读取时发生变化，留待下次读取",
+    return DropNotice(department.code, feed.code, name, BatchStatus.WAITING, "文件在读取时发生变化，留待下次读取",
                       "the file changed while it was read; left for the next run")
 
 
@@ -349,8 +349,9 @@ def record_drop_notices(engine: Engine, department: Department, notices: list[Dr
                         scan_notices: list[DropNotice]) -> None:
     """Record the refused and unmatched entries a feed reports, and resolve the department's open notices for
     entries its folder scan no longer reports (gone, or now a file a feed takes)."""
-    kept = [n for n in notices if n.kind in ("refused", "unmatched")]
-    still = sorted({n.name for n in scan_notices if n.kind in ("refused", "unmatched")} | {n.name for n in kept})
+    recorded = (BatchStatus.REFUSED, BatchStatus.UNMATCHED)
+    kept = [n for n in notices if n.kind in recorded]
+    still = sorted({n.name for n in scan_notices if n.kind in recorded} | {n.name for n in kept})
     with engine.begin() as conn:
         if kept:
             conn.execute(sa.text("""
@@ -387,7 +388,7 @@ def take_through(engine: Engine, catalog: Catalog, extraction: Extraction) -> li
 
 def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> BatchOutcome:
     """Rejections go back to the department as a workbook, written once per batch."""
-    if outcome.batch_id is None or not (outcome.rows_quarantined or outcome.status in ("held", "failed")):
+    if outcome.batch_id is None or not (outcome.rows_quarantined or outcome.status in RETURNED):
         return outcome
     path = feedback_path(outcome.department, outcome.feed, outcome.batch_id)
     if not path.exists():

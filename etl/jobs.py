@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from etl.status import BatchStatus
+
 log = logging.getLogger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -65,7 +67,7 @@ def _summary(outcome) -> dict:
     """One batch's outcome as XCom: status and the accounting identity's four counts, with the reason."""
     summary = {
         "batch_id": outcome.batch_id, "department": outcome.department, "feed": outcome.feed,
-        "source_name": outcome.source_name, "status": outcome.status, "rows_in": outcome.rows_in,
+        "source_name": outcome.source_name, "status": str(outcome.status), "rows_in": outcome.rows_in,
         "rows_loaded": outcome.rows_loaded, "rows_unchanged": outcome.rows_unchanged,
         "rows_quarantined": outcome.rows_quarantined, "reason": _short(outcome.reason),
     }
@@ -122,12 +124,12 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
     return {
         "department": department.code, "feed": feed.code, "record_type": feed.record_type,
         "transport": feed.transport,
-        "batch_ids": [b.batch_id for b in extraction.batches if b.status != "loaded"],
-        "already_loaded": [b.batch_id for b in extraction.batches if b.status == "loaded"],
+        "batch_ids": [b.batch_id for b in extraction.batches if b.status != BatchStatus.LOADED],
+        "already_loaded": [b.batch_id for b in extraction.batches if b.status == BatchStatus.LOADED],
         "finished": [_summary(o) for o in finished],
-        "source_errors": [_short(o.reason) for o in extraction.errors if o.status == "source_error"],
-        "setup_errors": [_short(o.reason) for o in extraction.errors if o.status == "setup_error"],
-        "not_taken": [{"name": o.source_name, "status": o.status, "reason": _short(o.reason)}
+        "source_errors": [_short(o.reason) for o in extraction.errors if o.status == BatchStatus.SOURCE_ERROR],
+        "setup_errors": [_short(o.reason) for o in extraction.errors if o.status == BatchStatus.SETUP_ERROR],
+        "not_taken": [{"name": o.source_name, "status": str(o.status), "reason": _short(o.reason)}
                       for o in extraction.notices][:LIST_ITEMS],
     }
 
@@ -263,8 +265,8 @@ def take_indicator_items() -> dict:
 
     outcomes = take_office_items(get_engine())
     for outcome in outcomes:
-        log.log(logging.WARNING if outcome.status == "refused" else logging.INFO, "%s", outcome.describe())
-    return _small({"files": len(outcomes), "refused": sum(o.status == "refused" for o in outcomes),
+        log.log(logging.WARNING if outcome.status == BatchStatus.REFUSED else logging.INFO, "%s", outcome.describe())
+    return _small({"files": len(outcomes), "refused": sum(o.status == BatchStatus.REFUSED for o in outcomes),
                    "rows_loaded": sum(o.rows_loaded for o in outcomes)})
 
 

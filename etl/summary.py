@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from etl.ingest import BatchOutcome
 from etl.personal import mask_text
+from etl.status import NOT_TAKEN, BatchStatus
 
 
 def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
@@ -18,14 +19,14 @@ def outcomes_table(outcomes: Iterable[BatchOutcome]) -> str:
     totals: dict[str, list[int]] = defaultdict(lambda: [0] * 8)
     for o in outcomes:
         row = totals[o.department]
-        row[0] += o.batch_id is not None and o.status != "already_loaded"
+        row[0] += o.batch_id is not None and o.status != BatchStatus.ALREADY_LOADED
         row[1] += o.rows_in
         row[2] += o.rows_loaded
         row[3] += o.rows_unchanged
         row[4] += o.rows_quarantined
-        row[5] += o.status == "held"
-        row[6] += o.status in ("failed", "source_error", "setup_error")
-        row[7] += o.status in ("refused", "unmatched", "waiting")
+        row[5] += o.status == BatchStatus.HELD
+        row[6] += o.status in (BatchStatus.FAILED, BatchStatus.SOURCE_ERROR, BatchStatus.SETUP_ERROR)
+        row[7] += o.status in NOT_TAKEN
     rows = [[department, *values] for department, values in sorted(totals.items())]
     rows.append(["TOTAL", *[sum(r[i] for r in totals.values()) for i in range(8)]])
     return tabulate(rows, headers=["department", "batches", "rows in", "loaded", "unchanged", "quarantined",

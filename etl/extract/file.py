@@ -36,12 +36,13 @@ from typing import BinaryIO, Literal
 from etl.catalog import Department, Feed
 from etl.errors import UserError
 from etl.extract.base import ExtractedSource, FeedContext, FileSignature
+from etl.status import BatchStatus
 
 IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".filepart")
 COMPLETION_FLAGS = (".ok", ".done")
 EXCEL_SUFFIXES = (".xlsx", ".xls", ".xlsm")
 
-NoticeKind = Literal["refused", "unmatched", "waiting"]
+NoticeKind = Literal[BatchStatus.REFUSED, BatchStatus.UNMATCHED, BatchStatus.WAITING]  # status.NOT_TAKEN
 
 
 class DropRefused(Exception):
@@ -131,11 +132,11 @@ class DropFolder:
         except FileNotFoundError:
             return None
         if stat.S_ISLNK(mode):
-            return self._notice(None, self.department.code + "/", "refused",
+            return self._notice(None, self.department.code + "/", BatchStatus.REFUSED,
                                 f"部门文件夹 {self.path} 是符号链接，拒绝读取（不跟随链接）",
                                 f"the department folder {self.path} is a symbolic link; links are never followed")
         if not stat.S_ISDIR(mode):
-            return self._notice(None, self.department.code, "refused",
+            return self._notice(None, self.department.code, BatchStatus.REFUSED,
                                 f"{self.path} 不是文件夹，拒绝读取", f"{self.path} is not a folder; nothing is read")
         return None
 
@@ -165,7 +166,7 @@ class DropFolder:
                 continue  # gone since the listing
             refusal = self._refusal(name, info, bool(feeds))
             if refusal is not None:
-                scan.notices.append(self._notice(feed, name, "refused", *refusal))
+                scan.notices.append(self._notice(feed, name, BatchStatus.REFUSED, *refusal))
                 continue
             if stat.S_ISDIR(info.st_mode):
                 # Only the folder itself is read. A sub-folder is the department's business (an archive, say),
@@ -173,14 +174,14 @@ class DropFolder:
                 nested = self._named_like_data(self.path / name)
                 if nested:
                     scan.notices.append(self._notice(
-                        None, name + "/", "unmatched",
+                        None, name + "/", BatchStatus.UNMATCHED,
                         f"子文件夹中的文件不会被读取（{'、'.join(nested[:5])}），请直接放在部门文件夹 {self.path} 中",
                         f"files in a sub-folder are not read ({', '.join(nested[:5])}); put them in the "
                         f"department's folder {self.path} itself"))
                 continue
             if in_progress:
                 if feed is not None:
-                    scan.notices.append(self._notice(feed, name, "waiting", "文件仍在上传（临时文件名）",
+                    scan.notices.append(self._notice(feed, name, BatchStatus.WAITING, "文件仍在上传（临时文件名）",
                                                      "still being uploaded (a temporary name)"))
                 continue
             if not feeds:
@@ -188,7 +189,7 @@ class DropFolder:
                 continue
             if len(feeds) > 1:
                 codes = ", ".join(f.code for f in feeds)
-                scan.notices.append(self._notice(None, name, "refused",
+                scan.notices.append(self._notice(None, name, BatchStatus.REFUSED,
                                                  f"文件名同时符合多个数据源（{codes}），无法判断归属",
                                                  f"the name matches several feeds ({codes}); rename it for one"))
                 continue
@@ -197,7 +198,7 @@ class DropFolder:
             age = now - max(info.st_mtime, info.st_ctime)
             if not flagged and age < self.settle_seconds:
                 scan.notices.append(self._notice(
-                    feed, name, "waiting",
+                    feed, name, BatchStatus.WAITING,
                     f"文件 {max(age, 0):.0f} 秒前仍有变化，静置 {self.settle_seconds:g} 秒后"
                     f"（或放置 {name}.ok 完成标记后）读取",
                     f"changed {max(age, 0):.0f} s ago; taken once it has been still for {self.settle_seconds:g} s "
@@ -242,7 +243,8 @@ class DropFolder:
     def _unmatched(self, name: str) -> DropNotice:
         patterns = "、".join(f"{f.file.pattern}（{f.code}）" for f in self._file_feeds)
         patterns_en = ", ".join(f"{f.file.pattern} ({f.code})" for f in self._file_feeds)
-        return self._notice(None, name, "unmatched", f"文件名不符合任何数据源，未读取；可接收的文件名：{patterns}",
+        return self._notice(None, name, BatchStatus.UNMATCHED,
+                            f"文件名不符合任何数据源，未读取；可接收的文件名：{patterns}",
                             f"the name matches no feed and was not read; expected names: {patterns_en}")
 
 

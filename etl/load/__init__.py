@@ -24,6 +24,7 @@ from etl.land import Batch
 from etl.publicity.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
+from etl.status import BatchStatus
 
 WINDOWED = "(" + ", ".join(literal(status) for status in WINDOWED_STATUSES) + ")"
 # Serialises the subject dimension step between concurrent loads (the SCD2 insert is check-then-act).
@@ -212,7 +213,7 @@ def _load_state(conn: Connection, batch: Batch) -> sa.Row:
         SELECT status, rows_in, rows_loaded, rows_unchanged, rows_quarantined
           FROM audit.batch WHERE batch_id = :b FOR UPDATE
     """), {"b": batch.batch_id}).one()
-    if state.status not in ("loaded", "validated"):
+    if state.status not in (BatchStatus.LOADED, BatchStatus.VALIDATED):
         raise UserError(f"批次 {batch.batch_id} 的状态是 {state.status}，尚未通过校验，暂不能入库 / "
                         f"Batch {batch.batch_id} is {state.status}, not validated; it cannot be loaded yet.")
     return state

@@ -242,7 +242,10 @@ class _Validator:
         cost three such saves, ~20 ms a batch. The asset is made once; its query is set before each
         run (runs of a process take turns, under `_validators_lock`).
         """
-        query = f"SELECT * FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}"
+        # The audit gate of write-audit-publish: the rows about to be loaded, i.e. those not quarantined.
+        query = (f"SELECT n.* FROM {clean_table(record_type)} n WHERE n.batch_id = {int(batch_id)} "
+                 f"AND NOT EXISTS (SELECT 1 FROM audit.quarantine q WHERE q.batch_id = n.batch_id "
+                 f"AND q.row_no = n.row_no)")
         definition = self.batch_definitions.get(record_type.code)
         if definition is None:
             asset = self.data_source.add_query_asset(f"{record_type.code}_batch", query=query)

@@ -222,3 +222,17 @@ def test_subject_versions_cannot_be_deleted(warehouse):
         with pytest.raises(sa.exc.DBAPIError, match="never deleted"):
             conn.execute(sa.text("TRUNCATE dw.dim_subject CASCADE"))
         conn.rollback()
+
+
+def test_the_stored_batch_statuses_are_the_enums(warehouse):
+    """`audit.batch.status` accepts exactly the statuses etl.status stores, no more, no fewer."""
+    import re
+
+    from etl.status import STORED
+
+    with warehouse.connect() as conn:
+        check = conn.scalar(sa.text("""
+            SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+             WHERE c.conrelid = 'audit.batch'::regclass AND c.contype = 'c'
+               AND pg_get_constraintdef(c.oid) LIKE '%status = ANY%'"""))
+    assert set(re.findall(r"'(\w+)'::text", check)) == {str(s) for s in STORED}
