@@ -8,16 +8,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from etl import config
+from etl.config import CHINA
 from etl.errors import UserError, one_printable_line
 from etl.status import NEEDS_A_PERSON, PROBLEMS, BatchStatus
 
 log = logging.getLogger("creditwh")
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class _ScreenFormatter(logging.Formatter):

@@ -16,7 +16,8 @@ share. Change one side only together with the other (the integration tests compa
 from __future__ import annotations
 
 import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from etl.config import CHINA
 
 __all__ = [
     "USCC_ALPHABET",
@@ -141,11 +142,7 @@ def id_check_char(first17: str) -> str:
 
 def _today_in_china() -> datetime.date:
     """Today's date in China, which decides whether a birth date lies in the future."""
-    try:
-        tz: datetime.tzinfo = ZoneInfo("Asia/Shanghai")
-    except ZoneInfoNotFoundError:  # no tz database on this host; China has been UTC+8 without DST since 1991
-        tz = datetime.timezone(datetime.timedelta(hours=8))
-    return datetime.datetime.now(tz).date()
+    return datetime.datetime.now(CHINA).date()
 
 
 def _days_in_month(year: int, month: int) -> int:

@@ -9,6 +9,7 @@ processes are handed the caller's object (`etl.ingest.worker_pool`), so they run
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,9 @@ from etl.errors import UserError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_ROOT / "warehouse_sql"
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
+# China's time: schedules, due dates, "today" of a publicity window, times shown to clerks. A fixed UTC+8 (no
+# daylight saving since 1991): the same on a host without a time-zone database, and the same as Asia/Shanghai.
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 ENV_PREFIX = "CREDITWH_"
 # Airflow's own way of giving a connection by environment (AIRFLOW_CONN_<ID>, a URI or JSON): the pipeline
 # reads connections the same way outside Airflow (`etl.connections`).

@@ -29,13 +29,13 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl import config
 from etl.catalog import Catalog, Department, Feed
+from etl.config import CHINA
 from etl.errors import UserError
 from etl.extract.base import Connector, FeedContext
 from etl.extract.errors import SourceError
@@ -52,7 +52,6 @@ from etl.status import RETURNED, UNFINISHED, BatchStatus
 from etl.validate import check_with_great_expectations, validate_batch
 
 log = logging.getLogger(__name__)
-CHINA = ZoneInfo("Asia/Shanghai")
 # A pool worker's exit status when the process that started it has gone.
 EXIT_COORDINATOR_GONE = 70
 

@@ -18,15 +18,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from etl.config import CHINA
 from etl.status import BatchStatus
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")
 REASON_CHARS = 500
 LIST_ITEMS = 20  # longer lists in a result are cut to this many, with the total beside them
 MAINTAINED_SCHEMAS = ("dw", "audit")

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from etl.check.core import VERDICT_EN, VERDICT_ZH, CheckResult, check_rows
 from etl.check.measures import measures
 from etl.codes import classify_code, normalize_code
+from etl.config import CHINA
 from etl.errors import UserError, check_writable
 from etl.feedback import FORMULA_TRIGGERS, _safe
 from etl.output import write_whole
@@ -391,7 +392,7 @@ def write_result(out_path: Path, table: InputTable, results: list[CheckResult], 
         ("代码列 / Code column", _text(table.describe())),
         ("核查基准日 / Checked as of", checked_on.isoformat() if checked_on else ""),
         ("数据截至 / Data as of",
-         data_as_of.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M（北京时间）")
+         data_as_of.astimezone(CHINA).strftime("%Y-%m-%d %H:%M（北京时间）")
          if data_as_of else "无入库数据 / nothing loaded yet"),
         ("生成时间 / Produced at", checked_at.strftime("%Y-%m-%d %H:%M:%S（北京时间）")),
         ("核查行数 / Rows", len(results)),
@@ -464,7 +465,7 @@ def check_file(engine: Engine, path: Path, out_path: Path | None = None, as_of: 
     read_done = time.perf_counter()
     results = check_rows(engine, [(r.code, r.name) for r in table.rows], purpose, as_of=as_of)
     check_done = time.perf_counter()
-    checked_at = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    checked_at = dt.datetime.now(CHINA)
     write_result(out_path, table, results, checked_at)
     write_done = time.perf_counter()
     counts = Counter(r.verdict for r in results)

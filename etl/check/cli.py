@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from etl.config import CHINA
 from etl.errors import UserError
 
 
@@ -22,7 +23,7 @@ def _as_of(value: dt.datetime | None) -> dt.date | None:
 def _data_as_of(result) -> str:  # noqa: ANN001 - CheckResult
     if result.data_as_of is None:
         return "尚无入库数据 / nothing loaded yet"
-    local = result.data_as_of.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    local = result.data_as_of.astimezone(CHINA)
     return local.strftime("%Y-%m-%d %H:%M（北京时间 / Beijing time）")
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import click
 
+from etl.config import CHINA
+
 
 def _running_month() -> str:
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    return dt.datetime.now(CHINA).strftime("%Y-%m")
 
 
 @click.command()

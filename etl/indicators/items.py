@@ -30,9 +30,9 @@ from sqlalchemy.engine import Engine
 
 from etl import config
 from etl.catalog import parse_yaml
+from etl.config import CHINA
 from etl.errors import UserError
 from etl.extract.file import DropChanged, DropFolder, DropRefused, open_dropped
-from etl.indicators.period import CHINA
 from etl.personal import mask_text
 from etl.stage import UnreadableSource, _bad_text, read_table
 

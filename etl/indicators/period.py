@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from etl.config import CHINA
 from etl.errors import UserError
 from etl.workdays import CALENDAR_END, CALENDAR_START
 
-CHINA = ZoneInfo("Asia/Shanghai")
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 

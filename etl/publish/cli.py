@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from zoneinfo import ZoneInfo
 
 import click
+
+from etl.config import CHINA
 
 PLATFORMS = ("provincial", "national")
 
@@ -78,7 +79,7 @@ def repair(department: str, document_number: str, repaired_on: dt.datetime | Non
     from etl.publicity.outbox import repair_penalty
     from etl.warehouse import get_engine
 
-    day = repaired_on.date() if repaired_on else dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    day = repaired_on.date() if repaired_on else dt.datetime.now(CHINA).date()
     outcome = repair_penalty(get_engine(), department, document_number, day)
     click.echo(f"repaired {department} {document_number}: withdrawals queued for {outcome['withdrawals']} platform(s)")
 

@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine
 
 from etl.catalog import Catalog, catalog
 from etl.check.core import check_code
+from etl.config import CHINA
 from etl.errors import UserError, check_writable
 from etl.output import replaced_when_complete
 from etl.report.data import ReportData, build_report_data
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "credit_report.html.j2"
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)

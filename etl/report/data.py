@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from etl.check.core import VERDICT_ZH, CheckResult
 from etl.codes import classify_code, normalize_code
+from etl.config import CHINA
 from etl.errors import UserError
 from etl.personal import mask_id, mask_text
 
@@ -199,7 +200,7 @@ class ReportData:
     def data_as_of_text(self) -> str:
         if self.check.data_as_of is None:
             return "（尚无入库数据）"
-        local = self.check.data_as_of.astimezone(dt.timezone(dt.timedelta(hours=8)))
+        local = self.check.data_as_of.astimezone(CHINA)
         return local.strftime("%Y-%m-%d %H:%M（北京时间）")
 
 
