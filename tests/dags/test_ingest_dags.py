@@ -84,7 +84,7 @@ def test_ingest_dags_load_exactly_what_the_cli_would(warehouse, generated, airfl
     assert {(b.department_code, b.feed_code) for b in batches} == feeds
     assert {b.status for b in batches} == {"loaded"}
     assert all(b.rows_in == b.rows_loaded + b.rows_unchanged + b.rows_quarantined for b in batches)
-    assert all(b.gx_success == (b.rows_quarantined == 0) for b in batches)
+    assert all(b.gx_success for b in batches)  # every loaded batch passed its audit gate
     assert max(b.created_at for b in batches) < dt.datetime.fromisoformat(again["start_date"])
     manifest = json.loads((generated / "manifest.json").read_text(encoding="utf-8"))
     expected = {(d["department"], d["feed"], d["row"], d["field"], d["rule"]) for d in manifest["defects"]
