@@ -5,7 +5,9 @@ A DAG runs at each of its department's feed schedules (cron in Asia/Shanghai, fr
 takes every feed. Per feed (a task group mapped over the department's feeds; REST API feeds in
 `api_feed`, whose extract holds a `department_api` pool slot):
 
-`extract_feed` → `stage_batch` → `validate_batch` → `load_batch` → `write_feedback`
+`extract_feed` → `stage_batch` → `validate_batch`; then one `audit_batches` for the whole run (the Great
+Expectations audit gate of every validated batch: GX is imported once per run, not once per feed); then
+per feed again, in the `load` group, `load_batch` → `write_feedback`.
 
 `extract_feed` first finishes what an earlier run left unfinished, then lands the sources new
 since the feed's watermark and hands their batch ids on; each later task takes those batches one
@@ -80,11 +82,30 @@ def stage_batch(extracted: dict) -> dict:
 
 @task(map_index_template="{{ feed }}")
 def validate_batch(staged: dict) -> dict:
-    """Quarantine failing rows, hold suspicious batches, run the Great Expectations suite."""
+    """Quarantine failing rows and hold suspicious batches, by the catalog's rules."""
     from etl import jobs
 
     _label(staged["feed"])
     return {**staged, **jobs.validate_batches(staged["batch_ids"])}
+
+
+def _results(groups) -> list[dict]:
+    """The results of mapped tasks (a lone map index arrives as itself; a failed one as nothing)."""
+    found: list[dict] = []
+    for group in groups:
+        found.extend([group] if isinstance(group, dict) else [r for r in group or [] if r])
+    return found
+
+
+@task(trigger_rule="all_done")
+def audit_batches(*validated) -> list[dict]:
+    """The Great Expectations audit gate of every batch this run validated, and their Data Docs pages; hands
+    each feed on to its load (a feed whose earlier step failed has nothing to hand on)."""
+    from etl import jobs
+
+    feeds = _results(validated)
+    jobs.audit_batches([batch_id for feed in feeds for batch_id in feed["batch_ids"]])
+    return feeds
 
 
 @task(map_index_template="{{ feed }}")
@@ -108,11 +129,7 @@ def write_feedback(loaded: dict) -> dict:
 @task(trigger_rule="all_done")
 def announce_loaded(record_type: str, *loads) -> dict:
     """Update the record type's asset when this run loaded new or changed rows of it; skip otherwise."""
-    results = []
-    for group in loads:
-        # All map indexes of the group's load task (a lone index arrives as itself, not as a list).
-        results.extend([group] if isinstance(group, dict) else [r for r in group or [] if r])
-    rows = sum(batch["rows_loaded"] for result in results if result.get("record_type") == record_type
+    rows = sum(batch["rows_loaded"] for result in _results(loads) if result.get("record_type") == record_type
                for batch in result.get("batches", []) if batch["status"] == "loaded")
     if not rows:
         raise AirflowSkipException(f"no new or changed {record_type} rows in this run")
@@ -120,10 +137,16 @@ def announce_loaded(record_type: str, *loads) -> dict:
 
 
 @task_group
-def feed_pipeline(feed_code: str, department_code: str, pool: str | None) -> object:
-    """One feed: extract, stage, validate, load, feedback."""
+def feed_checks(feed_code: str, department_code: str, pool: str | None) -> object:
+    """One feed up to the audit: extract, stage, validate."""
     extract = extract_feed.override(pool=pool) if pool else extract_feed
-    loaded = load_batch(validate_batch(stage_batch(extract(department_code, feed_code))))
+    return validate_batch(stage_batch(extract(department_code, feed_code)))
+
+
+@task_group
+def feed_load(validated: dict) -> object:
+    """One feed after the audit: load, feedback."""
+    loaded = load_batch(validated)
     write_feedback(loaded)
     return loaded
 
@@ -147,16 +170,18 @@ def build_ingest_dag(department: Department):
                      + ", ".join(f"{f.code} ({f.transport}, {f.schedule})" for f in department.feeds),
          **dag_defaults(__doc__, "ingest", f"department:{department.code}"))
     def ingest():
-        loads = []
+        validated = []
         if other:
-            loads.append(feed_pipeline.override(group_id="feed")
-                         .partial(department_code=department.code, pool=None).expand(feed_code=other))
+            validated.append(feed_checks.override(group_id="feed")
+                             .partial(department_code=department.code, pool=None).expand(feed_code=other))
         if api:
-            loads.append(feed_pipeline.override(group_id="api_feed")
-                         .partial(department_code=department.code, pool=POOL_DEPARTMENT_API).expand(feed_code=api))
+            validated.append(feed_checks.override(group_id="api_feed")
+                             .partial(department_code=department.code, pool=POOL_DEPARTMENT_API)
+                             .expand(feed_code=api))
+        loads = feed_load.override(group_id="load").expand(validated=audit_batches(*validated))
         for record_type in record_types:
             announce_loaded.override(task_id=f"announce_{record_type}",
-                                     outlets=[record_type_asset(record_type)])(record_type, *loads)
+                                     outlets=[record_type_asset(record_type)])(record_type, loads)
 
     return ingest()
 

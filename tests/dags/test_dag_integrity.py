@@ -72,11 +72,14 @@ def test_ingest_dags_follow_the_catalog(dagbag):
             if not feeds:
                 assert f"{group}.extract_feed" not in dag.task_dict
                 continue
-            steps = ["extract_feed", "stage_batch", "validate_batch", "load_batch", "write_feedback"]
+            steps = [f"{group}.extract_feed", f"{group}.stage_batch", f"{group}.validate_batch", "audit_batches",
+                     "load.load_batch", "load.write_feedback"]
             for before, after in zip(steps, steps[1:], strict=False):
-                assert f"{group}.{after}" in dag.task_dict[f"{group}.{before}"].downstream_task_ids
+                assert after in dag.task_dict[before].downstream_task_ids
             mapped_group = dag.task_dict[f"{group}.extract_feed"].get_closest_mapped_task_group()
             assert mapped_group.group_id == group and mapped_group._expand_input.value["feed_code"] == feeds
+        # The GX audit gate is one task per run (GX imported once), between the feeds' checks and their loads.
+        assert dag.task_dict["load.load_batch"].get_closest_mapped_task_group().group_id == "load"
         record_types = {f.record_type for f in department.feeds}
         announced = {t.task_id.removeprefix("announce_"): t for t in dag.tasks if t.task_id.startswith("announce_")}
         assert set(announced) == record_types
