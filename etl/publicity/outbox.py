@@ -87,32 +87,50 @@ def publicity_window_sql(record_type_code: str, row: str, rules: PublicityPolicy
                   LEFT JOIN {periods_sql(penalty)} ON p.edition_from = x.edition_from AND p.tier = x.tier)"""
 
 
-def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPolicy | None = None) -> int:
-    """Write the outbox items for the facts `records_sql` selects (a query returning record_key);
-    returns how many items were written."""
+def payload_sql(fact: str, record_type_code: str, rules: PublicityPolicy | None = None) -> str:
+    """SQL for what a platform receives about the fact row `fact` (of the record type `record_type_code`, an SQL
+    expression): its attributes in standard field codes without the local ones, ID numbers masked in ID fields
+    and in any text, and the publicity end the warehouse decided. Built when an item is first sent."""
     rules = rules or policy()
-    type_keys = _record_type_keys(conn, rules.record_types)
-    platforms = "ARRAY[" + ", ".join(literal(p.code) for p in rules.platforms) + "]::text[]"
     cat = catalog()
     record_types = [cat.record_type_by_code[code] for code in rules.record_types]
     # Local fields (a department's declarations the 双公示 standard has no field for) stay in the warehouse.
     local = sorted({f.code for rt in record_types for f in rt.fields if f.local})
-    standard = f"(f.attributes - ARRAY[{', '.join(literal(c) for c in local)}]::text[])" if local else "f.attributes"
+    standard = (f"({fact}.attributes - ARRAY[{', '.join(literal(c) for c in local)}]::text[])" if local
+                else f"{fact}.attributes")
     payload = masked_attributes_sql(standard, record_types)
     end_field = rules.penalty.department_end_field
     if end_field:
         # The window the warehouse decided goes upward as the record's publicity end, not what the department
         # wrote there (a date before the decision, or beyond the tier's maximum, would mislead the platform).
-        payload = (f"CASE WHEN f.publicity_end IS NOT NULL AND f.record_type_key = "
-                   f"{int(type_keys.get(rules.penalty.record_type, 0))} THEN ({payload}) || "
-                   f"jsonb_build_object({literal(end_field)}, to_char(f.publicity_end, 'YYYY-MM-DD')) "
+        payload = (f"CASE WHEN {fact}.publicity_end IS NOT NULL AND {record_type_code} = "
+                   f"{literal(rules.penalty.record_type)} THEN ({payload}) || "
+                   f"jsonb_build_object({literal(end_field)}, to_char({fact}.publicity_end, 'YYYY-MM-DD')) "
                    f"ELSE {payload} END")
+    return payload
+
+
+def payloads(conn: Connection, record_keys: list[int]) -> dict[int, dict]:
+    """What the platforms would receive now about these facts (by record_key), as `payload_sql` builds it."""
+    rows = conn.execute(sa.text(f"""
+        SELECT f.record_key, {payload_sql("f", "r.record_type_code")} AS payload
+          FROM dw.fact_credit_record f JOIN dw.dim_record_type r USING (record_type_key)
+         WHERE f.record_key = ANY(:keys)
+    """), {"keys": list(record_keys)})
+    return {r.record_key: r.payload for r in rows}
+
+
+def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPolicy | None = None) -> int:
+    """Write the outbox items for the facts `records_sql` selects (a query returning record_key); returns how
+    many items were written. An item names the fact version (record and content hash); its payload is built
+    when it is first sent (`payload_sql`), so a load pays no masking for what the push will send."""
+    rules = rules or policy()
+    type_keys = _record_type_keys(conn, rules.record_types)
+    platforms = "ARRAY[" + ", ".join(literal(p.code) for p in rules.platforms) + "]::text[]"
     execute_script(conn, f"""
         DROP TABLE IF EXISTS touched_records;
         CREATE TEMP TABLE touched_records ON COMMIT DROP AS
         SELECT f.record_key, f.record_uid, f.status, f.publicity_start, f.publicity_end, f.publicity_due,
-               -- Masked once per record, not per platform: ID fields, and identity numbers in any text.
-               {payload} AS payload,
                f.content_hash, f.decision_date_key, d.department_code, r.record_type_code
           FROM dw.fact_credit_record f
           JOIN dw.dim_department d ON d.department_key = f.department_key
@@ -126,10 +144,9 @@ def enqueue(conn: Connection, records_sql: str, cause: str, rules: PublicityPoli
     """)
     return execute_script(conn, f"""
         INSERT INTO outbox.publicity_item
-               (platform, record_key, record_uid, department_code, record_type_code, action, payload, content_hash,
+               (platform, record_key, record_uid, department_code, record_type_code, action, content_hash,
                 cause, idempotency_key, decision_date, due_date)
         SELECT p.platform, t.record_key, t.record_uid, t.department_code, t.record_type_code, a.action,
-               CASE WHEN a.action = 'upsert' THEN t.payload ELSE '{{}}'::jsonb END,
                t.content_hash, {literal(cause)},
                encode(sha256(convert_to(concat_ws('|', p.platform, t.record_uid::text, a.action, t.content_hash,
                                                   {literal(cause)}), 'UTF8')), 'hex'),

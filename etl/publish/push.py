@@ -23,6 +23,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy.engine import Engine
 
 from etl.faults import crash_point
+from etl.publicity.outbox import payload_sql
 from etl.publicity.policy import policy
 from etl.publish.client import PlatformAuthError, PlatformClient, PlatformError
 
@@ -59,8 +60,7 @@ def _claim_round(engine: Engine, platform: str, limit: int, tried: list[int], he
                  WHERE platform = :platform AND status IN ('pending', 'sent')
                  ORDER BY record_key, item_id
             )
-            SELECT o.item_id, o.record_key, o.idempotency_key, o.action, o.record_type_code, o.record_uid,
-                   o.department_code, o.decision_date, o.payload
+            SELECT o.item_id
               FROM next_per_record n JOIN outbox.publicity_item o USING (item_id)
              WHERE n.item_id <> ALL(CAST(:tried AS bigint[])) AND n.record_key <> ALL(CAST(:held AS bigint[]))
              ORDER BY o.item_id
@@ -68,11 +68,20 @@ def _claim_round(engine: Engine, platform: str, limit: int, tried: list[int], he
              FOR UPDATE OF o SKIP LOCKED
         """), {"platform": platform, "limit": limit, "tried": tried, "held": held_records}).all()
         if rows:
-            conn.execute(sa.text("""
-                UPDATE outbox.publicity_item
-                   SET status = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now()
-                 WHERE item_id = ANY(:ids)
-            """), {"ids": [r.item_id for r in rows]})
+            # The payload is built from the fact version when the item is first sent, and kept: a re-send
+            # after a crash sends the same bytes, and what went out stays on record.
+            rows = conn.execute(sa.text(f"""
+                UPDATE outbox.publicity_item o
+                   SET status = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now(),
+                       payload = coalesce(o.payload, CASE WHEN o.action = 'upsert'
+                                                          THEN {payload_sql("f", "o.record_type_code")}
+                                                          ELSE '{{}}'::jsonb END)
+                  FROM dw.fact_credit_record f
+                 WHERE o.item_id = ANY(:ids) AND f.record_key = o.record_key
+             RETURNING o.item_id, o.record_key, o.idempotency_key, o.action, o.record_type_code, o.record_uid,
+                       o.department_code, o.decision_date, o.payload
+            """), {"ids": [r.item_id for r in rows]}).all()
+            rows.sort(key=lambda r: r.item_id)
     crash_point("push.after_mark_sent")
     return rows
 

@@ -29,6 +29,7 @@ from etl.generate.subjects import uscc
 from etl.ingest import ingest_feed
 from etl.migrate import migrate
 from etl.publicity.outbox import expire_publicity_windows, repair_penalty
+from etl.publicity.outbox import payloads as outbox_payloads
 from etl.publish.client import PlatformClient, RetryPolicy
 from etl.publish.push import push_publicity
 from etl.publish.reconcile import reconcile
@@ -173,7 +174,9 @@ def test_policy_tiers_decide_what_is_published_and_for_how_long(engine, tmp_path
     assert published == expected  # not the warning, not the window that ended in 2024
     assert {(r.platform, r.action) for r in outbox(engine)} == {("provincial", "upsert"), ("national", "upsert")}
     # The platform is told the window the warehouse decided, not the department's 公示截止期 (too short here).
-    sent = {r.record_uid: r.payload.get("CF_GSJZQ") for r in outbox(engine)}
+    with engine.connect() as conn:
+        to_send = outbox_payloads(conn, [r.record_key for r in outbox(engine)])
+    sent = {r.record_uid: to_send[r.record_key].get("CF_GSJZQ") for r in outbox(engine)}
     assert sent[fact(engine, too_short["CF_WSH"]).record_uid] == months_later(RECENT, 3).isoformat()
     assert sent[fact(engine, ordinary["CF_WSH"]).record_uid] == months_later(RECENT, 12).isoformat()
 

@@ -13,6 +13,7 @@ from etl.catalog import catalog
 from etl.extract.base import ExtractedSource
 from etl.ingest import BatchOutcome, process_batch
 from etl.land import land
+from etl.publicity.outbox import payloads as outbox_payloads
 from tests.corpus.build import (
     PENALTY_CODES,
     PERSON_CODES,
@@ -215,8 +216,9 @@ def test_declared_bookkeeping_columns_are_kept_with_the_fact_and_never_published
     with warehouse.connect() as conn:
         stored = conn.execute(sa.text("SELECT record_key, extra, attributes FROM dw.fact_credit_record "
                                       "WHERE batch_id = :b ORDER BY source_row_no"), {"b": outcome.batch_id}).all()
-        payloads = conn.scalars(sa.text("SELECT payload FROM outbox.publicity_item WHERE record_key = ANY(:k)"),
-                                {"k": [r.record_key for r in stored]}).all()
+        queued = conn.scalars(sa.text("SELECT DISTINCT record_key FROM outbox.publicity_item "
+                                      "WHERE record_key = ANY(:k)"), {"k": [r.record_key for r in stored]}).all()
+        payloads = list(outbox_payloads(conn, queued).values())  # what the push will send
         mapping = conn.scalar(sa.text("SELECT header_map FROM audit.batch WHERE batch_id = :b"),
                               {"b": outcome.batch_id})
     assert stored[0].extra == {"RESOURCE_ID": "DIR-20180902-164730-458", "CHECK_FLAG": "1",
