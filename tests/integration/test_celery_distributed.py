@@ -43,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = 13  # a database of our own on a shared Redis
-DEPARTMENTS = ("court", "education")  # 1 and 2 feeds (API and file): 18 task instances over the two workers
+DEPARTMENTS = ("court", "education")  # 1 and 2 feeds (API and file): 20 task instances over the two workers
 WORKERS = ("w1", "w2")
 RUN_TIMEOUT = 150
 
@@ -238,8 +238,10 @@ def test_ingest_dags_run_on_two_celery_workers(redis_url, pg15_admin_url, tmp_pa
     # Both workers took tasks: each reports its own name as the task instances' hostname.
     placed = {d: [(t["task_id"], t["map_index"], t["hostname"]) for t in tis] for d, tis in task_instances.items()}
     assert {t["hostname"] for tis in task_instances.values() for t in tis} == set(WORKERS), json.dumps(placed)
-    assert sum(len(tis) for tis in task_instances.values()) == 18
     feeds = {(d, f.code) for d in DEPARTMENTS for f in catalog().department_by_code[d].feeds}
+    # five steps per feed, one audit per run, one announcement per record type of each department
+    announcements = sum(len({f.record_type for f in catalog().department_by_code[d].feeds}) for d in DEPARTMENTS)
+    assert sum(len(tis) for tis in task_instances.values()) == 5 * len(feeds) + len(DEPARTMENTS) + announcements
     assert {(b.department_code, b.feed_code) for b in batches} == feeds
     assert {b.status for b in batches} == {"loaded"}
     assert all(b.rows_in == b.rows_loaded + b.rows_unchanged + b.rows_quarantined for b in batches)
