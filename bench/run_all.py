@@ -54,20 +54,50 @@ def ours_seconds(markdown: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def make_run_wall_time(log: Path) -> tuple[float, str]:
-    """`creditwh run` from an empty var/ and a new embedded server (the venv exists already)."""
+EMBEDDED_PORT = "54391"
+
+
+def cli_ingest_seconds(data: Path, log: Path) -> float:
+    """The command-line path on `make run`'s own data: `creditwh ingest --all --simulate` into a new database
+    of the same (still running) embedded server, two workers, files taken at once."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{EMBEDDED_PORT}/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("DROP DATABASE IF EXISTS cli_path WITH (FORCE)"))
+        conn.execute(sa.text("CREATE DATABASE cli_path"))
+    admin.dispose()
+    with tempfile.TemporaryDirectory(prefix="creditwh-cli-path-") as var:
+        env = {**os.environ, "CREDITWH_VAR_DIR": var, "CREDITWH_FILE_SETTLE_SECONDS": "0",
+               "WAREHOUSE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{EMBEDDED_PORT}/cli_path"}
+        subprocess.run([sys.executable, "-m", "etl", "init"], cwd=ROOT, env=env, capture_output=True, check=True)
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "etl", "ingest", "--all", "--simulate", str(data),
+                                 "--workers", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+        seconds = time.monotonic() - started
+    with log.open("a", encoding="utf-8") as out:
+        out.write(result.stdout + result.stderr)
+    return seconds
+
+
+def make_run_wall_time(log: Path) -> tuple[float, str, float | None, float | None]:
+    """`creditwh run` from an empty var/ and a new embedded server (the venv exists already); then the command-line
+    ingest of the same data: (wall seconds, make run's own summary line, its Airflow seconds, CLI seconds)."""
     with tempfile.TemporaryDirectory(prefix="creditwh-make-run-") as var:
-        env = {**os.environ, "CREDITWH_VAR_DIR": var, "CREDITWH_EMBEDDED_PORT": "54391"}
+        env = {**os.environ, "CREDITWH_VAR_DIR": var, "CREDITWH_EMBEDDED_PORT": EMBEDDED_PORT}
         env.pop("WAREHOUSE_URL", None)
         started = time.monotonic()
         result = subprocess.run([sys.executable, "-m", "etl", "run"], cwd=ROOT, env=env, capture_output=True,
                                 text=True, timeout=3600)
         seconds = time.monotonic() - started
+        cli = cli_ingest_seconds(Path(var) / "data", log) if result.returncode == 0 else None
         subprocess.run([sys.executable, "-m", "etl", "db", "stop"], cwd=ROOT, env=env, capture_output=True)
     with log.open("a", encoding="utf-8") as out:
         out.write(result.stdout + result.stderr)
     split = next((line.strip() for line in result.stdout.splitlines() if line.startswith("== done in")), "")
-    return seconds, split
+    airflow = re.search(r"Airflow ([0-9.]+) s", split)
+    return seconds, split, float(airflow[1]) if airflow else None, cli
 
 
 TARGET = re.compile(r"^(≤|≥|<|>)\s*([0-9.]+)")
@@ -187,11 +217,17 @@ def main() -> None:
     if "chaos" in chosen:
         run([python, "bench/chaos.py", "--records", str(settings["chaos_records"])], log)
     if "make_run" in chosen:
-        seconds, split = make_run_wall_time(log)
-        (RESULTS / "make_run.md").write_text(
-            f"# make run\n\n- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n- `creditwh run` from an empty "
-            f"var/ with a new embedded server (the venv already installed): **{seconds:.0f} s** wall; {split}\n",
-            encoding="utf-8")
+        seconds, split, airflow, cli = make_run_wall_time(log)
+        text = (f"# make run\n\n- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC\n- `creditwh run` from an empty "
+                f"var/ with a new embedded server (the venv already installed): **{seconds:.0f} s** wall; {split}\n")
+        if airflow and cli:
+            # One run each, in the same benchmark run: the Airflow phase against the CLI ingest of the same data.
+            ratio = f"{airflow / cli:.2f}"
+            text += (f"- then `creditwh ingest --all --simulate <its data> --workers 2` into a new database of the "
+                     f"same server: {cli:.1f} s\n\n| figure | median (min, max) | rows/s (median) | target |\n"
+                     f"|---|---|---|---|\n| Airflow phase ÷ CLI ingest, same data | {ratio} (min {ratio}, "
+                     f"max {ratio}) | | ≤ 3 |\n")
+        (RESULTS / "make_run.md").write_text(text, encoding="utf-8")
     # Each benchmark's own file, whether measured now or by an earlier run (its date says which).
     for name in ("push", "marts", "dags", "chaos", "make_run"):
         if (RESULTS / f"{name}.md").exists():
