@@ -77,9 +77,3 @@ def _parse(conn_id: str, raw: str) -> Connection:
         password=unquote(parts.password) if parts.password else None,
         schema=unquote(parts.path.lstrip("/")) or None, extra=extra,
     )
-
-
-def env_value(conn: Connection) -> str:
-    """The JSON form of a connection, for exporting it to a child process or an Airflow run."""
-    return json.dumps({"conn_type": conn.conn_type, "host": conn.host, "port": conn.port, "login": conn.login,
-                       "password": conn.password, "schema": conn.schema, "extra": conn.extra})

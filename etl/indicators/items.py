@@ -31,7 +31,6 @@ from sqlalchemy.engine import Engine
 from etl import config
 from etl.catalog import parse_yaml
 from etl.config import CHINA
-from etl.errors import UserError
 from etl.extract.file import DropChanged, DropFolder, DropRefused, open_dropped
 from etl.personal import mask_text
 from etl.stage import UnreadableSource, _bad_text, read_table
@@ -490,12 +489,3 @@ def describe_push(counts: dict) -> str:
     return (f"监测条目：仓库生成 {counts['made']}，排队 {counts['queued']}，平台接收 {counts['accepted']}，"
             f"拒收 {counts['rejected']} / Monitoring items: {counts['made']} made by the warehouse, "
             f"{counts['queued']} queued, {counts['accepted']} accepted, {counts['rejected']} rejected.")
-
-
-def require_items_folder(drop_dir: Path) -> Path:
-    """The office's folder, created on first use so clerks know where to drop."""
-    folder = Path(drop_dir) / item_catalog().folder
-    if folder.is_symlink():
-        raise UserError(f"{folder} 是符号链接，拒绝使用 / {folder} is a symbolic link; links are never followed.")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
