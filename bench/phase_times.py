@@ -27,10 +27,13 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASES = """
-    SELECT count(*) AS batches, sum(rows_in) AS rows_in, round(sum(stage_ms) / 1000.0, 1) AS stage,
-           round(sum(validate_ms) / 1000.0, 1) AS rules, round(sum(gx_ms) / 1000.0, 1) AS gx,
-           round(sum(load_ms) / 1000.0, 1) AS load
-      FROM audit.batch"""
+    SELECT count(*) AS batches, sum(rows_in) AS rows_in,
+           -- through to_jsonb: a checkout from before these two columns has none (NULL)
+           round(sum((to_jsonb(b) ->> 'land_ms')::int) / 1000.0, 1) AS land,
+           round(sum(stage_ms) / 1000.0, 1) AS stage, round(sum(validate_ms) / 1000.0, 1) AS rules,
+           round(sum(gx_ms) / 1000.0, 1) AS gx, round(sum(load_ms) / 1000.0, 1) AS load,
+           round(sum((to_jsonb(b) ->> 'outbox_ms')::int) / 1000.0, 1) AS outbox
+      FROM audit.batch b"""
 
 
 def run_tree(tree: Path, data: Path, admin_url: str, work: Path) -> str:
@@ -53,8 +56,8 @@ def run_tree(tree: Path, data: Path, admin_url: str, work: Path) -> str:
         with engine.connect() as conn:
             p = conn.execute(sa.text(PHASES)).one()
         engine.dispose()
-        return (f"{tree}: wall {wall:.1f} s; {p.batches} batches, {p.rows_in:,} rows; worker-seconds: stage {p.stage}, "
-                f"rules {p.rules}, GX {p.gx}, load {p.load}")
+        return (f"{tree}: wall {wall:.1f} s; {p.batches} batches, {p.rows_in:,} rows; worker-seconds: land {p.land}, "
+                f"stage {p.stage}, rules {p.rules}, GX {p.gx}, load {p.load} (of which outbox {p.outbox})")
     finally:
         shutil.rmtree(copy, ignore_errors=True)
         with admin.connect() as conn:

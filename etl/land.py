@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def _landing_day() -> str:
 
 def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSource) -> Batch:
     """Copy the source's bytes under var/landing/<department>/<date>/ and register (or find) its batch."""
+    started = time.monotonic()
     # Bytes landed before, on any day (a drop folder keeps its old files), are recognised by their
     # signature or else by one read, and are not copied again.
     known = _known_sha256(engine, department, feed, source)
@@ -134,12 +136,13 @@ def land(engine: Engine, department: Department, feed: Feed, source: ExtractedSo
     with engine.begin() as conn:
         row = conn.execute(sa.text("""
             INSERT INTO audit.batch (department_code, feed_code, record_type_code, source_name, sha256, byte_count,
-                                     landed_path, source_format, source_encoding, watermark_kind, watermark_to)
+                                     landed_path, source_format, source_encoding, watermark_kind, watermark_to,
+                                     land_ms)
             VALUES (:department, :feed, :record_type, :source_name, :sha256, :bytes, :path, :format, :encoding,
-                    :watermark_kind, :watermark_to)
+                    :watermark_kind, :watermark_to, :ms)
             ON CONFLICT (department_code, feed_code, sha256) DO NOTHING
             RETURNING batch_id, status
-        """), {**manifest, "path": str(target)}).one_or_none()
+        """), {**manifest, "path": str(target), "ms": int((time.monotonic() - started) * 1000)}).one_or_none()
         is_new = row is not None
         if row is None:
             # Known bytes whose landed copy is gone (var/ restored or cleaned): the batch keeps this copy.

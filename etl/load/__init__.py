@@ -264,17 +264,19 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
         _keep_prior_versions(conn)
         loaded = _upsert_facts(conn, batch)
         # The upward duty commits with the facts (transactional outbox).
+        outbox_started = time.monotonic()
         publicity_for_batch(conn, batch.batch_id, batch.record_type_code)
+        outbox_ms = int((time.monotonic() - outbox_started) * 1000)
         quarantined = conn.scalar(sa.text(
             "SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"), {"b": batch.batch_id})
         elapsed = int((time.monotonic() - started) * 1000)
         conn.execute(sa.text("""
             UPDATE audit.batch
                SET status = 'loaded', status_reason = NULL, rows_loaded = :loaded, rows_unchanged = :unchanged,
-                   rows_quarantined = :quarantined, load_ms = :ms, updated_at = now()
+                   rows_quarantined = :quarantined, load_ms = :ms, outbox_ms = :outbox_ms, updated_at = now()
              WHERE batch_id = :b
         """), {"loaded": loaded, "unchanged": valid - loaded, "quarantined": quarantined, "ms": elapsed,
-               "b": batch.batch_id})
+               "outbox_ms": outbox_ms, "b": batch.batch_id})
         if batch.watermark_to is not None:
             conn.execute(sa.text("""
                 INSERT INTO audit.watermark (department_code, feed_code, watermark_kind, watermark_value, batch_id)

@@ -145,11 +145,14 @@ def test_all_departments_ingest_exactly_and_replay_changes_nothing(factory, simu
         gx = conn.execute(sa.text("""
             SELECT count(*) FILTER (WHERE gx_success IS NULL) AS unchecked,
                    count(*) FILTER (WHERE gx_success) AS passed, count(*) AS batches,
-                   count(*) FILTER (WHERE rows_quarantined > 0) AS with_quarantine
+                   count(*) FILTER (WHERE rows_quarantined > 0) AS with_quarantine,
+                   count(*) FILTER (WHERE land_ms IS NULL OR stage_ms IS NULL OR validate_ms IS NULL
+                                       OR gx_ms IS NULL OR load_ms IS NULL OR outbox_ms IS NULL) AS untimed
               FROM audit.batch""")).one()
     # Every batch passed its Great Expectations audit gate: the rows it loaded break no rule, also in the
     # batches whose broken rows were quarantined.
     assert gx.unchecked == 0 and gx.passed == gx.batches and gx.with_quarantine > 0
+    assert gx.untimed == 0  # every phase of every batch is timed in audit.batch
     assert list(config.settings().data_docs_dir.rglob("*.html"))
 
     before = snapshot(engine)
