@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from etl import config
 from etl.catalog import Catalog
-from etl.output import write_whole
+from etl.output import replaced_when_complete
 from etl.personal import mask_id, mask_json, mask_text
 from etl.status import RETURNED, BatchStatus
 
@@ -83,7 +83,8 @@ def _workbook(path: Path) -> Iterator[xlsxwriter.Workbook]:
                                             "strings_to_numbers": False, "in_memory": True})
     yield workbook
     workbook.close()
-    write_whole(path, lambda out: out.write(buffer.getbuffer()))
+    with replaced_when_complete(path) as out:
+        out.write(buffer.getbuffer())
 
 
 def feedback_path(department_code: str, feed_code: str, batch_id: int) -> Path:

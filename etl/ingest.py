@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -458,21 +459,15 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
     return outcome
 
 
-# A worker's warehouse URL, and its engine, made at its first task and kept for the others (a new engine per
-# feed meant a new connection, a server version check and the driver's type lookups for each of ~60 feeds).
-_worker_url: str | None = None
-_worker_settings: contextlib.AbstractContextManager | None = None
-_worker_engines: list[Engine] = []
+# What a pool worker keeps open for its whole life (the caller's settings in use).
+_worker_life = contextlib.ExitStack()
 
 
-def _start_worker(settings: config.Settings, url: str, coordinator_alive) -> None:
-    """Pool worker start-up: run with the caller's settings (given, not read again from the environment), on
-    one engine; exit as soon as the process that started the pool is gone (killed, say) rather than wait for
-    tasks forever, holding the caller's output pipes open."""
-    global _worker_url, _worker_settings
-    _worker_settings = config.using(settings)  # kept: entered for the worker's whole life
-    _worker_settings.__enter__()
-    _worker_url = url
+def _start_worker(settings: config.Settings, coordinator_alive) -> None:
+    """Pool worker start-up: run with the caller's settings (given, not read again from the environment); exit
+    as soon as the process that started the pool is gone (killed, say) rather than wait for tasks forever,
+    holding the caller's output pipes open."""
+    _worker_life.enter_context(config.using(settings))
 
     def watch() -> None:
         multiprocessing.connection.wait([coordinator_alive])  # readable only at EOF: the writer's end closed
@@ -481,26 +476,33 @@ def _start_worker(settings: config.Settings, url: str, coordinator_alive) -> Non
     threading.Thread(target=watch, name="watch-coordinator", daemon=True).start()
 
 
-def _ingest_feed_in_worker(department: Department, feed: Feed, file_drop_dir: Path | None) -> list[BatchOutcome]:
-    from etl.catalog import catalog
+@functools.cache
+def _worker_engine(url: str) -> Engine:
+    """A worker's engine, made at its first task and kept for the others (a new engine per feed meant a new
+    connection, a server version check and the driver's type lookups for each of ~60 feeds)."""
     from etl.warehouse import get_engine
 
-    if not _worker_engines:
-        _worker_engines.append(get_engine(_worker_url))
-    return ingest_feed(_worker_engines[0], catalog(), department, feed, file_drop_dir=file_drop_dir)
+    return get_engine(url)
+
+
+def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
+                           file_drop_dir: Path | None) -> list[BatchOutcome]:
+    from etl.catalog import catalog
+
+    return ingest_feed(_worker_engine(url), catalog(), department, feed, file_drop_dir=file_drop_dir)
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, url: str) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Processes for feeds at once, started fresh (spawned: a forked copy of a pooled database connection
-    must never be shared with the parent), each with this process's settings and its own engine on `url`.
+    must never be shared with the parent), each with this process's settings and, from its first feed, its own engine.
     A worker imports the pipeline, and GX at its first batch, once for all the feeds it takes."""
     context = multiprocessing.get_context("spawn")
     # Only this process holds the writing end: when it dies, the workers' ends report EOF.
     coordinator_alive, alive = context.Pipe(duplex=False)
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
-                                 initargs=(config.settings(), url, coordinator_alive)) as pool:
+                                 initargs=(config.settings(), coordinator_alive)) as pool:
             yield pool
     finally:
         alive.close()
@@ -526,8 +528,9 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
 
     outcomes_by_feed: dict[tuple[str, str], list[BatchOutcome]] = {}
     feeds_left = {d.code: len(d.feeds) for d in departments}
-    with worker_pool(workers, engine.url.render_as_string(hide_password=False)) as pool:
-        by_future = {pool.submit(_ingest_feed_in_worker, department, feed, file_drop_dir): (department, feed)
+    url = engine.url.render_as_string(hide_password=False)
+    with worker_pool(workers) as pool:
+        by_future = {pool.submit(_ingest_feed_in_worker, url, department, feed, file_drop_dir): (department, feed)
                      for department in departments for feed in department.feeds}
         for future in as_completed(by_future):
             department, feed = by_future[future]

@@ -61,12 +61,16 @@ def _attributes(record_type: RecordType) -> str:
     return f"jsonb_strip_nulls({jsonb_object(pairs)})"
 
 
+def _subject_code(record_type: RecordType) -> str:
+    """A clean row's subject code: its USCC, else its ID number."""
+    return f"coalesce({_col(record_type, Role.SUBJECT_USCC)}, {_col(record_type, Role.ID_NUMBER)})"
+
+
 def _subject_columns(record_type: RecordType) -> str:
-    """A clean row's subject: its code (USCC, else ID number), the code's kind and the subject's attributes."""
+    """A clean row's subject: its code, the code's kind and the subject's attributes."""
     uscc = _col(record_type, Role.SUBJECT_USCC)
-    id_number = _col(record_type, Role.ID_NUMBER)
     id_type = _col(record_type, Role.ID_TYPE)
-    return f"""coalesce({uscc}, {id_number}) AS subject_code,
+    return f"""{_subject_code(record_type)} AS subject_code,
                CASE WHEN {uscc} IS NOT NULL THEN 'uscc' WHEN {id_type} = '身份证' THEN 'id_number'
                     ELSE 'other' END AS code_kind,
                {_col(record_type, Role.SUBJECT_TYPE)} AS subject_type,
@@ -94,7 +98,7 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
         SELECT n.row_no,
                -- a decision first loaded under another spelling of its number keeps that record's id
                coalesce(alias.record_uid, n.record_uid) AS record_uid,
-               coalesce({_col(record_type, Role.SUBJECT_USCC)}, {_col(record_type, Role.ID_NUMBER)}) AS subject_code,
+               {_subject_code(record_type)} AS subject_code,
                {_col(record_type, Role.DOCUMENT_NUMBER)} AS document_number,
                to_char({_col(record_type, Role.DECISION_DATE)}, 'YYYYMMDD')::integer AS decision_date_key,
                {fine_expr} AS fine_amount,
@@ -219,6 +223,12 @@ def _load_state(conn: Connection, batch: Batch) -> sa.Row:
     return state
 
 
+def _loaded_before(state: sa.Row) -> LoadResult:
+    """A batch loaded earlier is left as it is: its counts as they were recorded."""
+    return LoadResult(state.rows_in, state.rows_loaded, state.rows_unchanged, state.rows_quarantined, 0,
+                      already_loaded=True)
+
+
 def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
     """Load the valid rows of a validated batch; a batch already loaded is left as it is."""
     started = time.monotonic()
@@ -228,18 +238,16 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
     # two commits leaves subject versions the re-run finds unchanged; the facts still commit all or nothing.
     with engine.begin() as conn:
         state = _load_state(conn, batch)
-        if state.status == "loaded":
-            return LoadResult(state.rows_in, state.rows_loaded, state.rows_unchanged, state.rows_quarantined,
-                              0, already_loaded=True)
+        if state.status == BatchStatus.LOADED:
+            return _loaded_before(state)
         use_batch_settings(conn)
         _upsert_subjects(conn, record_type, batch)
     crash_point("load.subjects_committed")
     with engine.begin() as conn:
         use_batch_settings(conn)
         state = _load_state(conn, batch)
-        if state.status == "loaded":  # another run loaded it meanwhile
-            return LoadResult(state.rows_in, state.rows_loaded, state.rows_unchanged, state.rows_quarantined,
-                              0, already_loaded=True)
+        if state.status == BatchStatus.LOADED:  # another run loaded it meanwhile
+            return _loaded_before(state)
         valid = _incoming(conn, record_type, batch)
         # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
         execute_script(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")

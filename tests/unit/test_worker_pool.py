@@ -21,7 +21,7 @@ def test_workers_run_with_the_callers_settings_not_the_environments(monkeypatch)
     # A command that adds connections of its own (ingest --simulate) puts new settings in use; the
     # environment, which the workers also see, is never written.
     chosen = config.settings().with_connections({"AIRFLOW_CONN_DEPT_API_X": "http://h:1"})
-    with config.using(chosen), worker_pool(1, "postgresql://unused@127.0.0.1/none") as pool:
+    with config.using(chosen), worker_pool(1) as pool:
         assert pool.submit(_settings_in_worker).result() == (7.0, {**chosen.connections})
         assert pool.submit(os.getenv, "AIRFLOW_CONN_DEPT_API_X").result() is None
     assert "AIRFLOW_CONN_DEPT_API_X" not in os.environ
@@ -35,7 +35,7 @@ def test_workers_exit_when_the_coordinator_is_killed(tmp_path):
         "import os, signal\n"
         "from etl.ingest import worker_pool\n"
         "if __name__ == '__main__':\n"
-        "    with worker_pool(1, 'postgresql://unused@127.0.0.1/none') as pool:\n"
+        "    with worker_pool(1) as pool:\n"
         "        print(pool.submit(os.getpid).result(), flush=True)\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
     )
