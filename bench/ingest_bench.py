@@ -77,7 +77,8 @@ def flatten_sources(data_dir: Path, out_dir: Path) -> dict[str, tuple[Path, int]
 def _source_rows(data_dir: Path, department: str, feed):
     if feed.transport == "file":
         for path in sorted((data_dir / "files" / department).glob(feed.file.pattern)):
-            rows = _read_xlsx(path) if feed.file.format == "xlsx" else _read_csv(path, detect_encoding(path))
+            placed = _read_xlsx(path) if feed.file.format == "xlsx" else _read_csv(path, detect_encoding(path))
+            rows = (record for _, record in placed)
             header = next(rows)
             yield header, rows
     elif feed.transport == "api":

@@ -346,6 +346,8 @@ class Department(Strict):
 
 
 class QuarantineRule(Strict):
+    name_zh: str
+    name_en: str
     message_zh: str
     message_en: str
 

@@ -58,7 +58,15 @@ class StageResult:
     duplicate_fields: list[str] = field(default_factory=list)
     other_sheets: list[str] = field(default_factory=list)  # further XLSX sheets that hold data
     unreadable_cells: list[str] = field(default_factory=list)  # XLSX error cells, formulas without a result
+    # Where each row is in the file as the department sees it (Excel row, CSV or JSON line): runs of
+    # [row_no, position] where the position stops following the row number (blank lines, multi-line cells).
+    positions: list[list[int]] = field(default_factory=list)
     elapsed_ms: int = 0
+
+    def place(self, row_no: int, position: int) -> None:
+        """Note that row `row_no` is at `position` of the file (kept only where the runs break)."""
+        if not self.positions or self.positions[-1][1] + row_no - self.positions[-1][0] != position:
+            self.positions.append([row_no, position])
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -135,10 +143,10 @@ class _LineFeeder:
         self._pushed.extend(reversed(lines))
 
 
-def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
-    """CSV records; a record that swallowed several lines yet has the wrong width is an unclosed quote:
-    its first line is reported broken and the following lines are read again, so one stray quote
-    costs one row, not the rest of the file."""
+def _read_csv(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | BrokenLine]]:
+    """CSV records with the line each starts on; a record that swallowed several lines yet has the wrong
+    width is an unclosed quote: its first line is reported broken and the following lines are read again,
+    so one stray quote costs one row, not the rest of the file."""
     # surrogateescape keeps undecodable bytes visible so the row, not the file, is rejected.
     with path.open("r", encoding=encoding, errors="surrogateescape", newline="") as handle:
         feeder = _LineFeeder(iter(handle))
@@ -148,8 +156,8 @@ def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
             header = next(reader, None)  # blank lines above the header
         if header is None:
             return
-        feeder.take_consumed()
-        yield header
+        line = len(feeder.take_consumed())
+        yield line, header
         width = len(header)
         while True:
             try:
@@ -160,11 +168,13 @@ def _read_csv(path: Path, encoding: str) -> Iterator[list[str] | BrokenLine]:
                 record = None
             lines = feeder.take_consumed()
             if record is None or (len(lines) > 1 and len(record) != width):
-                yield BrokenLine(lines[0].rstrip("\r\n") if lines else "")
+                yield line + 1, BrokenLine(lines[0].rstrip("\r\n") if lines else "")
                 feeder.push_back(lines[1:])
                 reader = csv.reader(feeder)
+                line += 1
                 continue
-            yield record
+            yield line + 1, record
+            line += len(lines)
 
 
 # Cells calamine reads as empty although the department put something there: an error value
@@ -224,11 +234,11 @@ def _open_workbook(path: Path):  # noqa: ANN202 - a CalamineWorkbook
 
 
 def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
-               unreadable_cells: list[str] | None = None) -> Iterator[list[str | None]]:
-    """Rows of the first sheet, read with calamine (Rust; an order of magnitude faster than openpyxl), from the
-    first row that holds anything (a blank line above the header is common). Excel 97-2003 (.xls) workbooks
-    are read too. Names of further sheets that hold data go to `other_sheets`, error cells and formulas
-    without a saved result to `unreadable_cells` (the batch is held for either)."""
+               unreadable_cells: list[str] | None = None) -> Iterator[tuple[int, list[str | None]]]:
+    """Rows of the first sheet with their Excel row numbers, read with calamine (Rust; an order of magnitude
+    faster than openpyxl), from the first row that holds anything (a blank line above the header is common).
+    Excel 97-2003 (.xls) workbooks are read too. Names of further sheets that hold data go to `other_sheets`,
+    error cells and formulas without a saved result to `unreadable_cells` (the batch is held for either)."""
     workbook = _open_workbook(path)
     try:
         rows = workbook.get_sheet_by_index(0).iter_rows()
@@ -236,7 +246,7 @@ def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
         raise UnreadableSource("Excel 文件的第一个工作表无法读取", f"the workbook's first sheet cannot be read "
                                f"({type(exc).__name__})") from None
     width = None
-    for row in rows:
+    for excel_row, row in enumerate(rows, start=1):  # calamine starts at the sheet's first row, blank or not
         values = [_cell_text(v) for v in row]
         if width is None:  # the header: calamine pads it to the sheet's width with empty cells
             while values and values[-1] is None:
@@ -247,7 +257,7 @@ def _read_xlsx(path: Path, other_sheets: list[str] | None = None,
         # A short row is a row with blanks at the end; a long one keeps its extra values (a parse finding).
         while len(values) > width and values[-1] is None:
             values.pop()
-        yield values + [None] * (width - len(values))
+        yield excel_row, values + [None] * (width - len(values))
     if other_sheets is not None:
         for index, name in enumerate(workbook.sheet_names[1:], start=1):
             try:
@@ -268,18 +278,19 @@ def _is_zip(path: Path) -> bool:
         return handle.read(4) == ZIP_MAGIC
 
 
-def _read_jsonl(path: Path) -> Iterator[dict | str]:
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict | str]]:
+    """Each JSON line's value (the line itself when it is not JSON) with its line number; blank lines skipped."""
     with path.open("r", encoding="utf-8", errors="surrogateescape") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             line = line.rstrip("\n")
             if not line.strip():
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError:
-                yield line
+                yield number, line
                 continue
-            yield value if isinstance(value, dict) else line
+            yield number, value if isinstance(value, dict) else line
 
 
 # NUL, bytes that did not decode (surrogate escapes) and lone surrogates: PostgreSQL text can hold none of them.
@@ -369,9 +380,10 @@ class _Stager:
         self.findings.append(Finding(row_no=row_no, field="*", rule=Rule.PARSE, raw=_printable(raw),
                                      detail_zh=detail_zh, detail_en=detail_en))
 
-    def rows(self, records: Iterator[list[str | None] | BrokenLine]) -> Iterator[str]:
-        """CSV lines for COPY from positional records (CSV and XLSX); the first record is the header."""
-        header = next(records, None)
+    def rows(self, records: Iterator[tuple[int, list[str | None] | BrokenLine]]) -> Iterator[str]:
+        """CSV lines for COPY from positional records (CSV and XLSX) with their places in the file; the first
+        record is the header."""
+        _, header = next(records, (0, None))
         if header is None:
             return
         headers = [(h or "").strip() for h in header]
@@ -380,15 +392,17 @@ class _Stager:
         width = len(headers)
         headerless = [i for i, h in enumerate(headers) if not h]
         row_no = 0
-        for record in records:
+        for position, record in records:
             if isinstance(record, BrokenLine):
                 row_no += 1
+                self.result.place(row_no, position)
                 self.parse_failure(row_no, {"line": _printable_text(record.text[:2000])},
                                    "引号不成对或格式错误，该行无法解析", "unbalanced quote or malformed line")
                 continue
             if not record or all(v is None or v == "" for v in record):
                 continue  # a blank line is not a record
             row_no += 1
+            self.result.place(row_no, position)
             if len(record) != width and (len(record) < width or any(v not in (None, "") for v in record[width:])):
                 self.parse_failure(row_no, _raw_row(headers, record), f"列数为 {len(record)}，表头为 {width} 列",
                                    f"{len(record)} columns where the header has {width}")
@@ -411,7 +425,7 @@ class _Stager:
             yield self.line(row_no, values, extra)
         self.result.rows_in = row_no
 
-    def json_rows(self, records: Iterator[dict | str]) -> Iterator[str]:
+    def json_rows(self, records: Iterator[tuple[int, dict | str]]) -> Iterator[str]:
         """CSV lines for COPY from JSON objects; keys are mapped as they first appear."""
         # Keys can first appear in any record, but COPY needs its column list up front: use every field.
         self.codes = [f.code for f in self.record_type.fields]
@@ -419,8 +433,9 @@ class _Stager:
         positions: dict[str, int | None] = {}
         extra_names: dict[str, str | None] = {}
         row_no = 0
-        for record in records:
+        for position, record in records:
             row_no += 1
+            self.result.place(row_no, position)
             if isinstance(record, str):
                 self.parse_failure(row_no, {"line": _printable_text(record[:2000])}, "不是有效的 JSON 对象",
                                    "not a valid JSON object")
@@ -466,6 +481,10 @@ def _printable(raw: dict) -> dict:
 
 def _raw_row(headers: list[str], record: list[str | None]) -> dict:
     return {headers[i] if i < len(headers) else f"#{i + 1}": v for i, v in enumerate(record)}
+
+
+# What a row's place in the file is called for each landed format (read back by the feedback workbook).
+_POSITION_UNIT = {"csv": "csv_line", "xlsx": "excel_row", "jsonl": "json_line"}
 
 
 class _LineWriter:
@@ -527,7 +546,9 @@ def stage_batch(engine: Engine, batch: Batch, catalog: Catalog) -> StageResult:
                                          "unknown": result.unknown_headers,
                                          "duplicate_fields": result.duplicate_fields,
                                          "other_sheets": result.other_sheets,
-                                         "unreadable_cells": result.unreadable_cells[:50]},
+                                         "unreadable_cells": result.unreadable_cells[:50],
+                                         "positions": {"unit": _POSITION_UNIT[batch.source_format],
+                                                       "runs": result.positions}},
                                         ensure_ascii=False)})
     return result
 
@@ -571,7 +592,7 @@ def read_table(path: Path, limit: int | None = None) -> Table:
         fmt, encoding, records = "xlsx", None, _read_xlsx(path, other_sheets, unreadable)
     elif suffix in (".jsonl", ".json", ".ndjson"):
         fmt, encoding = "jsonl", "utf-8"
-        objects = [v for v in _read_jsonl(path) if isinstance(v, dict)]
+        objects = [v for _, v in _read_jsonl(path) if isinstance(v, dict)]
         if not objects:
             raise UnreadableSource("文件中没有 JSON 对象行", "the file holds no JSON object per line")
         header = list(dict.fromkeys(k for o in objects[:limit] for k in o))
@@ -584,7 +605,7 @@ def read_table(path: Path, limit: int | None = None) -> Table:
             encoding = "gb18030"
         records = _read_csv(path, encoding)
     header = None
-    for record in records:
+    for _, record in records:
         if isinstance(record, BrokenLine):
             broken.append(record.text)
             continue

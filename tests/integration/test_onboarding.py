@@ -223,5 +223,6 @@ def test_a_file_named_with_an_id_number_is_never_shown_with_it(empty_database, t
         shown = held_batches(conn) + drop_notices(conn)
     assert person not in shown and "penalty_张三4105" in shown
     assert held.feedback is not None
-    cells = [str(c.value) for row in load_workbook(held.feedback).worksheets[0].iter_rows() for c in row if c.value]
+    cells = [str(c.value) for sheet in load_workbook(held.feedback) for row in sheet.iter_rows()
+             for c in row if c.value]
     assert not any(person in c for c in cells)
