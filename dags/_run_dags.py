@@ -1,20 +1,104 @@
-"""Run DAGs with `dag.test()` in this process, in order, and print their final states as one JSON line.
+"""Run DAGs with `dag.test()` in this process, in order, and report each as it finishes.
 
 `make run` (etl/main_job.py) and the DAG end-to-end tests start it as a subprocess, so that Airflow
 reads its AIRFLOW_HOME and SQLite metadata database from the environment (and `etl/` never imports
 Airflow):
 
     python dags/_run_dags.py ingest_tax ingest_court publish_publicity
+
+After each DAG run it prints one line `DAG-TEST-DONE {json}` (dag id, state, seconds), and at the end
+`DAG-TEST-RESULT [json]` with every run's task states.
+
+`dag.test()` runs each task inside this process and writes no task log file, so the Airflow UI
+(`make airflow`, same metadata database) would say "Log file not found" for these runs. Each task's log
+is written where the UI reads it (`<base_log_folder>/<log_filename_template>`), as the JSON lines a real
+task supervisor writes: Airflow's own lines about the task and everything the task code logs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import time
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
-from etl.main_job import RESULT_PREFIX
+from etl.main_job import DONE_PREFIX, RESULT_PREFIX
+from etl.personal import mask_text
+
+
+class _TaskLog(logging.Handler):
+    """Log lines of the task running now, as JSON lines in its log file (identity numbers masked)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.file = None
+
+    def write(self, level: str, logger: str, event: str, timestamp: str | None = None) -> None:
+        if self.file is None:
+            return
+        line = {"timestamp": timestamp or time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+                "level": level, "logger": logger, "event": mask_text(event)}
+        self.file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.file.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:  # stdlib logging: the task code's own lines
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        self.write(record.levelname.lower(), record.name, text, stamp)
+
+    def processor(self, _logger, _method, event_dict: dict) -> dict:  # structlog: Airflow's lines about the task
+        event = str(event_dict.get("event", ""))
+        error = event_dict.get("exc_info") or event_dict.get("exception")
+        if isinstance(error, BaseException):
+            event += "\n" + "".join(traceback.format_exception(error))
+        elif error is True or isinstance(error, tuple):
+            event += "\n" + traceback.format_exc()
+        self.write(str(event_dict.get("level", "info")), str(event_dict.get("logger", "task")), event,
+                   event_dict.get("timestamp"))
+        return event_dict
+
+
+@contextmanager
+def task_log_files():
+    """While it is open, every task dag.test() runs writes its log file where the UI looks for it."""
+    import structlog
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk.execution_time import supervisor
+    from airflow.sdk.log import init_log_file
+    from airflow.utils.helpers import log_filename_template_renderer
+    from airflow.utils.session import create_session
+
+    sink = _TaskLog()
+    original = supervisor.run_task_in_process
+    render = log_filename_template_renderer()
+
+    def run_with_log_file(ti, task, client=None):  # noqa: ANN001, ANN202 - Airflow's own signature
+        with create_session() as session:
+            relative = render(ti=session.get(TaskInstance, ti.id))
+        with init_log_file(relative).open("a", encoding="utf-8") as sink.file:
+            try:
+                return original(ti, task, client)
+            finally:
+                sink.file = None
+
+    config = structlog.get_config()
+    processors = list(config["processors"])
+    # Just before the renderer: the event has its time, level, logger name and formatted arguments by then.
+    structlog.configure(processors=[*processors[:-1], sink.processor, processors[-1]])
+    logging.getLogger().addHandler(sink)
+    supervisor.run_task_in_process = run_with_log_file
+    try:
+        yield
+    finally:
+        supervisor.run_task_in_process = original
+        logging.getLogger().removeHandler(sink)
+        structlog.configure(processors=processors)
 
 
 def main(dag_ids: list[str]) -> int:
@@ -26,18 +110,22 @@ def main(dag_ids: list[str]) -> int:
         print(RESULT_PREFIX + json.dumps({"import_errors": bag.import_errors}))
         return 1
     results = []
-    for dag_id in dag_ids:
-        dag = bag.dags[dag_id]
-        # dag.test() in Airflow 3.3.2 fails settling a run of a DAG with deadline alerts (it looks the
-        # serialized alerts up as ids); an in-process run has no scheduler to fire them anyway.
-        dag.deadline = None
-        run = dag.test()
-        results.append({
-            "dag_id": dag_id, "state": str(run.state), "run_id": run.run_id,
-            "start_date": run.start_date.isoformat() if run.start_date else None,
-            "tasks": {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()},
-        })
-    print(RESULT_PREFIX + json.dumps(results))
+    with task_log_files():
+        for dag_id in dag_ids:
+            dag = bag.dags[dag_id]
+            # dag.test() in Airflow 3.3.2 fails settling a run of a DAG with deadline alerts (it looks the
+            # serialized alerts up as ids); an in-process run has no scheduler to fire them anyway.
+            dag.deadline = None
+            started = time.monotonic()
+            run = dag.test()
+            done = {"dag_id": dag_id, "state": str(run.state), "run_id": run.run_id,
+                    "seconds": round(time.monotonic() - started, 1)}
+            print(DONE_PREFIX + json.dumps(done), flush=True)
+            results.append({
+                **done, "start_date": run.start_date.isoformat() if run.start_date else None,
+                "tasks": {f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in run.get_task_instances()},
+            })
+    print(RESULT_PREFIX + json.dumps(results), flush=True)
     return 0
 
 

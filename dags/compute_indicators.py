@@ -10,7 +10,7 @@ month and department (`dw.fact_indicator_value`);
 
 from __future__ import annotations
 
-from _common import POOL_PLATFORM_NATIONAL, TIMEZONE, dag_defaults
+from _common import POOL_PLATFORM_NATIONAL, TIMEZONE, dag_defaults, told
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -29,36 +29,36 @@ def _month(closed: bool) -> str:
     return at.strftime("%Y-%m")
 
 
-@task
+@task(multiple_outputs=False)
 def compute(closed: bool) -> dict:
     """Compute every computable leaf indicator of the month and roll points up."""
     from etl import jobs
 
-    return jobs.compute_indicators(_month(closed))
+    return told(jobs.compute_indicators(_month(closed)))
 
 
-@task
+@task(multiple_outputs=False)
 def submit(computed: dict) -> dict:
     """Submit the month's values to the national monitoring platform."""
     from etl import jobs
 
-    return jobs.push_indicators(computed["period"])
+    return told(jobs.push_indicators(computed["period"]))
 
 
-@task
+@task(multiple_outputs=False)
 def take_items() -> dict:
     """Read the credit office's monitoring-item files from its drop folder."""
     from etl import jobs
 
-    return jobs.take_indicator_items()
+    return told(jobs.take_indicator_items())
 
 
-@task
+@task(multiple_outputs=False)
 def submit_items() -> dict:
     """Deliver the monitoring items not yet accepted to the national monitoring platform."""
     from etl import jobs
 
-    return jobs.push_indicator_items()
+    return told(jobs.push_indicator_items())
 
 
 @dag(dag_id="compute_indicators", schedule=CronTriggerTimetable("30 2 * * *", timezone=TIMEZONE),

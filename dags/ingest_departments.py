@@ -26,7 +26,7 @@ ingest DAG is generated from a half-valid catalog.
 
 from __future__ import annotations
 
-from _common import POOL_DEPARTMENT_API, TIMEZONE, dag_defaults, record_type_asset
+from _common import POOL_DEPARTMENT_API, TIMEZONE, dag_defaults, record_type_asset, told
 from airflow.sdk import (
     CronTriggerTimetable,
     MultipleCronTriggerTimetable,
@@ -52,7 +52,7 @@ def _label(feed_code: str) -> None:
     get_current_context()["feed"] = feed_code
 
 
-@task(map_index_template="{{ feed }}")
+@task(multiple_outputs=False, map_index_template="{{ feed }}")
 def extract_feed(department_code: str, feed_code: str) -> dict:
     """Finish unfinished batches, then land the sources new since the feed's watermark."""
     from etl import jobs
@@ -68,25 +68,25 @@ def extract_feed(department_code: str, feed_code: str) -> dict:
         raise AirflowFailException(f"{department_code}/{feed_code}: " + "; ".join(result["setup_errors"]))
     if result["source_errors"]:
         raise SourceUnavailable(f"{department_code}/{feed_code}: " + "; ".join(result["source_errors"]))
-    return result
+    return told(result)
 
 
-@task(map_index_template="{{ feed }}")
+@task(multiple_outputs=False, map_index_template="{{ feed }}")
 def stage_batch(extracted: dict) -> dict:
     """Parse each landed batch into staging."""
     from etl import jobs
 
     _label(extracted["feed"])
-    return {**extracted, **jobs.stage_batches(extracted["batch_ids"])}
+    return told({**extracted, **jobs.stage_batches(extracted["batch_ids"])})
 
 
-@task(map_index_template="{{ feed }}")
+@task(multiple_outputs=False, map_index_template="{{ feed }}")
 def validate_batch(staged: dict) -> dict:
     """Quarantine failing rows and hold suspicious batches, by the catalog's rules."""
     from etl import jobs
 
     _label(staged["feed"])
-    return {**staged, **jobs.validate_batches(staged["batch_ids"])}
+    return told({**staged, **jobs.validate_batches(staged["batch_ids"])})
 
 
 def _results(groups) -> list[dict]:
@@ -97,43 +97,45 @@ def _results(groups) -> list[dict]:
     return found
 
 
-@task(trigger_rule="all_done")
+@task(multiple_outputs=False, trigger_rule="all_done")
 def audit_batches(*validated) -> list[dict]:
     """The Great Expectations audit gate of every batch this run validated, and their Data Docs pages; hands
     each feed on to its load (a feed whose earlier step failed has nothing to hand on)."""
     from etl import jobs
 
     feeds = _results(validated)
-    jobs.audit_batches([batch_id for feed in feeds for batch_id in feed["batch_ids"]])
+    audited = jobs.audit_batches([batch_id for feed in feeds for batch_id in feed["batch_ids"]])
+    for feed in feeds:
+        told({**feed, "batches": [b for b in audited["batches"] if b["batch_id"] in feed["batch_ids"]]})
     return feeds
 
 
-@task(map_index_template="{{ feed }}")
+@task(multiple_outputs=False, map_index_template="{{ feed }}")
 def load_batch(validated: dict) -> dict:
     """Load each validated batch into the star schema in one transaction."""
     from etl import jobs
 
     _label(validated["feed"])
-    return {**validated, **jobs.load_batches(validated["batch_ids"])}
+    return told({**validated, **jobs.load_batches(validated["batch_ids"])})
 
 
-@task(map_index_template="{{ feed }}")
+@task(multiple_outputs=False, map_index_template="{{ feed }}")
 def write_feedback(loaded: dict) -> dict:
     """Send rejected rows back to the department as a workbook."""
     from etl import jobs
 
     _label(loaded["feed"])
-    return {**loaded, **jobs.write_feedback(loaded["batch_ids"])}
+    return told({**loaded, **jobs.write_feedback(loaded["batch_ids"])})
 
 
-@task(trigger_rule="all_done")
+@task(multiple_outputs=False, trigger_rule="all_done")
 def announce_loaded(record_type: str, *loads) -> dict:
     """Update the record type's asset when this run loaded new or changed rows of it; skip otherwise."""
     rows = sum(batch["rows_loaded"] for result in _results(loads) if result.get("record_type") == record_type
                for batch in result.get("batches", []) if batch["status"] == "loaded")
     if not rows:
         raise AirflowSkipException(f"no new or changed {record_type} rows in this run")
-    return {"record_type": record_type, "rows_loaded": rows}
+    return told({"record_type": record_type, "rows_loaded": rows})
 
 
 @task_group

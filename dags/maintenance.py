@@ -11,40 +11,40 @@
 
 from __future__ import annotations
 
-from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults
+from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults, told
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 
-@task
+@task(multiple_outputs=False)
 def expire_publicity() -> dict:
     """Close publicity windows that have run out."""
     from etl import jobs
 
-    return jobs.expire_publicity()
+    return told(jobs.expire_publicity())
 
 
-@task
+@task(multiple_outputs=False)
 def reconcile(platform: str) -> dict:
     """Compare a platform's records with what was sent to it."""
     from etl import jobs
 
-    return jobs.reconcile(platform)
+    return told(jobs.reconcile(platform))
 
 
-@task
+@task(multiple_outputs=False)
 def build_data_docs() -> dict:
     """Rebuild the Great Expectations Data Docs index."""
     from etl import jobs
 
-    return jobs.build_data_docs()
+    return told(jobs.build_data_docs())
 
 
-@task
+@task(multiple_outputs=False)
 def analyze_warehouse() -> dict:
     """Refresh the planner statistics of the warehouse and audit tables."""
     from etl import jobs
 
-    return jobs.analyze_warehouse()
+    return told(jobs.analyze_warehouse())
 
 
 @dag(dag_id="maintenance", schedule=CronTriggerTimetable("30 3 * * *", timezone=TIMEZONE),

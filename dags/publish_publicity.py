@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults, notify_deadline_missed, record_type_asset
+from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults, notify_deadline_missed, record_type_asset, told
 from airflow.sdk import (
     AssetOrTimeSchedule,
     CronTriggerTimetable,
@@ -35,7 +35,7 @@ class PlatformUnavailable(RuntimeError):
     """Items are still without a receipt; the task is retried with back-off."""
 
 
-@task
+@task(multiple_outputs=False)
 def push_publicity(platform: str) -> dict:
     """Send the platform's pending items and record its receipts."""
     from etl import jobs
@@ -47,18 +47,18 @@ def push_publicity(platform: str) -> dict:
         # Sent but without a receipt (platform down, timeouts): the retry re-sends, the platform deduplicates.
         raise PlatformUnavailable(f"{platform}: {result['unconfirmed']} items without a receipt after retries: "
                                   f"{'; '.join(result['errors'][:2])}")
-    return result
+    return told(result)
 
 
-@task(trigger_rule="all_done")
+@task(multiple_outputs=False, trigger_rule="all_done")
 def return_rejections() -> dict:
     """Write the platforms' rejections back to the departments."""
     from etl import jobs
 
-    return jobs.return_rejections()
+    return told(jobs.return_rejections())
 
 
-@task
+@task(multiple_outputs=False)
 def delivered(*results: dict) -> dict:
     """Both platforms took the upload; the run fails here when a push failed (the rejections still go back)."""
     return {r["platform"]: {"accepted": r["accepted"], "rejected": r["rejected"], "unconfirmed": r["unconfirmed"]}

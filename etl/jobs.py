@@ -90,6 +90,41 @@ def _each_batch(batch_ids: Iterable[int], step: Callable) -> dict:
     return {"batch_ids": ids, "batches": outcomes}
 
 
+def describe(result: dict) -> str:
+    """The line a person reads at the end of a task's log: the feed, its batches and their statuses, the accounting
+    identity's counts, why a batch is held and where the feedback workbooks are, in Chinese and English."""
+    from etl.catalog import catalog
+
+    if not {"department", "feed", "batches", "batch_ids"} & result.keys():  # publish, indicators, maintenance
+        return " · ".join(f"{key} {len(value) if isinstance(value, list | dict) else value}"
+                          for key, value in result.items() if value not in (None, "", [], {}))
+    # The extract step reports what it landed (and the earlier run's batches it finished); later steps their batches.
+    batches = result.get("batches", result.get("finished", []))
+    department = result.get("department") or next((b["department"] for b in batches), None)
+    feed = result.get("feed") or next((b["feed"] for b in batches), None)
+    known = catalog().department_by_code.get(department or "")
+    where = f"{department}/{feed}" + (f"（{known.name_zh}）" if known else "") if department else "—"
+    if "batches" not in result:
+        landed, again = len(result.get("batch_ids", [])), len(result.get("already_loaded", []))
+        errors = [*result.get("setup_errors", []), *result.get("source_errors", [])]
+        line = (f"{where} · 新落地 landed {landed} · 已入库过 already loaded {again} · 跳过的文件 not taken "
+                f"{len(result.get('not_taken', []))}" + (f" · 错误 errors: {'; '.join(errors)}" if errors else ""))
+        if not batches:
+            return line
+        return line + " · 完成上次未完成的批次 finished from an earlier run: " + describe({"batches": batches})
+    total = {key: sum(b[key] or 0 for b in batches)
+             for key in ("rows_in", "rows_loaded", "rows_unchanged", "rows_quarantined")}
+    statuses = ", ".join(f"{b['batch_id']} {b['status']}" for b in batches)
+    held = [f"{b['batch_id']}: {b['reason']}" for b in batches if b["status"] in (BatchStatus.HELD,
+                                                                                   BatchStatus.FAILED)]
+    feedback = [b["feedback"] for b in batches if b.get("feedback")]
+    return (f"{where} · 批次 batches [{statuses}] · 收到 rows in {total['rows_in']} = 入库 loaded "
+            f"{total['rows_loaded']} + 未变 unchanged {total['rows_unchanged']} + 隔离 quarantined "
+            f"{total['rows_quarantined']}"
+            + (f" · 暂扣 held {'; '.join(held)}" if held else "")
+            + (f" · 退回工作簿 feedback {', '.join(feedback)}" if feedback else ""))
+
+
 # -- ingest, one step per task -------------------------------------------------------------------------
 
 

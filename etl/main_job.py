@@ -30,6 +30,7 @@ from etl.warehouse import get_engine, redact
 
 DAG_RUNNER = config.PROJECT_ROOT / "dags" / "_run_dags.py"
 RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSON line of run states
+DONE_PREFIX = "DAG-TEST-DONE "  # ... and this before each run's JSON line as the run finishes
 
 
 def _airflow_env(base: dict[str, str]) -> dict[str, str]:
@@ -48,14 +49,22 @@ def _airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _run_dags(env: dict[str, str], dag_ids: list[str]) -> list[dict]:
-    result = subprocess.run([sys.executable, str(DAG_RUNNER), *dag_ids], env=env, cwd=config.PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=3600)
+def _run_dags(env: dict[str, str], dag_ids: list[str], on_done: Callable[[dict], None]) -> list[dict]:
+    """Run the DAGs through Airflow in a child process; `on_done` hears of each run as it finishes."""
     log_file = config.settings().var_dir / "logs" / "make-run-airflow.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    log_file.write_text(result.stdout + "\n" + result.stderr, encoding="utf-8")
-    lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if result.returncode != 0 or not lines:
+    lines = []
+    with log_file.open("w", encoding="utf-8") as log, subprocess.Popen(
+            [sys.executable, str(DAG_RUNNER), *dag_ids], env=env, cwd=config.PROJECT_ROOT, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1) as child:
+        for line in child.stdout:
+            log.write(line)
+            if line.startswith(DONE_PREFIX):
+                on_done(json.loads(line.removeprefix(DONE_PREFIX)))
+            elif line.startswith(RESULT_PREFIX):
+                lines.append(line)
+        returncode = child.wait()
+    if returncode != 0 or not lines:
         raise UserError(f"Airflow 运行未完成，其输出见 {log_file} / "
                         f"The Airflow runs did not complete; the Airflow output is in {log_file}.")
     document = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
@@ -84,6 +93,28 @@ def _publicity_summary(conn: sa.Connection) -> str:
     """)).all()
     return "\n".join(f"   {r.platform}: {r.accepted} accepted, {r.rejected} rejected, {r.waiting} waiting"
                      for r in rows) or "   nothing to publish"
+
+
+def _run_line(engine: sa.Engine, run: dict, since: float) -> str:
+    """One line per finished DAG run: its name, state, what it moved and how long it took."""
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=time.monotonic() - since)
+    with engine.connect() as conn:
+        if run["dag_id"].startswith("ingest_"):
+            row = conn.execute(sa.text("""
+                SELECT count(*) AS batches, coalesce(sum(rows_in), 0) AS rows_in,
+                       coalesce(sum(rows_loaded), 0) AS loaded, coalesce(sum(rows_quarantined), 0) AS quarantined,
+                       count(*) FILTER (WHERE status = 'held') AS held
+                  FROM audit.batch WHERE department_code = :d AND updated_at >= :t
+            """), {"d": run["dag_id"].removeprefix("ingest_"), "t": started}).one()
+            moved = (f"{row.batches} batches, {row.rows_in} rows in, {row.loaded} loaded, "
+                     f"{row.quarantined} quarantined" + (f", {row.held} held" if row.held else ""))
+        elif run["dag_id"] == "publish_publicity":
+            accepted = conn.scalar(sa.text("SELECT count(*) FROM outbox.publicity_item WHERE status = 'accepted'"))
+            moved = f"{accepted} publicity items accepted"
+        else:
+            delivered = conn.scalar(sa.text("SELECT count(*) FROM outbox.indicator_item_delivery"))
+            moved = f"{delivered} monitoring items delivered"
+    return f"   {run['dag_id']:<28} {run['state']:<8} {moved} ({run['seconds']:.0f} s)"
 
 
 def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], None] = print) -> None:
@@ -128,7 +159,7 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
         dag_ids = [f"ingest_{d.code}" for d in cat.departments] + ["publish_publicity", "compute_indicators"]
         echo(f"== running {len(dag_ids)} DAGs: 26 ingest_*, publish_publicity, compute_indicators")
         airflow_started = time.monotonic()
-        runs = _run_dags(env, dag_ids)
+        runs = _run_dags(env, dag_ids, lambda run: echo(_run_line(engine, run, airflow_started)))
         airflow_seconds = time.monotonic() - airflow_started
 
     failed = [r["dag_id"] for r in runs if r["state"] != "success"]

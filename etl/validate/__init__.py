@@ -7,6 +7,7 @@ with a reason in Chinese and English; nothing from a held batch is loaded until 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ from etl.sqltext import execute_script, jsonb_object, literal, use_batch_setting
 from etl.stage.tables import clean_table, column, staging_table
 from etl.status import BatchStatus
 from etl.validate.rules import CodeReading, check_sql, clean_columns, code_reading, row_rules
+
+# Great Expectations logs hundreds of INFO lines of its own bookkeeping on import and per run ("Skipping
+# registering function …", 214 of a validate task's 237 log lines); its warnings and errors still show.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 # A feed whose batch is this many times larger or smaller than its usual size is held for review.
 ROW_COUNT_FACTOR = 10

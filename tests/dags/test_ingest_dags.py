@@ -97,6 +97,32 @@ def test_ingest_dags_load_exactly_what_the_cli_would(warehouse, generated, airfl
         assert row.rows_in_7d == sum(b.rows_in for b in batches if b.department_code == department)
     assert _asset_events(airflow_home) == {f.record_type for d in DEPARTMENTS
                                           for f in _catalog().department_by_code[d].feeds}
+    _every_task_has_a_readable_log(airflow_home, first)
+
+
+def _every_task_has_a_readable_log(env: dict[str, str], runs: list[dict]) -> None:
+    """Where the Airflow UI reads them: one file per task instance, JSON lines, ending with the summary line."""
+    logs = Path(env["AIRFLOW_HOME"]) / "logs"
+    for run in runs:
+        folder = logs / f"dag_id={run['dag_id']}" / f"run_id={run['run_id']}"
+        files = sorted(folder.rglob("attempt=1.log"))
+        assert len(files) == len(run["tasks"]), (run["dag_id"], len(files), len(run["tasks"]))
+        for file in files:
+            lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+            assert lines and all({"timestamp", "level", "event"} <= line.keys() for line in lines), file
+            assert not any(line["logger"].startswith("great_expectations") for line in lines), file
+            assert not any("Returned value was" in line["event"] for line in lines), file
+            told = [line["event"] for line in lines if line["logger"] == "creditwh.task"]
+            if "skipped" not in run["tasks"].get(_task_key(file), ""):
+                assert told, f"{file} has no summary line"
+            if "load_batch" in str(file):
+                assert "收到 rows in" in told[-1] and "入库 loaded" in told[-1], told
+
+
+def _task_key(file: Path) -> str:
+    task = next(p.removeprefix("task_id=") for p in file.parts if p.startswith("task_id="))
+    index = next((p.removeprefix("map_index=") for p in file.parts if p.startswith("map_index=")), "-1")
+    return f"{task}[{index}]"
 
 
 def _catalog():
