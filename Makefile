@@ -49,15 +49,13 @@ chaos: $(STAMP)
 status: $(STAMP)
 	$(BIN)/creditwh status
 
-# Connections come from the environment (AIRFLOW_CONN_*, e.g. the lines `creditwh sim departments --print-env`
-# prints), or from AIRFLOW_ENV_FILE (default .env) when it exists; WAREHOUSE_URL likewise.
+# The department connections come from AIRFLOW_ENV_FILE (default .env: AIRFLOW_CONN_* lines of the real
+# departments); without it, make run's simulators serve the DAGs. AIRFLOW_HOST=0.0.0.0 listens beyond this machine.
 AIRFLOW_ENV_FILE ?= .env
+AIRFLOW_HOST ?= 127.0.0.1
+AIRFLOW_PORT ?= 8080
 airflow: $(STAMP)
-	@set -a; [ ! -f "$(AIRFLOW_ENV_FILE)" ] || . "$(abspath $(AIRFLOW_ENV_FILE))"; set +a; \
-	export PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW_HOME="$(CURDIR)/var/airflow" AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/dags" \
-	  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30; \
-	mkdir -p "$$AIRFLOW_HOME" && $(BIN)/airflow db migrate >/dev/null && \
-	$(BIN)/airflow pools import dags/pools.json && exec $(BIN)/airflow standalone
+	$(BIN)/creditwh airflow --host $(AIRFLOW_HOST) --port $(AIRFLOW_PORT) --env-file $(AIRFLOW_ENV_FILE)
 
 db-stop: $(STAMP)
 	$(BIN)/creditwh db stop

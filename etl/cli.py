@@ -158,6 +158,7 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
 
     from tqdm import tqdm
 
+    from etl.connections import missing_variable
     from etl.ingest import ingest_departments, ingest_dropped_file
     from etl.summary import outcomes_table
 
@@ -178,7 +179,17 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
                 outcomes = ingest_departments(engine, cat, list(departments), workers=workers,
                                               file_drop_dir=drop_dir, on_done=lambda _: bar.update())
     click.echo(outcomes_table(outcomes))
+    unset = {id(o): variable for o in outcomes
+             if o.status == BatchStatus.SETUP_ERROR and (variable := missing_variable(o.reason))}
+    if len(unset) > 1:  # one line for them all: on a new machine no connection is set yet
+        names = sorted(set(unset.values()))
+        click.echo(f"  setup_error: {len(unset)} 个数据源的连接未配置（{names[0]} 等 {len(names)} 个变量）；"
+                   f"试用 make run 生成的模拟部门：creditwh ingest --all --simulate var/data / {len(unset)} feeds have "
+                   f"no connection configured ({names[0]} and {len(names) - 1} more variables); to try the "
+                   f"departments make run simulates: creditwh ingest --all --simulate var/data")
     for outcome in outcomes:
+        if len(unset) > 1 and id(outcome) in unset:
+            continue
         # A file named on the command line is answered even when its bytes were loaded before.
         if outcome.status in PROBLEMS or (only_file is not None and outcome.status == BatchStatus.ALREADY_LOADED):
             where = f"batch {outcome.batch_id}" if outcome.batch_id is not None else outcome.source_name
@@ -200,6 +211,18 @@ def _exit_on_problems(outcomes) -> None:
     needs a person (the other feeds were taken all the same)."""
     if any(o.status in NEEDS_A_PERSON for o in outcomes):
         sys.exit(3)
+
+
+@cli.command("airflow")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the UI listens on (0.0.0.0: every one).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"), show_default=True,
+              help="AIRFLOW_CONN_* lines of the real departments; without it make run's simulators serve the DAGs.")
+def airflow_ui(host: str, port: int, env_file: Path) -> None:
+    """Airflow (UI, scheduler) over make run's runs, with connections, pools and the admin password."""
+    from etl.airflow_ui import run_airflow_ui
+
+    sys.exit(run_airflow_ui(host, port, env_file, echo=click.echo))
 
 
 @cli.command()

@@ -9,6 +9,7 @@ Airflow; inside a task Airflow exports the same variables or the DAG passes the 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -36,6 +37,15 @@ class Connection:
 
 def _env_name(conn_id: str) -> str:
     return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+MISSING = re.compile(r"Connection '[^']+' is not configured; set (AIRFLOW_CONN_\w+)")
+
+
+def missing_variable(reason: str | None) -> str | None:
+    """The variable a reason says to set when it is get_connection's 'not configured', else None."""
+    found = MISSING.search(reason or "")
+    return found.group(1) if found else None
 
 
 def get_connection(conn_id: str) -> Connection:

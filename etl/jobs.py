@@ -112,6 +112,8 @@ def describe(result: dict) -> str:
         if not batches:
             return line
         return line + " · 完成上次未完成的批次 finished from an earlier run: " + describe({"batches": batches})
+    if not batches:
+        return f"{where} · 没有新批次 nothing new"
     total = {key: sum(b[key] or 0 for b in batches)
              for key in ("rows_in", "rows_loaded", "rows_unchanged", "rows_quarantined")}
     statuses = ", ".join(f"{b['batch_id']} {b['status']}" for b in batches)

@@ -33,7 +33,8 @@ RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSO
 DONE_PREFIX = "DAG-TEST-DONE "  # ... and this before each run's JSON line as the run finishes
 
 
-def _airflow_env(base: dict[str, str]) -> dict[str, str]:
+def airflow_env(base: dict[str, str]) -> dict[str, str]:
+    """The environment of every Airflow process of this machine: one home and metadata database (var/airflow)."""
     home = config.settings().var_dir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     return {**base, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
@@ -149,7 +150,7 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
                "CREDITWH_DROP_DIR": str(departments.file_drop_dir), "CREDITWH_VAR_DIR": str(config.settings().var_dir)}
         for platform in platforms:
             env.update(platform.connection_env())
-        env = _airflow_env(env)
+        env = airflow_env(env)
         echo(f"== Airflow: metadata in {env['AIRFLOW_HOME']}; simulators of 26 departments and 2 platforms on loopback")
         migrated = _airflow(env, "db", "migrate")
         if migrated.returncode != 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shlex
 import signal
@@ -113,6 +114,47 @@ def departments(data_dir: Path, host: str, port: int, token: str | None, error_r
     finally:
         simulator.stop()
     click.echo("department simulator stopped", err=True)
+
+
+@sim.command("all")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A directory written by `generate` (default: the one `make run` wrote, var/data).")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the connection lines (default var/sim/connections.env), readable by you only.")
+def all_simulators(data_dir: Path | None, env_file: Path | None) -> None:
+    """The 26 departments and both platforms on loopback, their connections written to a file, until stopped.
+
+    The file holds `AIRFLOW_CONN_*` lines (tokens and keys included) for `set -a; . FILE; set +a`, for
+    `make airflow` (which starts this itself) and for `creditwh ingest`. It is removed when the simulators stop.
+    """
+    from etl import config
+    from etl.errors import UserError
+    from etl.output import replaced_when_complete
+    from etl.sim.departments import DepartmentSimulator
+    from etl.sim.platform import PlatformSimulator
+
+    settings = config.settings()
+    data_dir = data_dir or settings.var_dir / "data"
+    if not (data_dir / "manifest.json").exists():
+        raise UserError(f"{data_dir} 中没有生成的部门数据，请先运行 make run / "
+                        f"{data_dir} holds no generated department data; run `make run` first.")
+    env_file = env_file or settings.var_dir / "sim" / "connections.env"
+    with contextlib.ExitStack() as stack, _stop_signals() as stop:
+        departments = stack.enter_context(DepartmentSimulator(data_dir, token=secrets.token_urlsafe(24)))
+        env = departments.connection_env()
+        for flavor in ("provincial", "national"):
+            store = settings.var_dir / "sim" / f"platform-{flavor}.sqlite"
+            platform = stack.enter_context(PlatformSimulator(flavor, store))
+            env.update(platform.connection_env())
+        env_file.parent.mkdir(parents=True, exist_ok=True)
+        with replaced_when_complete(env_file) as out:
+            os.fchmod(out.fileno(), 0o600)  # tokens and signing keys: before a byte is written
+            out.write(("\n".join(_env_lines(env, reveal=True)) + "\n").encode("utf-8"))
+        stack.callback(env_file.unlink, missing_ok=True)
+        click.echo(f"simulators of 26 departments ({departments.url}) and 2 platforms on loopback; "
+                   f"connections in {env_file}; Ctrl-C to stop", err=True)
+        _wait_for_stop(stop)
+    click.echo("simulators stopped", err=True)
 
 
 from etl.sim.platform import platform_command  # noqa: E402 - the platform simulator defines its own command
