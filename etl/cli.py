@@ -102,7 +102,8 @@ def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: 
 @click.option("--due", is_flag=True, help="Only the 双公示 early warning: records due upstream soon, not yet accepted.")
 @click.option("--within", type=click.IntRange(0, 30), default=2, show_default=True,
               help="Working days ahead for --due.")
-def status(due: bool, within: int) -> None:
+@click.option("--details", is_flag=True, help="With --due: list the records themselves, not only their counts.")
+def status(due: bool, within: int, details: bool) -> None:
     """Show what the warehouse holds, and per department: last batch, rows, held batches."""
     from etl.summary import department_status, describe_warehouse, drop_notices, held_batches
     from etl.warehouse import get_engine
@@ -112,7 +113,7 @@ def status(due: bool, within: int) -> None:
         if due:
             from etl.publicity.due import describe_due
 
-            click.echo(describe_due(conn, within))
+            click.echo(describe_due(conn, within, details=details))
             return
         click.echo(describe_warehouse(conn))
         click.echo("")

@@ -226,6 +226,13 @@ def mask_id(value: str | None, label: str | None = None, rules_: Rules | None = 
     return "".join(MASK if i in hidden else c for i, c in enumerate(value))
 
 
+def could_be_id_number(code: str) -> bool:
+    """Whether a code someone typed has the shape of a citizen ID number (province, birth date), check character
+    right or wrong, or is a 15-digit old one: a mistyped ID number is still a person's number."""
+    compact = re.sub(f"[{_SEPARATOR_CLASS}]", "", halfwidth(code or ""))
+    return bool(re.match(ID_SHAPE, compact)) or bool(re.fullmatch("[0-9]{15}", compact))
+
+
 def mask_json(value: object) -> object:
     """Every string in a JSON-like document masked (keys too: a department's own header can be a number)."""
     if isinstance(value, str):

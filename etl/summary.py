@@ -42,8 +42,11 @@ def identity_violations(conn: Connection) -> list[int]:
 
 
 def department_status(conn: Connection) -> str:
+    """Per department (named in Chinese, as the office knows them): its batches, last batch in Beijing time, the
+    accounting identity's counts, held and failed batches."""
     rows = conn.execute(sa.text("""
-        SELECT d.department_code, count(b.batch_id) AS batches, max(b.updated_at) AS last_batch,
+        SELECT d.department_code, d.name_zh, count(b.batch_id) AS batches,
+               max(b.updated_at) AT TIME ZONE 'Asia/Shanghai' AS last_batch,
                coalesce(sum(b.rows_in), 0) AS rows_in, coalesce(sum(b.rows_loaded), 0) AS loaded,
                coalesce(sum(b.rows_unchanged), 0) AS unchanged, coalesce(sum(b.rows_quarantined), 0) AS quarantined,
                count(*) FILTER (WHERE b.status = 'held') AS held,
@@ -51,12 +54,13 @@ def department_status(conn: Connection) -> str:
           FROM dw.dim_department d
           LEFT JOIN audit.batch b ON b.department_code = d.department_code
          WHERE d.is_active
-         GROUP BY d.department_code ORDER BY d.department_code
+         GROUP BY d.department_code, d.name_zh ORDER BY d.department_code
     """)).all()
-    table = [[r.department_code, r.batches, r.last_batch.strftime("%Y-%m-%d %H:%M") if r.last_batch else "-",
+    table = [[r.name_zh, r.department_code, r.batches, r.last_batch.strftime("%Y-%m-%d %H:%M") if r.last_batch else "-",
               r.rows_in, r.loaded, r.unchanged, r.quarantined, r.held, r.failed] for r in rows]
-    return tabulate(table, headers=["department", "batches", "last batch (UTC)", "rows in", "loaded", "unchanged",
-                                    "quarantined", "held", "failed"], tablefmt="simple", intfmt=",")
+    return tabulate(table, headers=["部门", "department", "批次 batches", "最近批次 last batch (北京时间)",
+                                    "收到 rows in", "入库 loaded", "未变 unchanged", "隔离 quarantined", "暂扣 held",
+                                    "失败 failed"], tablefmt="simple", intfmt=",")
 
 
 def drop_notices(conn: Connection) -> str:

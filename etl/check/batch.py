@@ -278,8 +278,12 @@ def _column_by_content(occupied: list[int], text_at, width: int, path: Path) -> 
         if codes:
             scores.append((codes / len(filled), codes, -col))
     if not scores:
-        raise UserError(f"{path.name}: no column of codes found — no header such as 统一社会信用代码, 证件号码 "
-                        "or 代码, and no column holding valid codes; add a header or use --column.")
+        raise UserError(f"{path.name}：找不到代码列（没有“统一社会信用代码”“证件号码”“代码”等表头，"
+                        "也没有一列是有效代码）。只有名称的名单无法核查：同名主体可能不止一个，核查须用统一社会信用代码"
+                        f"或身份证号码；请加一列代码，或用 --column 指明代码所在列 / {path.name}: no column of codes "
+                        "found (no header such as 统一社会信用代码, 证件号码 or 代码, and no column holding valid "
+                        "codes). A list of names only cannot be checked: names are not unique, a check needs the "
+                        "USCC or ID number; add a column of codes or name it with --column.")
     return -max(scores)[2]
 
 

@@ -55,7 +55,7 @@ def describe_check(result, show_measures: bool) -> str:  # noqa: ANN001 - CheckR
             lines.append("适用措施 Measures:")
             for measure in result.measures:
                 lines.append(f"  - [{_measure_tag(measure)}] {measure['name_zh']}")
-                lines.append(f"    {measure['name_en']}")
+                lines.append(f"    [{_measure_tag(measure, english=True)}] {measure['name_en']}")
                 lines.append(f"    依据 Basis: {measure['legal_basis']}")
         else:
             lines.append(f"适用措施 Measures: {len(result.measures)} 项（--measures 列出 / list them with --measures）")
@@ -101,6 +101,7 @@ def check(code: str | None, file_path: Path | None, out_path: Path | None, sheet
         click.echo(summary.describe())
         return
     from etl.check.core import LOOKUP_EN, LOOKUP_ZH, check_code
+    from etl.personal import could_be_id_number, mask_text
 
     if not code.strip():
         raise UserError("代码为空 / the code is empty; give a USCC (统一社会信用代码) or an ID number (身份证号码).")
@@ -109,7 +110,12 @@ def check(code: str | None, file_path: Path | None, out_path: Path | None, sheet
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1, default=str))
         return
     if result.verdict == "unchecked":
-        shown = f" {result.code}" if result.code else ""
+        # The code as typed helps the clerk see the typo; only a number shaped like a person's stays masked.
+        typed = code.strip()
+        if could_be_id_number(typed):
+            shown = f" {result.code}" if result.code else ""
+        else:
+            shown = f" “{mask_text(typed)}”"
         raise UserError(f"代码{shown}无法核查：{LOOKUP_ZH[result.lookup_status]} / cannot check{shown}: "
                         f"{LOOKUP_EN[result.lookup_status]}.")
     click.echo(describe_check(result, show_measures))
@@ -133,9 +139,8 @@ def report(code: str, out_path: Path, pdf: bool, purpose: str | None, office: st
 
     issued = issue_report(get_engine(), code, out_path, pdf=pdf, as_of=_as_of(as_of), purpose=purpose,
                           office=office)
-    click.echo(f"信用报告 Credit report {issued.report_no}: {issued.html_path}")
-    if issued.pdf_path:
-        click.echo(f"PDF: {issued.pdf_path}")
+    files = ", ".join(str(path) for path in (issued.html_path, issued.pdf_path) if path is not None)
+    click.echo(f"信用报告 Credit report {issued.report_no}: {files}")
     click.echo(f"用时 / time: {issued.seconds:.2f} s (data {issued.seconds_data:.2f}, render "
                f"{issued.seconds_render:.2f}, pdf {issued.seconds_pdf:.2f})")
 

@@ -116,14 +116,18 @@ class CheckResult:
 
     def measure_lines(self) -> tuple[list[str], list[str]]:
         zh = [f"[{_measure_tag(m)}] {m['name_zh']}" for m in self.measures]
-        en = [f"[{m['verdict'] if m['kind'] == 'punishment' else 'reward'}] {m['name_en']}" for m in self.measures]
+        en = [f"[{_measure_tag(m, english=True)}] {m['name_en']}" for m in self.measures]
         return zh, en
 
 
-def _measure_tag(measure: dict) -> str:
-    if measure["kind"] == "reward":
-        return "守信激励"
-    return {"veto": "一票否决", "review": "审慎核查"}.get(measure["verdict"], "失信惩戒")
+# What a measure does to the subject, said the same way in both languages.
+MEASURE_TAGS = {"reward": ("守信激励", "reward"), "veto": ("一票否决", "veto"), "review": ("审慎核查", "review"),
+                "punishment": ("失信惩戒", "punishment")}
+
+
+def _measure_tag(measure: dict, english: bool = False) -> str:
+    key = "reward" if measure["kind"] == "reward" else measure["verdict"]
+    return MEASURE_TAGS.get(key, MEASURE_TAGS["punishment"])[english]
 
 
 def _span(first: str | None, last: str | None) -> str:

@@ -10,6 +10,7 @@ inline, no web fonts), so it can be archived, mailed, or printed by headless Chr
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ TEMPLATE = "credit_report.html.j2"
 @dataclass(frozen=True)
 class IssuedReport:
     report_no: str
-    html_path: Path
+    html_path: Path | None  # None when only a PDF was asked for
     pdf_path: Path | None
     verdict: str
     seconds_data: float
@@ -87,17 +88,20 @@ def _record_issue(conn: sa.Connection, data: ReportData, division_code: str) -> 
 
 def issue_report(engine: Engine, code: str, out_path: Path, pdf: bool = False, as_of: dt.date | None = None,
                  purpose: str | None = None, office: str | None = None) -> IssuedReport:
-    """Write the subject's credit report to out_path (.html, or .pdf with the HTML beside it)."""
+    """Write the subject's credit report to out_path: .html (with `pdf`, a .pdf beside it too) or .pdf only (the
+    HTML it is printed from is a temporary file: a report.html already beside it is left alone)."""
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
         raise UserError(f"--out {out_path.name}：文件名须以 .html 或 .pdf 结尾 / "
                         f"give a name ending in .html (or .pdf).")
-    html_path = out_path.with_suffix(".html") if suffix == ".pdf" else out_path
+    html_path = None if suffix == ".pdf" else out_path
     pdf_path = out_path if suffix == ".pdf" else (out_path.with_suffix(".pdf") if pdf else None)
     for path in (html_path, pdf_path):
         if path is not None:
             check_writable(path)
+    scratch = tempfile.TemporaryDirectory(prefix="creditwh-report-") if html_path is None else None
+    page = html_path or Path(scratch.name) / "report.html"
     cat = catalog()
     office = office or default_office(cat)
     started = time.perf_counter()
@@ -111,14 +115,18 @@ def issue_report(engine: Engine, code: str, out_path: Path, pdf: bool = False, a
         data_done = time.perf_counter()
         data.report_no, data.issued_at = _record_issue(conn, data, cat.county.division_code)
         html = render_html(data)
-        with replaced_when_complete(html_path) as out:
+        with replaced_when_complete(page) as out:
             out.write(html.encode("utf-8"))
         render_done = time.perf_counter()
     pdf_seconds = 0.0
     if pdf_path is not None:
         from etl.report.pdf import print_pdf
 
-        print_pdf(html_path, pdf_path)
+        try:
+            print_pdf(page, pdf_path)
+        finally:
+            if scratch is not None:
+                scratch.cleanup()
         pdf_seconds = time.perf_counter() - render_done
     return IssuedReport(data.report_no, html_path, pdf_path, check.verdict, data_done - started,
                         render_done - data_done, pdf_seconds)

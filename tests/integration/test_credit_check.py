@@ -473,6 +473,7 @@ def test_people_in_a_workbook_are_masked_everywhere(wh, tmp_path, caplog):
     ([], "is empty"),
     ([["统一社会信用代码", "企业名称"]], "no rows below it"),
     ([["项目", "金额"], ["技术改造", 100], ["设备购置", 200]], "no column of codes"),
+    ([["企业名称"], ["示范县康宁大药房有限公司"], ["某某科技有限公司"]], "只有名称的名单无法核查"),
 ])
 def test_unusable_workbooks_are_clear_errors(tmp_path, content, message):
     workbook = Workbook()
@@ -721,6 +722,31 @@ def test_cli_reports_an_invalid_code_masked(wh, monkeypatch):
 
 
 # -- the measures list ---------------------------------------------------------------------------------
+
+
+def test_cli_shows_a_mistyped_code_as_typed_unless_it_is_shaped_like_an_id_number(wh, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_URL", wh.url)
+    for typed in ("91440300MA5ABCDE", "914403001922038217", "１２３４５"):
+        run = CliRunner().invoke(check_command, [typed, "--purpose", "测试"])
+        assert run.exit_code != 0 and typed.strip() in str(run.exception), (typed, run.exception)
+    for person in ("410523199001011235", "4105 2319 9001 0112 35", "410523900101123"):
+        run = CliRunner().invoke(check_command, [person, "--purpose", "测试"])
+        assert run.exit_code != 0 and "0101" not in str(run.exception), (person, run.exception)
+
+
+def test_measures_read_the_same_in_both_languages():
+    from etl.check.core import MEASURE_TAGS, CheckResult
+
+    kinds = [{"kind": "reward", "verdict": "pass"}, {"kind": "punishment", "verdict": "veto"},
+             {"kind": "punishment", "verdict": "review"}, {"kind": "punishment", "verdict": "pass"}]
+    result = CheckResult(**{**dict.fromkeys(CheckResult.__dataclass_fields__), "measures": [
+        {**k, "name_zh": "措施", "name_en": "measure"} for k in kinds]})
+    zh, en = result.measure_lines()
+    pairs = {tag_zh: tag_en for tag_zh, tag_en in MEASURE_TAGS.values()}
+    for line_zh, line_en in zip(zh, en, strict=True):
+        tag_zh, tag_en = line_zh[1:line_zh.index("]")], line_en[1:line_en.index("]")]
+        assert pairs[tag_zh] == tag_en
+    assert [line[1:line.index("]")] for line in en] == ["reward", "veto", "review", "punishment"]
 
 
 def test_the_project_measures_list_is_complete():

@@ -232,6 +232,24 @@ def test_chinese_text_is_drawn_with_cjk_glyphs_not_boxes(tmp_path):
     assert difference > 0.02 * zh.width * zh.height, "Chinese characters look like missing-glyph boxes"
 
 
+def test_a_pdf_only_report_leaves_an_html_of_that_name_alone_and_names_its_number_once(wh, tmp_path, monkeypatch):
+    chromium_or_skip()
+    from click.testing import CliRunner
+
+    from etl.check.cli import report
+
+    (tmp_path / "r.html").write_text("an earlier report the clerk keeps", encoding="utf-8")
+    monkeypatch.setenv("WAREHOUSE_URL", wh.url)
+    run = CliRunner().invoke(report, [wh.firm, "--out", str(tmp_path / "r.pdf"), "--purpose", "公务员招录"],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    numbers = re.findall(r"XY\d{20}", run.output)
+    assert len(numbers) == 1 and str(tmp_path / "r.pdf") in run.output
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == "an earlier report the clerk keeps"
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.pdf"]
+
+
 def test_pdf_is_printed(wh, firm_report, tmp_path):
     chromium_or_skip()
     path, _ = firm_report
