@@ -182,14 +182,17 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
     click.echo(outcomes_table(outcomes))
     unset = {id(o): variable for o in outcomes
              if o.status == BatchStatus.SETUP_ERROR and (variable := missing_variable(o.reason))}
-    if len(unset) > 1:  # one line for them all: on a new machine no connection is set yet
+    departments_unset = {o.department for o in outcomes if id(o) in unset}
+    if len(departments_unset) < 2:
+        unset = {}  # one department's missing connections are told feed by feed
+    if unset:  # one line for them all: on a new machine no connection is set yet
         names = sorted(set(unset.values()))
         click.echo(f"  setup_error: {len(unset)} 个数据源的连接未配置（{names[0]} 等 {len(names)} 个变量）；"
                    f"试用 make run 生成的模拟部门：creditwh ingest --all --simulate var/data / {len(unset)} feeds have "
                    f"no connection configured ({names[0]} and {len(names) - 1} more variables); to try the "
                    f"departments make run simulates: creditwh ingest --all --simulate var/data")
     for outcome in outcomes:
-        if len(unset) > 1 and id(outcome) in unset:
+        if id(outcome) in unset:
             continue
         # A file named on the command line is answered even when its bytes were loaded before.
         if outcome.status in PROBLEMS or (only_file is not None and outcome.status == BatchStatus.ALREADY_LOADED):

@@ -112,10 +112,8 @@ def check(code: str | None, file_path: Path | None, out_path: Path | None, sheet
     if result.verdict == "unchecked":
         # The code as typed helps the clerk see the typo; only a number shaped like a person's stays masked.
         typed = code.strip()
-        if could_be_id_number(typed):
-            shown = f" {result.code}" if result.code else ""
-        else:
-            shown = f" “{mask_text(typed)}”"
+        masked = f" {result.code}" if result.code else ""
+        shown = masked if could_be_id_number(typed) else f" “{mask_text(typed)}”"
         raise UserError(f"代码{shown}无法核查：{LOOKUP_ZH[result.lookup_status]} / cannot check{shown}: "
                         f"{LOOKUP_EN[result.lookup_status]}.")
     click.echo(describe_check(result, show_measures))
