@@ -209,7 +209,8 @@ def _process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutco
 
 
 def render_data_docs() -> None:
-    """Render the Data Docs pages of the validations stored since the last call, in one build.
+    """Render the Data Docs pages of the validations stored since the last call, in one build, and the site around
+    them (etl.validate.data_docs: offline assets, each batch's summary, the index).
 
     Called once per ingest run or department (CLI) or per feed's validate task (Airflow), not per batch: GX compiles
     its page templates once per build. A page that cannot be rendered is logged and left for the next
@@ -217,10 +218,11 @@ def render_data_docs() -> None:
     """
     if not config.settings().gx:
         return
-    from etl.validate.gx_run import render_pending_pages
+    from etl.validate.data_docs import build_site
+    from etl.warehouse import get_engine
 
     try:
-        render_pending_pages(config.settings().data_docs_dir)
+        build_site(get_engine(), config.settings().data_docs_dir)
     except Exception:  # noqa: BLE001 - reporting must not fail a load that committed
         log.warning("Great Expectations Data Docs pages could not be rendered now; the next build retries",
                     exc_info=True)

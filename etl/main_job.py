@@ -163,6 +163,9 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
         runs = _run_dags(env, dag_ids, lambda run: echo(_run_line(engine, run, airflow_started)))
         airflow_seconds = time.monotonic() - airflow_started
 
+    from etl.validate.data_docs import build_site
+
+    docs_index = build_site(engine, config.settings().data_docs_dir)  # every page of the night, and the index
     failed = [r["dag_id"] for r in runs if r["state"] != "success"]
     echo(f"   {len(runs) - len(failed)} of {len(runs)} DAG runs succeeded in {airflow_seconds:.0f} s"
          + (f"; failed: {', '.join(failed)}" if failed else ""))
@@ -188,7 +191,7 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
     echo(f"== done in {time.monotonic() - started:.0f} s (set-up and data {setup_seconds:.0f} s, Airflow "
          f"{airflow_seconds:.0f} s). Next:\n"
          f"   feedback workbooks for departments: {config.settings().var_dir / 'feedback'}\n"
-         f"   Great Expectations Data Docs:       {config.settings().data_docs_dir / 'index.html'}\n"
+         f"   Great Expectations Data Docs:       {docs_index}\n"
          f"   the gap report:                     .venv/bin/creditwh indicators --period {tree.period}\n"
          f"   the Airflow UI with these runs:     make airflow\n"
          f"   per department, held batches:       .venv/bin/creditwh status")

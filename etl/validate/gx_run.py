@@ -14,14 +14,10 @@ filesystem validation-results store at `data_docs_dir/_results` (the JSON of eac
 renders its own page, or (`render_page=False`, as the pipeline does) leaves it to
 `render_pending_pages`, which renders every stored result without a page in one build: GX compiles
 its page templates once per build, so one build per feed costs a fraction of one per batch
-(0.2-0.4 s each). The index page is rebuilt by `build_data_docs_index`
-(once after a wave of batches, or per run with `build_index=True`): GX reads back every listed
-result to render it, so its cost grows with the number of runs kept (about 5 ms each), and its
-builder deletes the pages of results missing from the results store. That is why the store is
-the shared directory and never the ephemeral in-memory one: an index built from an in-memory
-store, as a Checkpoint's UpdateDataDocsAction always does, would delete every other batch's page.
-Builds are serialised by a lock (threads and processes): the static assets and the index are
-rewritten each time.
+(0.2-0.4 s each). `render_suite_pages` renders each record type's suite page. The site around
+them (the index, offline assets, each batch's summary) is `etl.validate.data_docs`'; GX's own index
+builder is never run: it draws its list with scripts from CDNs, and it deletes the pages of results
+and suites it was not shown. Builds are serialised by a lock (threads and processes).
 """
 
 from __future__ import annotations
@@ -49,8 +45,6 @@ log = logging.getLogger(__name__)
 DATA_SOURCE = "warehouse"
 SITE_NAME = "creditwh"
 RESULTS_SUBDIR = "_results"
-# The index lists at most this many recent validation runs (each listed run is read back from JSON).
-INDEX_RESULTS_LIMIT = 500
 
 _suites: dict[str, Any] = {}
 _suites_lock = threading.Lock()
@@ -122,11 +116,9 @@ def _project_config(data_docs_dir: Path | None):
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
-                                   "validation_results_limit": INDEX_RESULTS_LIMIT},
-            # Suite pages would need every suite in the (in-memory) expectations store, or the index
-            # builder deletes the other suites' pages; the validation pages show the expectations.
-            "site_section_builders": {"expectations": "None", "profiling": "None"},
+            # The index is etl.validate.data_docs' own (GX's draws its list with scripts from CDNs); GX's
+            # builder is never asked for it, so it deletes no page of a suite or run it was not shown.
+            "site_section_builders": {"profiling": "None"},
         }
     return DataContextConfig(store_backend_defaults=defaults, stores=stores, data_docs_sites=sites,
                              analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
@@ -152,20 +144,13 @@ def _count_unexpected(result) -> tuple[int | None, dict[tuple[str, str], int], l
     return rows, unexpected, errors
 
 
-def _build_docs(context, data_docs_dir: Path, resource_identifiers: list, build_index: bool) -> None:
+def _build_docs(context, data_docs_dir: Path, resource_identifiers: list) -> None:
     import fasteners
 
     data_docs_dir.mkdir(parents=True, exist_ok=True)
     with _docs_lock, fasteners.InterProcessLock(str(data_docs_dir / ".build.lock")):
         context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=resource_identifiers,
-                                build_index=build_index)
-
-
-def _no_pages() -> list:
-    """Resource identifiers that render no page: an empty list would mean "render every page again"."""
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
-
-    return [ExpectationSuiteIdentifier(name="__index_only__")]
+                                build_index=False)
 
 
 def _page_path(data_docs_dir: Path, key) -> Path:
@@ -178,17 +163,16 @@ def _page_path(data_docs_dir: Path, key) -> Path:
     return data_docs_dir.joinpath("validations", *parts, f"{last}.html")
 
 
-def _pending_keys(data_docs_dir: Path) -> dict[Path, Any]:
-    """Stored validation results whose page is missing, by page path."""
-    from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
-
+def _pending_keys(data_docs_dir: Path) -> dict[Path, tuple[str, ...]]:
+    """Stored validation results whose page is missing: page path -> the result's key parts. Told from the paths
+    alone (the page mirrors the result's path), so a build with nothing to render never imports GX."""
     results = data_docs_dir / RESULTS_SUBDIR
     pending = {}
     for result in results.rglob("*.json"):
-        key = ValidationResultIdentifier.from_tuple(result.relative_to(results).with_suffix("").parts)
-        page = _page_path(data_docs_dir, key)
+        *parts, last = result.relative_to(results).with_suffix("").parts
+        page = data_docs_dir.joinpath("validations", *parts, f"{last}.html")
         if not page.exists():
-            pending[page] = key
+            pending[page] = (*parts, last)
     return pending
 
 
@@ -200,7 +184,6 @@ def render_pending_pages(data_docs_dir: Path) -> list[Path]:
     leaves the page for the next call.
     """
     import fasteners
-    import great_expectations as gx
 
     data_docs_dir = Path(data_docs_dir).resolve()
     if not (data_docs_dir / RESULTS_SUBDIR).is_dir():
@@ -208,21 +191,39 @@ def render_pending_pages(data_docs_dir: Path) -> list[Path]:
     with _docs_lock, fasteners.InterProcessLock(str(data_docs_dir / ".build.lock")):
         pending = _pending_keys(data_docs_dir)
         if pending:
+            import great_expectations as gx
+            from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
+
+            import etl.validate.gx_expectations  # noqa: F401 - the pages render the rule expectation: registered
+
             context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
-            context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=list(pending.values()),
-                                    build_index=False)
+            context.build_data_docs(site_names=[SITE_NAME], build_index=False, resource_identifiers=[
+                ValidationResultIdentifier.from_tuple(parts) for parts in pending.values()])
     return sorted(pending)
 
 
-def build_data_docs_index(data_docs_dir: Path) -> Path:
-    """Rebuild `index.html` of the Data Docs site over the runs kept in `data_docs_dir/_results`."""
-    import great_expectations as gx
+def render_suite_pages(data_docs_dir: Path) -> list[Path]:
+    """The page of each record type's suite (`expectations/<suite>.html`, linked from every validation page),
+    rendered when missing or older than the committed suite; returns those rendered."""
+    import fasteners
 
     data_docs_dir = Path(data_docs_dir).resolve()
-    render_pending_pages(data_docs_dir)  # the index links every listed run's page
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
-    _build_docs(context, data_docs_dir, _no_pages(), build_index=True)
-    return data_docs_dir / "index.html"
+    with _docs_lock, fasteners.InterProcessLock(str(data_docs_dir / ".build.lock")):
+        stale = {}
+        for code in catalog().record_type_by_code:
+            page = data_docs_dir / "expectations" / f"{read_suite_document(code)['name']}.html"
+            if not page.exists() or page.stat().st_mtime < suite_path(code).stat().st_mtime:
+                stale[page] = load_suite(code)  # a copy of its own: the context it is added to keeps it
+        if stale:
+            import great_expectations as gx
+            from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+            context = gx.get_context(mode="ephemeral", project_config=_project_config(data_docs_dir))
+            for suite in stale.values():
+                context.suites.add(suite)
+            context.build_data_docs(site_names=[SITE_NAME], build_index=False, resource_identifiers=[
+                ExpectationSuiteIdentifier(name=suite.name) for suite in stale.values()])
+    return sorted(stale)
 
 
 @dataclass
@@ -308,13 +309,12 @@ os.register_at_fork(after_in_child=_forget_inherited_validators)
 
 
 def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
-              data_docs_dir: Path | None = None, *, render_page: bool = True, build_index: bool = False) -> GxOutcome:
+              data_docs_dir: Path | None = None, *, render_page: bool = True) -> GxOutcome:
     """Validate batch `batch_id` of `staging.<record_type>_clean` with GX.
 
     With `data_docs_dir`, the run's result is kept under `data_docs_dir/_results` and `data_docs_page`
-    names its HTML page, rendered now or, with `render_page=False`, by the next `render_pending_pages`;
-    `build_index=True` also rebuilds the site's index (see `build_data_docs_index`, the cheaper
-    choice when many batches run).
+    names its HTML page, rendered now or, with `render_page=False`, by the next `render_pending_pages`
+    (the site around it: `etl.validate.data_docs`).
     """
     started = time.perf_counter()
     from great_expectations.core.run_identifier import RunIdentifier
@@ -358,8 +358,8 @@ def run_suite(warehouse_url: str, record_type_code: str, batch_id: int,
             key = ValidationResultIdentifier(expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
                                              run_id=run_id, batch_identifier=result.batch_id)
             context.validation_results_store.set(key, result)
-            if render_page or build_index:
-                _build_docs(context, data_docs_dir, [key] if render_page else _no_pages(), build_index=build_index)
+            if render_page:
+                _build_docs(context, data_docs_dir, [key])
             page = _page_path(data_docs_dir, key)
             timings["data_docs"] = time.perf_counter() - mark
 
