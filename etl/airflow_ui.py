@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -83,14 +84,24 @@ def run_airflow_ui(host: str, port: int, env_file: Path, echo: Callable[[str], N
         log_file.parent.mkdir(parents=True, exist_ok=True)
         echo(f"== Airflow on http://{host}:{port} (home {home}; its output in {log_file}); Ctrl-C to stop")
         with log_file.open("a", encoding="utf-8") as log:
+            # Its own process group: standalone's scheduler, API server and workers stop with it, whatever stops us.
             standalone = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env,
-                                          cwd=config.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                          cwd=config.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+            previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
             try:
                 _tell_password(home / PASSWORD_FILE, standalone, echo)
                 return standalone.wait()
             except KeyboardInterrupt:
-                standalone.terminate()
-                return standalone.wait(timeout=60)
+                return 0
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(standalone.pid, signal.SIGTERM)
+                try:
+                    standalone.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(standalone.pid, signal.SIGKILL)
 
 
 def _tell_password(path: Path, standalone: subprocess.Popen, echo: Callable[[str], None]) -> None:
