@@ -53,6 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="creditwh-parse-bench-") as home:
         env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+               "AIRFLOW__CORE__PLUGINS_FOLDER": str(DAGS / "plugins"),
                "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
         env.pop("WAREHOUSE_URL", None)
         cold = [parse_in_fresh_process(env) for _ in range(args.runs)]

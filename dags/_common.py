@@ -60,6 +60,15 @@ def retry_delay() -> timedelta:
     return timedelta(seconds=max(seconds, 0.0))
 
 
+def local_schedule(*crons: str):  # noqa: ANN201 - a timetable of the creditwh_schedules plugin
+    """The timetable of crons in Asia/Shanghai, the zone shown beside them in the UI."""
+    from creditwh_schedules import LocalCronsTimetable, LocalCronTimetable  # dags/plugins, Airflow's plugins folder
+
+    if len(crons) == 1:
+        return LocalCronTimetable(crons[0], timezone=TIMEZONE)
+    return LocalCronsTimetable(*crons, timezone=TIMEZONE)
+
+
 def record_type_asset(record_type_code: str) -> Asset:
     """The facts of one record type in the warehouse; ingest DAGs update it, the publish DAG may wait on it."""
     return Asset(name=f"creditwh.fact_credit_record.{record_type_code}",

@@ -10,8 +10,8 @@ month and department (`dw.fact_indicator_value`);
 
 from __future__ import annotations
 
-from _common import POOL_PLATFORM_NATIONAL, TIMEZONE, dag_defaults, told
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from _common import POOL_PLATFORM_NATIONAL, TIMEZONE, dag_defaults, local_schedule, told
+from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 
@@ -61,7 +61,7 @@ def submit_items() -> dict:
     return told(jobs.push_indicator_items())
 
 
-@dag(dag_id="compute_indicators", schedule=CronTriggerTimetable("30 2 * * *", timezone=TIMEZONE),
+@dag(dag_id="compute_indicators", schedule=local_schedule("30 2 * * *"),
      description="City credit monitoring indicators, computed and submitted nightly",
      **dag_defaults(__doc__, "indicators"))
 def compute_indicators():

@@ -26,10 +26,8 @@ ingest DAG is generated from a half-valid catalog.
 
 from __future__ import annotations
 
-from _common import POOL_DEPARTMENT_API, TIMEZONE, dag_defaults, record_type_asset, told
+from _common import POOL_DEPARTMENT_API, dag_defaults, local_schedule, record_type_asset, told
 from airflow.sdk import (
-    CronTriggerTimetable,
-    MultipleCronTriggerTimetable,
     dag,
     get_current_context,
     get_parsing_context,
@@ -154,10 +152,7 @@ def feed_load(validated: dict) -> object:
 
 
 def _schedule(department: Department):
-    crons = sorted({feed.schedule for feed in department.feeds})
-    if len(crons) == 1:
-        return CronTriggerTimetable(crons[0], timezone=TIMEZONE)
-    return MultipleCronTriggerTimetable(*crons, timezone=TIMEZONE)
+    return local_schedule(*sorted({feed.schedule for feed in department.feeds}))
 
 
 def build_ingest_dag(department: Department):

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults, told
-from airflow.sdk import CronTriggerTimetable, dag, task
+from _common import PLATFORM_POOLS, dag_defaults, local_schedule, told
+from airflow.sdk import dag, task
 
 
 @task(multiple_outputs=False)
@@ -47,7 +47,7 @@ def analyze_warehouse() -> dict:
     return told(jobs.analyze_warehouse())
 
 
-@dag(dag_id="maintenance", schedule=CronTriggerTimetable("30 3 * * *", timezone=TIMEZONE),
+@dag(dag_id="maintenance", schedule=local_schedule("30 3 * * *"),
      description="Expire publicity windows, reconcile with the platforms, Data Docs, ANALYZE",
      **dag_defaults(__doc__, "maintenance"))
 def maintenance():

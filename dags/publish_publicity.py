@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from _common import PLATFORM_POOLS, TIMEZONE, dag_defaults, notify_deadline_missed, record_type_asset, told
+from _common import PLATFORM_POOLS, dag_defaults, local_schedule, notify_deadline_missed, record_type_asset, told
 from airflow.sdk import (
     AssetOrTimeSchedule,
-    CronTriggerTimetable,
     DeadlineAlert,
     DeadlineReference,
     SyncCallback,
@@ -67,7 +66,7 @@ def delivered(*results: dict) -> dict:
 
 @dag(
     dag_id="publish_publicity",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 1 * * *", timezone=TIMEZONE),
+    schedule=AssetOrTimeSchedule(timetable=local_schedule("0 1 * * *"),
                                  assets=record_type_asset("license") | record_type_asset("penalty")),
     description="双公示 upload to the provincial and national platforms",
     # Started at 01:00, due by 06:00; asset-triggered runs get the same five hours.

@@ -33,6 +33,7 @@ if str(DAGS_DIR) not in sys.path:
 if "airflow" not in sys.modules:
     os.environ["AIRFLOW_HOME"] = str(_HOME)
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_DIR)
+    os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(DAGS_DIR / "plugins")  # the timetables' plugin
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 
@@ -62,6 +63,7 @@ def airflow_home(tmp_path_factory) -> Iterator[dict[str, str]]:
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(DAGS_DIR / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

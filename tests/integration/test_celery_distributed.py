@@ -153,6 +153,7 @@ def test_ingest_dags_run_on_two_celery_workers(redis_url, pg15_admin_url, tmp_pa
                 "PYTHONPATH": str(config.PROJECT_ROOT),
                 "AIRFLOW_HOME": str(tmp_path / "airflow"),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.PROJECT_ROOT / "dags" / "plugins"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
