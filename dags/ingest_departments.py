@@ -17,6 +17,9 @@ be retried with back-off; a feed whose connection is not configured fails at onc
 Held batches are not failures: they wait for `creditwh release` after
 review and show in `mart.v_pipeline_health`.
 
+`feeds_failed` fails the run when any step of any feed failed (it is skipped otherwise): the other feeds
+go on, and the run does not end green over a failed feed.
+
 `announce_<record_type>` updates the asset `x-creditwh://warehouse/dw/fact_credit_record/<type>`
 when the run loaded new or changed rows of that type (it is skipped otherwise), for the publish DAG.
 
@@ -136,6 +139,14 @@ def announce_loaded(record_type: str, *loads) -> dict:
     return told({"record_type": record_type, "rows_loaded": rows})
 
 
+@task(multiple_outputs=False, trigger_rule="one_failed", retries=0)
+def feeds_failed() -> None:
+    """Fails the run when any step of any feed failed: the other feeds still went on (the announce tasks run
+    whatever happened), and without this the run would end green. Skipped when nothing failed."""
+    raise AirflowFailException("一个或多个数据源的步骤失败，见失败任务的日志 / a step of one or more feeds failed; "
+                               "see the failed tasks' logs")
+
+
 @task_group
 def feed_checks(feed_code: str, department_code: str, pool: str | None) -> object:
     """One feed up to the audit: extract, stage, validate."""
@@ -180,7 +191,13 @@ def build_ingest_dag(department: Department):
             announce_loaded.override(task_id=f"announce_{record_type}",
                                      outlets=[record_type_asset(record_type)])(record_type, loads)
 
-    return ingest()
+    built = ingest()
+    with built:  # the watcher of the run: downstream of every other task
+        watcher = feeds_failed().operator
+        for other_task in built.tasks:
+            if other_task is not watcher:
+                other_task >> watcher
+    return built
 
 
 def _catalog():

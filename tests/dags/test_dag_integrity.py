@@ -44,7 +44,7 @@ def test_shared_defaults_on_every_dag_and_task(dagbag):
         for task in dag.tasks:
             where = f"{dag.dag_id}.{task.task_id}"
             assert task.owner == "credit-office-data", where
-            assert task.retries >= 2, where
+            assert task.retries >= 2 or task.task_id == "feeds_failed", where  # a verdict, not work: not retried
             assert task.retry_exponential_backoff == 2.0, where
             assert task.retry_delay <= timedelta(minutes=5), where
             callbacks = task.on_failure_callback

@@ -60,7 +60,9 @@ def test_ingest_dags_load_exactly_what_the_cli_would(warehouse, generated, airfl
 
     for run in first:
         assert run["state"] == "success", run
-        assert set(run["tasks"].values()) == {"success"}, run["tasks"]
+        tasks = dict(run["tasks"])
+        assert tasks.pop("feeds_failed[-1]") == "skipped"  # the watcher: nothing failed
+        assert set(tasks.values()) == {"success"}, tasks
     assert again["state"] == "success", again
     announced = {task: state for task, state in again["tasks"].items() if task.startswith("announce_")}
     assert announced and set(announced.values()) == {"skipped"}
@@ -106,7 +108,8 @@ def _every_task_has_a_readable_log(env: dict[str, str], runs: list[dict]) -> Non
     for run in runs:
         folder = logs / f"dag_id={run['dag_id']}" / f"run_id={run['run_id']}"
         files = sorted(folder.rglob("attempt=1.log"))
-        assert len(files) == len(run["tasks"]), (run["dag_id"], len(files), len(run["tasks"]))
+        started = [t for t in run["tasks"] if t != "feeds_failed[-1]"]  # the watcher, skipped, never starts
+        assert len(files) == len(started), (run["dag_id"], len(files), len(started))
         for file in files:
             lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
             assert lines and all({"timestamp", "level", "event"} <= line.keys() for line in lines), file
@@ -137,3 +140,22 @@ def _asset_events(env: dict[str, str]) -> set[str]:
         uris = {row[0] for row in conn.execute(
             "SELECT a.uri FROM asset_event e JOIN asset a ON a.id = e.asset_id")}
     return {uri.removeprefix("x-creditwh://warehouse/dw/fact_credit_record/") for uri in uris}
+
+
+@pytest.mark.parametrize("warehouse", ["embedded"], indirect=True)
+def test_a_missing_connection_fails_its_feed_once_and_the_other_feeds_load(warehouse, generated, airflow_home):
+    """No connection for the transport bureau's API: its extract fails at the first try (no retry can help)
+    and says what to set; the bureau's file feed is taken all the same."""
+    env = {**{k: v for k, v in airflow_home.items() if not k.startswith("AIRFLOW_CONN_")},
+           "WAREHOUSE_URL": warehouse.url.render_as_string(hide_password=False),
+           "CREDITWH_DROP_DIR": str(generated / "files"), "CREDITWH_VAR_DIR": str(config.settings().var_dir)}
+    [run] = run_dags(env, "ingest_transport")
+    assert run["state"] == "failed"
+    failed = {task for task, state in run["tasks"].items() if state == "failed"}
+    assert failed == {"api_feed.extract_feed[0]", "api_feed.extract_feed[1]", "feeds_failed[-1]"}, run["tasks"]
+    assert run["tasks"]["feed.extract_feed[0]"] == "success" and run["tasks"]["load.load_batch[0]"] == "success"
+    folder = Path(airflow_home["AIRFLOW_HOME"]) / "logs" / "dag_id=ingest_transport" / f"run_id={run['run_id']}"
+    attempts = sorted(p.name for p in (folder / "task_id=api_feed.extract_feed").rglob("attempt=*.log"))
+    assert attempts and set(attempts) == {"attempt=1.log"}, attempts  # failed once, not retried
+    text = "".join(p.read_text(encoding="utf-8") for p in (folder / "task_id=api_feed.extract_feed").rglob("*.log"))
+    assert "AIRFLOW_CONN_DEPT_API_TRANSPORT" in text
