@@ -208,7 +208,7 @@ def _process_batch(engine: Engine, catalog: Catalog, batch: Batch) -> BatchOutco
     return load_step(engine, catalog, batch)
 
 
-def render_data_docs() -> None:
+def render_data_docs(engine: Engine) -> None:
     """Render the Data Docs pages of the validations stored since the last call, in one build, and the site around
     them (etl.validate.data_docs: offline assets, each batch's summary, the index).
 
@@ -219,10 +219,9 @@ def render_data_docs() -> None:
     if not config.settings().gx:
         return
     from etl.validate.data_docs import build_site
-    from etl.warehouse import get_engine
 
     try:
-        build_site(get_engine(), config.settings().data_docs_dir)
+        build_site(engine, config.settings().data_docs_dir)
     except Exception:  # noqa: BLE001 - reporting must not fail a load that committed
         log.warning("Great Expectations Data Docs pages could not be rendered now; the next build retries",
                     exc_info=True)
@@ -405,7 +404,7 @@ def ingest_department(engine: Engine, catalog: Catalog, department: Department, 
     for feed in department.feeds:
         outcomes.extend(ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir))
     if render_docs:
-        render_data_docs()
+        render_data_docs(engine)
     return outcomes
 
 
@@ -427,7 +426,7 @@ def ingest_dropped_file(engine: Engine, catalog: Catalog, department: Department
         raise UserError(f"{folder} 中的 {notice.name}：{notice.reason_zh} / {notice.name} in {folder}: "
                         f"{notice.reason_en}")
     outcomes = ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir, only_file=name)
-    render_data_docs()
+    render_data_docs(engine)
     return outcomes
 
 
@@ -457,7 +456,7 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
                                  "updated_at = now() WHERE batch_id = :b AND status IN ('landed', 'staged')"),
                          {"b": batch_id})
         raise
-    render_data_docs()
+    render_data_docs(engine)
     return outcome
 
 
@@ -494,6 +493,10 @@ def _ingest_feed_in_worker(url: str, department: Department, feed: Feed,
     return ingest_feed(_worker_engine(url), catalog(), department, feed, file_drop_dir=file_drop_dir)
 
 
+def _render_docs_in_worker(url: str) -> None:
+    render_data_docs(_worker_engine(url))
+
+
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """Processes for feeds at once, started fresh (spawned: a forked copy of a pooled database connection
@@ -524,7 +527,7 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
                                               render_docs=False))
             if on_done:
                 on_done(department)
-        render_data_docs()
+        render_data_docs(engine)
         return outcomes
     from concurrent.futures import as_completed
 
@@ -541,5 +544,5 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
             if on_done and not feeds_left[department.code]:
                 on_done(department)
         # The pages in a worker, which has GX imported already.
-        pool.submit(render_data_docs).result()
+        pool.submit(_render_docs_in_worker, url).result()
     return [o for d in departments for f in d.feeds for o in outcomes_by_feed[d.code, f.code]]

@@ -192,7 +192,7 @@ def audit_batches(batch_ids: Iterable[int]) -> dict:
 
     result = _each_batch(batch_ids, validate_step)
     if result["batch_ids"]:
-        render_data_docs()
+        render_data_docs(_warehouse()[0])
     return result
 
 
@@ -202,7 +202,8 @@ def load_batches(batch_ids: Iterable[int]) -> dict:
 
     result = _each_batch(batch_ids, load_step)
     if result["batch_ids"]:
-        render_data_docs()  # their Data Docs pages and the index say now that they are loaded (GX is not imported)
+        # Their Data Docs pages and the index say now that they are loaded (GX is not imported for that).
+        render_data_docs(_warehouse()[0])
     return result
 
 
