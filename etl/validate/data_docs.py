@@ -159,10 +159,9 @@ INDEX_HEAD = """<!DOCTYPE html>
 .quarantined{background:#fff3cd} .num{text-align:right}</style></head><body>"""
 
 
-def write_index(engine: Engine, site: Path) -> Path:
+def write_index(site: Path, batches: list, pages: list[tuple[int, Path]]) -> Path:
     """index.html: every batch (newest first) with its counts, rules, status and a link to its GX page."""
-    pages = dict(_validation_pages(site))  # the later run of a batch wins
-    batches = _batches(engine)
+    pages = dict(pages)  # oldest run first: the later run of a batch wins
     departments = catalog().department_by_code
     rows = []
     for b in batches:
@@ -203,12 +202,14 @@ def build_site(engine: Engine, site: Path) -> Path:
     render_pending_pages(site)
     render_suite_pages(site)
     _copy_assets(site)
-    by_id = {b.batch_id: b for b in _batches(engine)}
+    batches = _batches(engine)
+    by_id = {b.batch_id: b for b in batches}
+    validation_pages = _validation_pages(site)
     # Which summary each page carries, so that a build reads and rewrites only the pages whose batch moved on.
     manifest_path = site / ".creditwh-pages.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     pages = [(page, _summary(by_id[batch_id]) if batch_id in by_id else "")
-             for batch_id, page in _validation_pages(site)]
+             for batch_id, page in validation_pages]
     pages += [(page, "") for page in (site / "expectations").rglob("*.html")]
     for page, summary in pages:
         name, digest = page.relative_to(site).as_posix(), hashlib.sha256(summary.encode()).hexdigest()[:16]
@@ -216,7 +217,7 @@ def build_site(engine: Engine, site: Path) -> Path:
             offline_page(page, site, summary)
             manifest[name] = digest
     manifest_path.write_text(json.dumps(manifest, indent=0), encoding="utf-8")
-    return write_index(engine, site)
+    return write_index(site, batches, validation_pages)
 
 
 def _head(page: Path) -> str:
