@@ -40,7 +40,15 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check etl tests dags
 
-bench: $(STAMP)
+# The ingest benchmark's peer, dlt, in an environment of its own: a tool to compare with, not a dependency.
+DLT_VENV := bench/.venv-dlt
+
+$(DLT_VENV)/.installed: bench/requirements-dlt.txt
+	$(PYTHON) -m venv $(DLT_VENV)
+	$(DLT_VENV)/bin/python -m pip install --quiet -r bench/requirements-dlt.txt
+	@touch $@
+
+bench: $(STAMP) $(DLT_VENV)/.installed
 	$(BIN)/python bench/run_all.py
 
 chaos: $(STAMP)
