@@ -35,7 +35,9 @@ from etl.reference import seed_reference_data  # noqa: E402
 from etl.sqltext import execute_script  # noqa: E402
 from etl.warehouse import get_engine, redact  # noqa: E402
 
-TARGET_MS = 200
+# A typical BI query (one department and month, one subject) and an overview of a whole view, at 1M facts.
+TARGET_MS = 50
+OVERVIEW_TARGET_MS = 1000
 HISTORY_DAYS = 5 * 365
 
 # One statement per step; {facts}, {subjects}, {days} are filled in. Record-type shares follow the catalog.
@@ -211,9 +213,9 @@ BUILD_STEPS: list[tuple[str, str]] = [
           FROM generate_series(1, 4) AS a;
         INSERT INTO dw.dim_indicator (edition, indicator_code, number, parent_code, level, sort_order, name_zh, name_en,
                                       points, is_leaf, is_computable, unit, direction, scoring_rule, target, floor,
-                                      when_empty)
+                                      when_empty, measured_by)
         SELECT '2020', 'leaf_' || a || '_' || b, a || '.' || b, 'group_' || a, 2, a * 100 + b, '指标' || a || '.' || b,
-               'Indicator ' || a || '.' || b, 5, true, true, 'ratio', 'higher', 'linear', 1, 0, 'full'
+               'Indicator ' || a || '.' || b, 5, true, true, 'ratio', 'higher', 'linear', 1, 0, 'full', 'warehouse'
           FROM generate_series(1, 4) AS a CROSS JOIN generate_series(1, 5) AS b;
         INSERT INTO dw.fact_indicator_value (edition, period, period_start, indicator_code, department_code, value,
                                              numerator, denominator, points_possible, points_awarded, source,
@@ -239,7 +241,7 @@ class Query:
     view: str
     name: str
     sql: str
-    targeted: bool = True  # a typical BI query, held to the 200 ms target
+    targeted: bool = True  # a typical BI query (TARGET_MS), else an overview (OVERVIEW_TARGET_MS)
 
 
 def queries(department: str, month_start: dt.date, subject_code: str, subject_name: str) -> list[Query]:
@@ -326,6 +328,11 @@ def build(engine: sa.Engine, facts: int) -> dict[str, float]:
             execute_script(conn, sql.format(**params))
         timings[name] = time.monotonic() - started
         print(f"  built {name} in {timings[name]:.1f} s", flush=True)
+    # What the load keeps current after each batch: the stored subject profiles of the subjects it touched.
+    started = time.monotonic()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SELECT dw.refresh_subject_profile()")
+    timings["subject profiles"] = time.monotonic() - started
     started = time.monotonic()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(VACUUM_SQL)
@@ -381,14 +388,16 @@ def report(args: argparse.Namespace, server: str, counts: dict[str, int], timing
         f"built with bulk SQL in {sum(timings.values()):.0f} s "
         f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})",
         f"- each query ran once untimed, then {args.runs} times, as role bi_reader (SET ROLE), rows fetched; "
-        f"target: a typical BI query (one department and one month, or one subject) under {TARGET_MS} ms",
+        f"target: a typical BI query (one department and one month, or one subject) under {TARGET_MS} ms, an "
+        f"overview of a whole view under {OVERVIEW_TARGET_MS} ms",
         "",
         "| view | query | rows | median ms | min ms | max ms | target |",
         "|---|---|---|---|---|---|---|",
     ]
     for query, samples, rows in results:
         median = statistics.median(samples)
-        verdict = ("ok" if median < TARGET_MS else "MISSED") if query.targeted else "(overview, no target)"
+        target = TARGET_MS if query.targeted else OVERVIEW_TARGET_MS
+        verdict = "ok" if median < target else "MISSED"
         lines.append(f"| {query.view} | {query.name} | {rows:,} | {median:.1f} | {min(samples):.1f} | "
                      f"{max(samples):.1f} | {verdict} |")
     return "\n".join(lines) + "\n"

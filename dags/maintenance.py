@@ -5,8 +5,8 @@
   was sent to it, each in its platform's pool so reconciliation and publishing share its rate limit;
 - `build_data_docs`: render any validation page still missing and rebuild the Great Expectations Data
   Docs index over the day's validations;
-- `analyze_warehouse`: ANALYZE the `dw` and `audit` tables once the day's changes are in, and VACUUM
-  the staging tables (each load deletes its batch's rows from them).
+- `analyze_warehouse`: refresh the subject profiles still marked, ANALYZE the `dw` and `audit` tables once
+  the day's changes are in, and VACUUM the staging and profile tables (each load deletes rows from them).
 """
 
 from __future__ import annotations

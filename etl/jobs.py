@@ -229,14 +229,21 @@ def build_data_docs() -> dict:
     return {"index": str(index), "elapsed_ms": int((time.monotonic() - started) * 1000)}
 
 
+# Tables whose rows each load deletes or replaces, vacuumed as well as analysed.
+REWRITTEN_TABLES = ("dw.subject_profile", "dw.subject_profile_stale")
+
+
 def analyze_warehouse() -> dict:
-    """ANALYZE the warehouse and audit tables so the planner's statistics follow the nightly loads, and VACUUM
-    the staging tables: every load deletes its batch's rows from them, and on a server with autovacuum off
-    the dead rows would stay, so each batch's writes and per-batch ANALYZE would cover ever more pages."""
+    """Refresh the subject profiles any change since the last load left marked, then ANALYZE the warehouse and
+    audit tables so the planner's statistics follow the nightly loads, and VACUUM the staging tables and the
+    profiles: every load deletes rows from them, and on a server with autovacuum off the dead rows would stay,
+    so each batch's writes and per-batch ANALYZE would cover ever more pages."""
+    from etl.load import refresh_subject_profiles
     from etl.warehouse import get_engine
 
     started = time.monotonic()
     engine = get_engine()
+    profiles = refresh_subject_profiles(engine)
     with engine.connect() as conn:
         tables = list(conn.execute(sa.text("""
             SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
@@ -246,8 +253,14 @@ def analyze_warehouse() -> dict:
     # VACUUM cannot run in a transaction block; neither it nor ANALYZE blocks a concurrent load.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in tables:
-            conn.exec_driver_sql(f"VACUUM {table}" if table in staging else f"ANALYZE {table}")
-    return {"schemas": list(MAINTAINED_SCHEMAS), "tables": len(tables) - len(staging), "vacuumed": len(staging),
+            if table in staging:
+                conn.exec_driver_sql(f"VACUUM {table}")
+            elif table in REWRITTEN_TABLES:
+                conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+            else:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+    return {"schemas": list(MAINTAINED_SCHEMAS), "tables": len(tables) - len(staging),
+            "vacuumed": len(staging) + len(REWRITTEN_TABLES), "profiles_refreshed": profiles,
             "elapsed_ms": int((time.monotonic() - started) * 1000)}
 
 

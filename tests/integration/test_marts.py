@@ -390,3 +390,35 @@ def test_mask_code_matches_its_python_twin(warehouse):
     for row in rows:
         assert row.as_uscc == (display_code(row.c, "uscc") if row.c is not None else None), row.c
         assert row.as_person == mask_id(row.c), row.c
+
+
+def test_stored_profiles_are_the_facts_profiles_and_a_change_shows_before_the_refresh(marts):
+    """The load leaves every profile stored and none marked; a fact changed afterwards (here a revoked honour)
+    shows in the view at once, computed from the facts, and the refresh stores what the facts say."""
+    stored_is_computed = """
+        SELECT (SELECT count(*) FROM (SELECT * FROM dw.subject_profile EXCEPT
+                                      SELECT * FROM dw.subject_profile_facts) d)
+             + (SELECT count(*) FROM (SELECT * FROM dw.subject_profile_facts EXCEPT
+                                      SELECT * FROM dw.subject_profile) d)"""
+    with marts.admin.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM dw.subject_profile_stale")) == 0
+        assert conn.scalar(sa.text("SELECT count(*) FROM dw.subject_profile")) > 0
+        assert conn.scalar(sa.text(stored_is_computed)) == 0
+        honoured = conn.execute(sa.text("""
+            SELECT s.subject_code, dw.mask_code(s.subject_code, s.code_kind) AS shown
+              FROM mart.v_subject_profile p JOIN dw.dim_subject s
+                ON dw.mask_code(s.subject_code, s.code_kind) = p.subject_code AND s.is_current
+             WHERE p.is_on_red_list AND p.red_list_records = 1 AND p.code_kind = 'uscc' LIMIT 1""")).one()
+        conn.execute(sa.text("""
+            UPDATE dw.fact_credit_record f SET status = 'revoked'
+              FROM dw.dim_subject s, dw.dim_record_type r
+             WHERE s.subject_key = f.subject_key AND s.subject_code = :c
+               AND r.record_type_key = f.record_type_key AND r.record_type_code = 'red_list'"""),
+            {"c": honoured.subject_code})
+        view = "SELECT is_on_red_list, red_list_records FROM mart.v_subject_profile WHERE subject_code = :c"
+        assert tuple(conn.execute(sa.text(view), {"c": honoured.shown}).one()) == (False, 0)
+        assert conn.scalar(sa.text("SELECT dw.refresh_subject_profile()")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM dw.subject_profile_stale")) == 0
+        assert tuple(conn.execute(sa.text(view), {"c": honoured.shown}).one()) == (False, 0)
+        assert conn.scalar(sa.text(stored_is_computed)) == 0
+        conn.rollback()

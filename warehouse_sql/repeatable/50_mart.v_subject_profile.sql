@@ -1,10 +1,10 @@
 DROP VIEW IF EXISTS mart.v_subject_profile;
--- Facts point at the subject version current when they were loaded, so a profile gathers the facts of
--- every version of the subject code. Counts leave out revoked records (the decision no longer stands).
--- Built for looking subjects up (by code or name, or paging through): each row's figures come from an
--- index lookup of that subject's facts. Not a security barrier: its only row filter is the current
--- version (older names are no secret) and a reader's condition cannot reach the facts inside the
--- aggregate, while a barrier would keep a name search (LIKE) from filtering subjects before the lookups.
+-- One row per current subject with its profile: dw.subject_profile as the last refresh stored it, or, for a
+-- code whose facts changed since (marked in dw.subject_profile_stale), computed from its facts by
+-- dw.subject_profile_facts, so a reader never sees a stale profile. The lateral lookup is one index probe
+-- per subject (the computation runs only for marked codes), fast both for one subject and for the whole view.
+-- "On the list today" compares the stored end of the list's active records with today's date in China.
+-- Not a security barrier: its only row filter is the current version (older names are no secret).
 CREATE VIEW mart.v_subject_profile AS
 SELECT dw.mask_code(s.subject_code, s.code_kind) AS subject_code,
        s.code_kind,
@@ -12,66 +12,36 @@ SELECT dw.mask_code(s.subject_code, s.code_kind) AS subject_code,
        pii.mask_text(s.name) AS subject_name,
        pii.mask_text(s.legal_representative) AS legal_representative,
        s.valid_from AS version_valid_from,
-       p.records,
-       p.red_list_records,
-       p.good_rating_records,
-       p.red_list_records + p.good_rating_records AS positive_records,
-       p.penalty_records,
-       p.serious_dishonesty_records,
-       p.dishonest_debtor_records,
-       p.abnormal_operation_records,
-       p.penalty_records + p.serious_dishonesty_records + p.dishonest_debtor_records
-           + p.abnormal_operation_records AS negative_records,
-       p.is_on_red_list,
-       p.is_serious_dishonesty,
-       p.is_dishonest_debtor,
-       p.is_abnormal_operation,
+       coalesce(p.records, 0) AS records,
+       coalesce(p.red_list_records, 0) AS red_list_records,
+       coalesce(p.good_rating_records, 0) AS good_rating_records,
+       coalesce(p.red_list_records + p.good_rating_records, 0) AS positive_records,
+       coalesce(p.penalty_records, 0) AS penalty_records,
+       coalesce(p.serious_dishonesty_records, 0) AS serious_dishonesty_records,
+       coalesce(p.dishonest_debtor_records, 0) AS dishonest_debtor_records,
+       coalesce(p.abnormal_operation_records, 0) AS abnormal_operation_records,
+       coalesce(p.penalty_records + p.serious_dishonesty_records + p.dishonest_debtor_records
+                + p.abnormal_operation_records, 0) AS negative_records,
+       coalesce(p.red_list_until >= (now() AT TIME ZONE 'Asia/Shanghai')::date, false) AS is_on_red_list,
+       coalesce(p.serious_dishonesty_until > (now() AT TIME ZONE 'Asia/Shanghai')::date, false)
+           AS is_serious_dishonesty,
+       coalesce(p.is_dishonest_debtor, false) AS is_dishonest_debtor,
+       coalesce(p.abnormal_operation_until > (now() AT TIME ZONE 'Asia/Shanghai')::date, false)
+           AS is_abnormal_operation,
        p.latest_rating,
        p.latest_rating_area,
        p.latest_rating_date,
        p.latest_record_date
   FROM dw.dim_subject AS s
- CROSS JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE f.status <> 'revoked') AS records,
-              count(*) FILTER (WHERE r.record_type_code = 'red_list' AND f.status <> 'revoked') AS red_list_records,
-              count(*) FILTER (WHERE r.record_type_code = 'credit_rating' AND f.status <> 'revoked'
-                                 AND f.attributes ->> 'PJ_PJDJ' IN ('A', '优秀', '良好')) AS good_rating_records,
-              count(*) FILTER (WHERE r.record_type_code = 'penalty' AND f.status <> 'revoked') AS penalty_records,
-              count(*) FILTER (WHERE r.record_type_code = 'serious_dishonesty'
-                                 AND f.status <> 'revoked') AS serious_dishonesty_records,
-              count(*) FILTER (WHERE r.record_type_code = 'dishonest_debtor'
-                                 AND f.status <> 'revoked') AS dishonest_debtor_records,
-              count(*) FILTER (WHERE r.record_type_code = 'abnormal_operation'
-                                 AND f.status <> 'revoked') AS abnormal_operation_records,
-              coalesce(bool_or(r.record_type_code = 'red_list' AND f.status = 'active'
-                               AND coalesce((f.attributes ->> 'RY_YXQZ')::date
-                                            >= (now() AT TIME ZONE 'Asia/Shanghai')::date, true)), false)
-                  AS is_on_red_list,
-              coalesce(bool_or(r.record_type_code = 'serious_dishonesty' AND f.status = 'active'
-                               AND coalesce((f.attributes ->> 'SX_YCRQ')::date
-                                            > (now() AT TIME ZONE 'Asia/Shanghai')::date, true)), false)
-                  AS is_serious_dishonesty,
-              coalesce(bool_or(r.record_type_code = 'dishonest_debtor' AND f.status = 'active'), false)
-                  AS is_dishonest_debtor,
-              coalesce(bool_or(r.record_type_code = 'abnormal_operation' AND f.status = 'active'
-                               AND coalesce((f.attributes ->> 'YC_YCRQ')::date
-                                            > (now() AT TIME ZONE 'Asia/Shanghai')::date, true)), false)
-                  AS is_abnormal_operation,
-              (array_agg(f.attributes ->> 'PJ_PJDJ' ORDER BY f.decision_date_key DESC, f.record_key DESC)
-                  FILTER (WHERE r.record_type_code = 'credit_rating' AND f.status = 'active'))[1] AS latest_rating,
-              (array_agg(f.attributes ->> 'PJ_PJLY' ORDER BY f.decision_date_key DESC, f.record_key DESC)
-                  FILTER (WHERE r.record_type_code = 'credit_rating' AND f.status = 'active'))[1]
-                  AS latest_rating_area,
-              to_date(max(f.decision_date_key) FILTER (WHERE r.record_type_code = 'credit_rating'
-                                                         AND f.status = 'active')::text, 'YYYYMMDD')
-                  AS latest_rating_date,
-              to_date(max(f.decision_date_key) FILTER (WHERE f.status <> 'revoked')::text, 'YYYYMMDD')
-                  AS latest_record_date
-         FROM dw.dim_subject AS v
-         JOIN dw.fact_credit_record AS f ON f.subject_key = v.subject_key
-         JOIN dw.dim_record_type AS r ON r.record_type_key = f.record_type_key
-        WHERE v.subject_code = s.subject_code
-       ) AS p
+  LEFT JOIN LATERAL (
+       SELECT kept.* FROM dw.subject_profile AS kept
+        WHERE kept.subject_code = s.subject_code
+          AND NOT EXISTS (SELECT 1 FROM dw.subject_profile_stale x WHERE x.subject_code = s.subject_code)
+       UNION ALL
+       SELECT live.* FROM dw.subject_profile_facts AS live
+        WHERE live.subject_code = s.subject_code
+          AND EXISTS (SELECT 1 FROM dw.subject_profile_stale x WHERE x.subject_code = s.subject_code)
+       ) AS p ON true
  WHERE s.is_current;
 
 COMMENT ON VIEW mart.v_subject_profile IS

@@ -1,0 +1,45 @@
+-- A subject code's profile computed from its facts: the one definition of what mart.v_subject_profile shows.
+-- dw.refresh_subject_profile() stores it in dw.subject_profile; the mart view reads it from here for the codes
+-- not yet refreshed. Facts point at the subject version current when they were loaded, so a profile gathers
+-- the facts of every version of the code. Counts leave out revoked records (the decision no longer stands).
+-- A list's "until" is the latest end among the active records on it (infinity when one has none), so
+-- "on the list today" is one comparison with today's date wherever the profile is read.
+DROP VIEW IF EXISTS dw.subject_profile_facts CASCADE;
+CREATE VIEW dw.subject_profile_facts AS
+SELECT v.subject_code,
+       count(*) FILTER (WHERE f.status <> 'revoked') AS records,
+       count(*) FILTER (WHERE r.record_type_code = 'red_list' AND f.status <> 'revoked') AS red_list_records,
+       count(*) FILTER (WHERE r.record_type_code = 'credit_rating' AND f.status <> 'revoked'
+                          AND f.attributes ->> 'PJ_PJDJ' IN ('A', '优秀', '良好')) AS good_rating_records,
+       count(*) FILTER (WHERE r.record_type_code = 'penalty' AND f.status <> 'revoked') AS penalty_records,
+       count(*) FILTER (WHERE r.record_type_code = 'serious_dishonesty' AND f.status <> 'revoked')
+           AS serious_dishonesty_records,
+       count(*) FILTER (WHERE r.record_type_code = 'dishonest_debtor' AND f.status <> 'revoked')
+           AS dishonest_debtor_records,
+       count(*) FILTER (WHERE r.record_type_code = 'abnormal_operation' AND f.status <> 'revoked')
+           AS abnormal_operation_records,
+       max(coalesce((f.attributes ->> 'RY_YXQZ')::date, 'infinity'))
+           FILTER (WHERE r.record_type_code = 'red_list' AND f.status = 'active') AS red_list_until,
+       max(coalesce((f.attributes ->> 'SX_YCRQ')::date, 'infinity'))
+           FILTER (WHERE r.record_type_code = 'serious_dishonesty' AND f.status = 'active')
+           AS serious_dishonesty_until,
+       coalesce(bool_or(r.record_type_code = 'dishonest_debtor' AND f.status = 'active'), false)
+           AS is_dishonest_debtor,
+       max(coalesce((f.attributes ->> 'YC_YCRQ')::date, 'infinity'))
+           FILTER (WHERE r.record_type_code = 'abnormal_operation' AND f.status = 'active')
+           AS abnormal_operation_until,
+       (array_agg(f.attributes ->> 'PJ_PJDJ' ORDER BY f.decision_date_key DESC, f.record_key DESC)
+           FILTER (WHERE r.record_type_code = 'credit_rating' AND f.status = 'active'))[1] AS latest_rating,
+       (array_agg(f.attributes ->> 'PJ_PJLY' ORDER BY f.decision_date_key DESC, f.record_key DESC)
+           FILTER (WHERE r.record_type_code = 'credit_rating' AND f.status = 'active'))[1] AS latest_rating_area,
+       to_date(max(f.decision_date_key) FILTER (WHERE r.record_type_code = 'credit_rating'
+                                                  AND f.status = 'active')::text, 'YYYYMMDD') AS latest_rating_date,
+       to_date(max(f.decision_date_key) FILTER (WHERE f.status <> 'revoked')::text, 'YYYYMMDD') AS latest_record_date
+  FROM dw.dim_subject AS v
+  JOIN dw.fact_credit_record AS f ON f.subject_key = v.subject_key
+  JOIN dw.dim_record_type AS r ON r.record_type_key = f.record_type_key
+ GROUP BY v.subject_code;
+
+COMMENT ON VIEW dw.subject_profile_facts IS
+    '由事实计算的主体画像（每个主体代码一行），dw.subject_profile 保存其结果 / '
+    'Subject profile computed from the facts, one row per subject code; dw.subject_profile keeps its result';
