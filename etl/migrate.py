@@ -29,7 +29,7 @@ from etl.sqltext import execute_script
 FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 REPEATABLE_FILENAME = re.compile(r"^\d{2}_((?:mart|dw)\.[a-z][a-z0-9_]*)\.sql$")
 # Indexes whose expressions call the masking functions: rebuilt when the masking rules change.
-MASKING_INDEXES = ("dw.dim_subject_display_code_idx",)
+MASKING_INDEXES = ("dw.dim_subject_display_code_idx", "dw.dim_subject_display_name_idx")
 # Any constant works; it only has to be the same for every process migrating this warehouse.
 ADVISORY_LOCK_ID = 0x63726564  # "cred"
 

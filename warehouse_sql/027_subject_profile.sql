@@ -38,12 +38,23 @@ COMMENT ON TABLE dw.subject_profile IS
     '主体画像汇总（每个主体代码一行，随事实更新；mart.v_subject_profile 读取）/ '
     'Subject profile aggregates, one row per subject code, kept current with the facts (read by mart.v_subject_profile)';
 COMMENT ON TABLE dw.subject_profile_stale IS
-    '待重算的主体代码（事实变更时由触发器写入，dw.refresh_subject_profile() 清空）/ '
-    'Subject codes whose profile awaits recomputation (written by triggers when facts change, emptied by '
-    'dw.refresh_subject_profile())';
-COMMENT ON COLUMN dw.subject_profile.red_list_until IS
-    '有效荣誉记录的最晚有效期（无有效期为 infinity）/ Latest end of an active honour (infinity when open-ended)';
-COMMENT ON COLUMN dw.subject_profile.serious_dishonesty_until IS
-    '有效严重失信记录的最晚移出日期（未定为 infinity）/ Latest removal date of an active serious-dishonesty record';
-COMMENT ON COLUMN dw.subject_profile.abnormal_operation_until IS
-    '有效经营异常记录的最晚移出日期（未定为 infinity）/ Latest removal date of an active abnormal-operation record';
+    '待重算画像的主体代码，每次事实变更每个涉及的主体代码一行（触发器写入，dw.refresh_subject_profile() 清空）/ '
+    'Subject codes whose profile awaits recomputation: one row per subject code per statement that changed its '
+    'facts (written by triggers, emptied by dw.refresh_subject_profile())';
+COMMENT ON COLUMN dw.subject_profile.subject_code IS '主体代码（统一社会信用代码或证件号码，未脱敏） / Subject code (USCC or ID number, unmasked)';
+COMMENT ON COLUMN dw.subject_profile.records IS '信用记录总数（不含已撤销） / Credit records, revoked ones excluded';
+COMMENT ON COLUMN dw.subject_profile.red_list_records IS '诚实守信荣誉记录数 / Honour (red list) records';
+COMMENT ON COLUMN dw.subject_profile.good_rating_records IS '良好信用评价记录数（等级 A、优秀、良好） / Good credit ratings (grade A, 优秀 or 良好)';
+COMMENT ON COLUMN dw.subject_profile.penalty_records IS '行政处罚记录数 / Administrative penalty records';
+COMMENT ON COLUMN dw.subject_profile.serious_dishonesty_records IS '严重失信主体名单记录数 / Serious dishonesty list records';
+COMMENT ON COLUMN dw.subject_profile.dishonest_debtor_records IS '失信被执行人记录数 / Dishonest judgment debtor records';
+COMMENT ON COLUMN dw.subject_profile.abnormal_operation_records IS '经营异常名录记录数 / Abnormal operation list records';
+COMMENT ON COLUMN dw.subject_profile.red_list_until IS '有效荣誉记录的最晚有效期（无有效期为 infinity） / Latest end of an active honour (infinity when open-ended)';
+COMMENT ON COLUMN dw.subject_profile.serious_dishonesty_until IS '有效严重失信记录的最晚移出日期（未定为 infinity） / Latest removal date of an active serious-dishonesty record (infinity when none is set)';
+COMMENT ON COLUMN dw.subject_profile.is_dishonest_debtor IS '是否有有效的失信被执行人记录 / Whether an active dishonest-debtor record exists';
+COMMENT ON COLUMN dw.subject_profile.abnormal_operation_until IS '有效经营异常记录的最晚移出日期（未定为 infinity） / Latest removal date of an active abnormal-operation record (infinity when none is set)';
+COMMENT ON COLUMN dw.subject_profile.latest_rating IS '最新评价等级（PJ_PJDJ） / Latest grade';
+COMMENT ON COLUMN dw.subject_profile.latest_rating_area IS '最新评价的领域（PJ_PJLY） / Area of the latest rating';
+COMMENT ON COLUMN dw.subject_profile.latest_rating_date IS '最新评价日期 / Date of the latest rating';
+COMMENT ON COLUMN dw.subject_profile.latest_record_date IS '最近一条记录的决定日期 / Decision date of the most recent record';
+COMMENT ON COLUMN dw.subject_profile_stale.subject_code IS '待重算画像的主体代码 / Subject code whose profile awaits recomputation';

@@ -1,5 +1,9 @@
 DROP VIEW IF EXISTS mart.v_blacklist_current;
-CREATE VIEW mart.v_blacklist_current WITH (security_barrier) AS
+-- Not a security barrier: its row filter (listings in force today) keeps out no secret (every fact is public
+-- credit information, and what is personal is masked column by column, which a barrier does not change),
+-- while a barrier keeps a reader's name search (LIKE is not leakproof) from reaching the subjects' index: a
+-- search by name prefix read every listing (1.2 s at 1M facts) instead of looking the subjects up.
+CREATE VIEW mart.v_blacklist_current AS
 SELECT f.record_uid,
        r.record_type_code AS list_type,
        r.name_zh AS list_name,
