@@ -44,7 +44,7 @@ from etl.extract.file import DropChanged, DropFolder, DropNotice, DropRefused, F
 from etl.faults import crash_point
 from etl.feedback import feedback_path, write_feedback
 from etl.land import Batch, land, read_batch, remove_work_file
-from etl.load import load_batch
+from etl.load import load_batch, refresh_subject_profiles
 from etl.locks import feed_lock
 from etl.personal import mask_text
 from etl.stage import UnreadableSource, stage_batch
@@ -397,6 +397,12 @@ def with_feedback(engine: Engine, catalog: Catalog, outcome: BatchOutcome) -> Ba
     return replace(outcome, feedback=path)
 
 
+def after_loads(engine: Engine) -> None:
+    """What follows an ingest's loads, once: the subject profiles of what they changed, and the Data Docs."""
+    refresh_subject_profiles(engine)
+    render_data_docs(engine)
+
+
 def ingest_department(engine: Engine, catalog: Catalog, department: Department, *,
                       file_drop_dir: Path | None = None, render_docs: bool = True) -> list[BatchOutcome]:
     """All feeds of one department; `render_docs=False` leaves the Data Docs pages to the caller."""
@@ -404,7 +410,7 @@ def ingest_department(engine: Engine, catalog: Catalog, department: Department, 
     for feed in department.feeds:
         outcomes.extend(ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir))
     if render_docs:
-        render_data_docs(engine)
+        after_loads(engine)
     return outcomes
 
 
@@ -426,7 +432,7 @@ def ingest_dropped_file(engine: Engine, catalog: Catalog, department: Department
         raise UserError(f"{folder} 中的 {notice.name}：{notice.reason_zh} / {notice.name} in {folder}: "
                         f"{notice.reason_en}")
     outcomes = ingest_feed(engine, catalog, department, feed, file_drop_dir=file_drop_dir, only_file=name)
-    render_data_docs(engine)
+    after_loads(engine)
     return outcomes
 
 
@@ -456,7 +462,7 @@ def release_batch(engine: Engine, catalog: Catalog, batch_id: int, released_by: 
                                  "updated_at = now() WHERE batch_id = :b AND status IN ('landed', 'staged')"),
                          {"b": batch_id})
         raise
-    render_data_docs(engine)
+    after_loads(engine)
     return outcome
 
 
@@ -527,7 +533,7 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
                                               render_docs=False))
             if on_done:
                 on_done(department)
-        render_data_docs(engine)
+        after_loads(engine)
         return outcomes
     from concurrent.futures import as_completed
 
@@ -545,4 +551,5 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
                 on_done(department)
         # The pages in a worker, which has GX imported already.
         pool.submit(_render_docs_in_worker, url).result()
+    refresh_subject_profiles(engine)
     return [o for d in departments for f in d.feeds for o in outcomes_by_feed[d.code, f.code]]

@@ -198,12 +198,13 @@ def audit_batches(batch_ids: Iterable[int]) -> dict:
 
 def load_batches(batch_ids: Iterable[int]) -> dict:
     """Load each validated batch (held and failed batches are reported, not loaded)."""
-    from etl.ingest import load_step, render_data_docs
+    from etl.ingest import after_loads, load_step
 
     result = _each_batch(batch_ids, load_step)
     if result["batch_ids"]:
-        # Their Data Docs pages and the index say now that they are loaded (GX is not imported for that).
-        render_data_docs(_warehouse()[0])
+        # The subject profiles of what they changed; their Data Docs pages and the index say now that they
+        # are loaded (GX is not imported for that).
+        after_loads(_warehouse()[0])
     return result
 
 

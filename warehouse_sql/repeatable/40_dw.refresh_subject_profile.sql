@@ -1,6 +1,9 @@
 -- Recomputes the profiles of the marked subject codes and takes their marks; returns how many codes.
--- Called after each load commits (and by the maintenance run); concurrent calls wait for each other. Marks
--- committed by another load meanwhile stay for the next call: the mart view computes those from the facts.
+-- Called once the loads of an ingest (a run, a department, an Airflow load task) have committed, and by the
+-- maintenance run; concurrent calls wait for each other. Marks committed by another load meanwhile stay for
+-- the next call: the mart view computes those from the facts. Each code's profile is computed by a lookup of
+-- its own facts (LATERAL: a join to the codes would aggregate every fact of the warehouse, the grouped view
+-- does not take a join condition inside), so the cost follows the codes marked, not the warehouse.
 CREATE OR REPLACE FUNCTION dw.refresh_subject_profile() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -18,8 +21,8 @@ BEGIN
     ANALYZE refreshed_subject_codes;
     DELETE FROM dw.subject_profile p USING refreshed_subject_codes c WHERE p.subject_code = c.subject_code;
     INSERT INTO dw.subject_profile
-    SELECT pf.* FROM dw.subject_profile_facts pf
-     WHERE pf.subject_code IN (SELECT subject_code FROM refreshed_subject_codes);
+    SELECT pf.* FROM refreshed_subject_codes c
+     CROSS JOIN LATERAL (SELECT * FROM dw.subject_profile_facts f WHERE f.subject_code = c.subject_code) pf;
     RETURN refreshed;
 END
 $$;
