@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+NOTES = RESULTS / "notes.md"
 
 # Ingest: the side-by-side comparison (floors, tutorial, dlt, increment) at 100k, 300k and 1M; 3M is a point
 # of the scaling series and of peak memory (our ingest alone). The run without GX is a diagnostic, timed in the
@@ -246,6 +247,9 @@ def main() -> None:
         "",
         "",
     ]
+    # Single runs and before/after pairs measured by hand while changing the code, each dated with its command.
+    if NOTES.exists():
+        sections.insert(0, NOTES.read_text(encoding="utf-8"))
     sections.insert(0, headline(sections))
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(header) + "\n\n".join(sections), encoding="utf-8")
     print((ROOT / "bench" / "RESULTS.md").read_text(encoding="utf-8"))
