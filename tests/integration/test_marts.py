@@ -422,3 +422,30 @@ def test_stored_profiles_are_the_facts_profiles_and_a_change_shows_before_the_re
         assert tuple(conn.execute(sa.text(view), {"c": honoured.shown}).one()) == (False, 0)
         assert conn.scalar(sa.text(stored_is_computed)) == 0
         conn.rollback()
+
+
+def test_truncating_the_facts_marks_every_profile(marts):
+    with marts.admin.connect() as conn:
+        code = conn.scalar(sa.text("SELECT subject_code FROM mart.v_subject_profile WHERE records > 0 "
+                                   "AND code_kind = 'uscc' LIMIT 1"))
+        conn.execute(sa.text("TRUNCATE dw.fact_credit_record CASCADE"))
+        assert conn.scalar(sa.text("SELECT records FROM mart.v_subject_profile WHERE subject_code = :c"),
+                           {"c": code}) == 0
+        conn.rollback()
+
+
+@pytest.mark.parametrize("view", sorted(MART_VIEWS - {"v_subject_profile"}))
+def test_a_readers_own_function_sees_only_the_rows_the_view_shows(marts, view):
+    """Every role may create functions in pg_temp. A filtering mart view is a security barrier, so a reader's
+    function, however cheap it claims to be, is given the view's rows only, never the facts it filters out."""
+    with marts.reader.connect() as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE seen (n integer)"))
+        conn.execute(sa.text("""
+            CREATE FUNCTION pg_temp.peek(v anyelement) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+            $$BEGIN INSERT INTO pg_temp.seen VALUES (1); RETURN true; END$$"""))
+        conn.execute(sa.text("SET enable_indexscan = off; SET enable_bitmapscan = off"))
+        column = conn.execute(sa.text(f"SELECT * FROM mart.{view} LIMIT 0")).keys()
+        first = next(iter(column))
+        shown = conn.scalar(sa.text(f"SELECT count(*) FROM mart.{view} WHERE pg_temp.peek({first})"))
+        assert conn.scalar(sa.text("SELECT count(*) FROM pg_temp.seen")) == shown
+        conn.rollback()

@@ -40,6 +40,24 @@ SELECT v.subject_code,
   JOIN dw.dim_record_type AS r ON r.record_type_key = f.record_type_key
  GROUP BY v.subject_code;
 
+-- The mart view reads this view and dw.subject_profile side by side (UNION ALL, by position): they must agree.
+DO $$
+BEGIN
+    IF (SELECT array_agg(attname::text || ' ' || format_type(atttypid, atttypmod) ORDER BY attnum)
+          FROM pg_attribute WHERE attrelid = 'dw.subject_profile_facts'::regclass AND attnum > 0)
+       IS DISTINCT FROM
+       (SELECT array_agg(attname::text || ' ' || format_type(atttypid, atttypmod) ORDER BY attnum)
+          FROM pg_attribute WHERE attrelid = 'dw.subject_profile'::regclass AND attnum > 0 AND NOT attisdropped)
+    THEN
+        RAISE EXCEPTION 'dw.subject_profile_facts and dw.subject_profile must have the same columns in the same order';
+    END IF;
+END
+$$;
+
+-- A changed definition makes every stored profile out of date: all codes are marked (the mart view computes
+-- them from the facts until the next refresh recomputes them).
+INSERT INTO dw.subject_profile_stale (subject_code) SELECT DISTINCT subject_code FROM dw.dim_subject;
+
 COMMENT ON VIEW dw.subject_profile_facts IS
     '由事实计算的主体画像，每个主体代码一行，dw.subject_profile 保存其结果 / '
     'Subject profile computed from the facts, one row per subject code; dw.subject_profile keeps its result';

@@ -3,27 +3,32 @@
 -- maintenance run; concurrent calls wait for each other. Marks committed by another load meanwhile stay for
 -- the next call: the mart view computes those from the facts. Each code's profile is computed by a lookup of
 -- its own facts (LATERAL: a join to the codes would aggregate every fact of the warehouse, the grouped view
--- does not take a join condition inside), so the cost follows the codes marked, not the warehouse.
+-- does not take a join condition inside), so the cost follows the codes marked, not the warehouse. Columns are
+-- named, not matched by position (30_dw.subject_profile_facts.sql checks that the view and table agree).
 CREATE OR REPLACE FUNCTION dw.refresh_subject_profile() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    refreshed integer;
+    codes text[];
 BEGIN
     PERFORM pg_advisory_xact_lock(1936749167);  -- 'spro'
-    CREATE TEMP TABLE IF NOT EXISTS refreshed_subject_codes (subject_code text) ON COMMIT DELETE ROWS;
-    TRUNCATE refreshed_subject_codes;
     WITH taken AS (DELETE FROM dw.subject_profile_stale RETURNING subject_code)
-    INSERT INTO refreshed_subject_codes SELECT DISTINCT subject_code FROM taken;
-    GET DIAGNOSTICS refreshed = ROW_COUNT;
-    IF refreshed = 0 THEN
+    SELECT array_agg(DISTINCT subject_code) INTO codes FROM taken;
+    IF codes IS NULL THEN
         RETURN 0;
     END IF;
-    ANALYZE refreshed_subject_codes;
-    DELETE FROM dw.subject_profile p USING refreshed_subject_codes c WHERE p.subject_code = c.subject_code;
+    DELETE FROM dw.subject_profile WHERE subject_code = ANY (codes);
     INSERT INTO dw.subject_profile
-    SELECT pf.* FROM refreshed_subject_codes c
-     CROSS JOIN LATERAL (SELECT * FROM dw.subject_profile_facts f WHERE f.subject_code = c.subject_code) pf;
-    RETURN refreshed;
+           (subject_code, records, red_list_records, good_rating_records, penalty_records, serious_dishonesty_records,
+            dishonest_debtor_records, abnormal_operation_records, red_list_until, serious_dishonesty_until,
+            is_dishonest_debtor, abnormal_operation_until, latest_rating, latest_rating_area, latest_rating_date,
+            latest_record_date)
+    SELECT pf.subject_code, pf.records, pf.red_list_records, pf.good_rating_records, pf.penalty_records,
+           pf.serious_dishonesty_records, pf.dishonest_debtor_records, pf.abnormal_operation_records,
+           pf.red_list_until, pf.serious_dishonesty_until, pf.is_dishonest_debtor, pf.abnormal_operation_until,
+           pf.latest_rating, pf.latest_rating_area, pf.latest_rating_date, pf.latest_record_date
+      FROM unnest(codes) AS c (subject_code)
+     CROSS JOIN LATERAL (SELECT * FROM dw.subject_profile_facts f WHERE f.subject_code = c.subject_code) AS pf;
+    RETURN cardinality(codes);
 END
 $$;
 
