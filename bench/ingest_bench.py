@@ -242,10 +242,11 @@ def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int, gx: bool = T
 
 
 def _watch_peak_rss(child: subprocess.Popen) -> int:
-    """The largest resident set of any one process of the ingest (coordinator or worker), sampled every 0.5 s."""
+    """The largest resident set of any one process of the ingest (coordinator or worker), sampled every 0.5 s;
+    printed with which process it was, so that a peak can be looked for where it happens."""
     import psutil
 
-    peak = 0
+    peak, where = 0, ""
     root = psutil.Process(child.pid)
     while child.poll() is None:
         try:
@@ -254,10 +255,13 @@ def _watch_peak_rss(child: subprocess.Popen) -> int:
             break
         for process in processes:
             try:
-                peak = max(peak, process.memory_info().rss)
+                rss = process.memory_info().rss
             except psutil.Error:
                 continue
+            if rss > peak:
+                peak, where = rss, "coordinator" if process.pid == root.pid else f"worker {process.pid}"
         time.sleep(0.5)
+    print(f"peak RSS {peak // 2**20} MB in the {where}", flush=True)
     return peak // 2**20
 
 
