@@ -184,6 +184,13 @@ FORMULA_WITHOUT_VALUE = re.compile(rb'<c\b[^>]*\br="([A-Z]{1,3}[0-9]+)"[^>]*>\s*
                                    rb'(?:<v\s*/>|<v>\s*</v>)?\s*</c>')
 
 
+# Worksheet XML is read in blocks, not whole: a sheet of 150,000 rows is some 250 MB of XML, which read at once
+# was the largest allocation of an ingest. Each block is searched with the end of the one before it (longer than
+# any cell: Excel caps a formula at 8,192 characters), and a match counts in the block where it ends.
+XML_BLOCK = 1 << 20
+XML_OVERLAP = 1 << 16
+
+
 def _unreadable_cells(path: Path) -> list[str]:
     """References of error cells and formulas without a saved result, in any worksheet of the workbook."""
     import zipfile
@@ -191,10 +198,17 @@ def _unreadable_cells(path: Path) -> list[str]:
     found: list[str] = []
     with zipfile.ZipFile(path) as archive:
         for name in sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
-            data = archive.read(name)
-            if b'"e"' in data or b"<f" in data:  # cheap test first: most sheets have neither
-                found.extend(m.group(1).decode() for pattern in (ERROR_CELL, FORMULA_WITHOUT_VALUE)
-                             for m in pattern.finditer(data))
+            by_pattern: dict[re.Pattern, list[str]] = {ERROR_CELL: [], FORMULA_WITHOUT_VALUE: []}
+            tail = b""
+            with archive.open(name) as sheet:
+                while block := sheet.read(XML_BLOCK):
+                    data = tail + block
+                    if b'"e"' in data or b"<f" in data:  # cheap test first: most sheets have neither
+                        for pattern, references in by_pattern.items():
+                            references.extend(m.group(1).decode() for m in pattern.finditer(data)
+                                              if m.end() > len(tail))
+                    tail = data[-XML_OVERLAP:]
+            found.extend(by_pattern[ERROR_CELL] + by_pattern[FORMULA_WITHOUT_VALUE])
     return found
 
 
