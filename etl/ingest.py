@@ -549,7 +549,7 @@ def ingest_departments(engine: Engine, catalog: Catalog, departments: list[Depar
             feeds_left[department.code] -= 1
             if on_done and not feeds_left[department.code]:
                 on_done(department)
-        # The pages in a worker, which has GX imported already.
+        # What follows the loads, as after_loads does it; the pages in a worker, which has GX imported already.
+        refresh_subject_profiles(engine)
         pool.submit(_render_docs_in_worker, url).result()
-    refresh_subject_profiles(engine)
     return [o for d in departments for f in d.feeds for o in outcomes_by_feed[d.code, f.code]]
