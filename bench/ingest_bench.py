@@ -241,6 +241,36 @@ def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int, gx: bool = T
     return float(stdout.strip().splitlines()[-1]), peak_mb
 
 
+# The phases of a batch as audit.batch records them (bench/phase_times.py's query); the load's time includes its
+# outbox items, shown apart.
+PHASE_LABELS = {"land": "land (copy the source bytes)", "stage": "stage (parse, COPY)",
+                "rules": "rules (normalise, quarantine)", "gx": "GX audit gate",
+                "load": "load (subjects, facts, history)", "outbox": "outbox"}
+
+
+def phase_seconds(engine: sa.Engine) -> dict[str, float]:
+    """Worker seconds per phase over every batch of the ingest."""
+    from phase_times import PHASES
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(PHASES)).one()._mapping
+    seconds = {label: float(row[key] or 0) for key, label in PHASE_LABELS.items()}
+    seconds[PHASE_LABELS["load"]] -= seconds[PHASE_LABELS["outbox"]]
+    return seconds
+
+
+def phase_table(phases: list[dict[str, float]]) -> list[str]:
+    """Where our ingest's time goes: each phase's worker seconds (median over the runs) and share."""
+    if not phases:
+        return []
+    medians = {name: statistics.median(run[name] for run in phases) for name in PHASE_LABELS.values()}
+    total = sum(medians.values()) or 1.0
+    return ["", "Our ingest's phases, worker seconds summed over its batches (audit.batch; median of the runs):", "",
+            "| phase | s | share |", "|---|---|---|",
+            *(f"| {name} | {seconds:.1f} | {seconds / total:.0%} |" for name, seconds in medians.items()),
+            f"| all phases | {total:.1f} | 100% |"]
+
+
 def _watch_peak_rss(child: subprocess.Popen) -> int:
     """The largest resident set of any one process of the ingest (coordinator or worker), sampled every 0.5 s;
     printed with which process it was, so that a peak can be looked for where it happens."""
@@ -362,6 +392,8 @@ def main() -> None:
     results: dict[str, list[float]] = {name: [] for name in (
         "floor", "contract", "tutorial", "dlt", "ours", "increment", "increment_empty", "memory", "ours_without_gx")}
 
+    phases: list[dict[str, float]] = []
+
     def on_fresh_database(timer, *, schema: bool = False):
         engine = fresh_database(admin_url)
         try:
@@ -393,6 +425,7 @@ def main() -> None:
                 seconds, peak_mb = run_ours(url, run_data, work / f"var{run}", args.workers)
                 results["ours"].append(seconds)
                 results["memory"].append(peak_mb)
+                phases.append(phase_seconds(engine))
                 if args.ours_only:
                     return
                 extra = add_one_percent(run_data, args.records, args.seed, as_of, work / f"inc{run}")
@@ -465,6 +498,7 @@ def main() -> None:
         *ratio_row("dlt ÷ ours (ours faster above 1)", "dlt", "ours", "> 1"),
         *ratio_row("1% into the loaded warehouse ÷ into an empty one", "increment", "increment_empty", "≤ 1.3"),
         f"| peak memory of our ingest, MB | {summarise(results['memory'])} | | ≤ 400 |",
+        *phase_table(phases),
     ]
     write_report(args.out, lines)
 
