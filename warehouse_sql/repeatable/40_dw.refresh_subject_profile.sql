@@ -1,10 +1,12 @@
 -- Recomputes the profiles of the marked subject codes and takes their marks; returns how many codes.
 -- Called once the loads of an ingest (a run, a department, an Airflow load task) have committed, and by the
 -- maintenance run; concurrent calls wait for each other. Marks committed by another load meanwhile stay for
--- the next call: the mart view computes those from the facts. Each code's profile is computed by a lookup of
--- its own facts (LATERAL: a join to the codes would aggregate every fact of the warehouse, the grouped view
--- does not take a join condition inside), so the cost follows the codes marked, not the warehouse. Columns are
--- named, not matched by position (30_dw.subject_profile_facts.sql checks that the view and table agree).
+-- the next call: the mart view computes those from the facts. The codes are one array compared with the view's
+-- grouping column, a condition the planner pushes below the GROUP BY: an index lookup of the codes' subject
+-- versions and their facts, so the cost follows the codes marked, not the warehouse. A join to the codes, even
+-- LATERAL, is not pushed down: the planner merged it with the view aggregated whole (2,268 codes after a 1%
+-- increment into 1M facts: 4.1 s, against 29 ms for the array). Columns are named, not matched by position
+-- (30_dw.subject_profile_facts.sql checks that the view and table agree).
 CREATE OR REPLACE FUNCTION dw.refresh_subject_profile() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -26,8 +28,8 @@ BEGIN
            pf.serious_dishonesty_records, pf.dishonest_debtor_records, pf.abnormal_operation_records,
            pf.red_list_until, pf.serious_dishonesty_until, pf.is_dishonest_debtor, pf.abnormal_operation_until,
            pf.latest_rating, pf.latest_rating_area, pf.latest_rating_date, pf.latest_record_date
-      FROM unnest(codes) AS c (subject_code)
-     CROSS JOIN LATERAL (SELECT * FROM dw.subject_profile_facts f WHERE f.subject_code = c.subject_code) AS pf;
+      FROM dw.subject_profile_facts AS pf
+     WHERE pf.subject_code = ANY (codes);
     RETURN cardinality(codes);
 END
 $$;
