@@ -424,6 +424,29 @@ def test_stored_profiles_are_the_facts_profiles_and_a_change_shows_before_the_re
         conn.rollback()
 
 
+def test_the_refresh_reads_the_facts_of_the_marked_codes_only(marts):
+    """The nightly refresh costs what changed, not the warehouse: refreshing one marked code reads that code's
+    facts and no others. Sequential scans are switched off so that the small test warehouse is planned as a
+    large one would be (there a scan of every fact is what the planner must avoid)."""
+    with marts.admin.connect() as conn:
+        code, facts = conn.execute(sa.text("""
+            SELECT s.subject_code, count(*) FROM dw.fact_credit_record f JOIN dw.dim_subject s USING (subject_key)
+             GROUP BY s.subject_code ORDER BY count(*) DESC, s.subject_code LIMIT 1""")).one()
+        assert conn.scalar(sa.text("SELECT count(*) FROM dw.fact_credit_record")) > 20 * facts
+        # This transaction's reads of the fact table so far (pg_stat_xact_*: counted before the commit).
+        reads = sa.text("""
+            SELECT coalesce(seq_tup_read, 0) AS scanned, coalesce(idx_tup_fetch, 0) AS fetched
+              FROM pg_stat_xact_user_tables WHERE relid = 'dw.fact_credit_record'::regclass""")
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        conn.execute(sa.text("INSERT INTO dw.subject_profile_stale (subject_code) VALUES (:c)"), {"c": code})
+        before = conn.execute(reads).one()
+        assert conn.scalar(sa.text("SELECT dw.refresh_subject_profile()")) == 1
+        after = conn.execute(reads).one()
+        read = (after.scanned - before.scanned, after.fetched - before.fetched)
+        assert read == (0, facts)
+        conn.rollback()
+
+
 def test_truncating_the_facts_marks_every_profile(marts):
     with marts.admin.connect() as conn:
         code = conn.scalar(sa.text("SELECT subject_code FROM mart.v_subject_profile WHERE records > 0 "

@@ -19,6 +19,9 @@ BEGIN
         RETURN 0;
     END IF;
     DELETE FROM dw.subject_profile WHERE subject_code = ANY (codes);
+    -- EXECUTE plans with the codes in hand, every call: a session's cached generic plan (taken after five
+    -- calls) does not know how few codes there are, and on a small warehouse chose to scan every fact.
+    EXECUTE $sql$
     INSERT INTO dw.subject_profile
            (subject_code, records, red_list_records, good_rating_records, penalty_records, serious_dishonesty_records,
             dishonest_debtor_records, abnormal_operation_records, red_list_until, serious_dishonesty_until,
@@ -29,7 +32,8 @@ BEGIN
            pf.red_list_until, pf.serious_dishonesty_until, pf.is_dishonest_debtor, pf.abnormal_operation_until,
            pf.latest_rating, pf.latest_rating_area, pf.latest_rating_date, pf.latest_record_date
       FROM dw.subject_profile_facts AS pf
-     WHERE pf.subject_code = ANY (codes);
+     WHERE pf.subject_code = ANY ($1)
+    $sql$ USING codes;
     RETURN cardinality(codes);
 END
 $$;
