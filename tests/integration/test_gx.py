@@ -256,3 +256,36 @@ def test_the_kept_asset_validates_each_batch_on_its_own_rows(warehouse, staged_b
     assert (first.rows, second.rows, third.rows) == (len(ROWS), len(valid_rows), len(ROWS))
     assert second.success and second.unexpected == {}
     assert not first.success and third.unexpected == first.unexpected == _quarantined(warehouse, staged_batch)
+
+
+def test_the_audit_gate_counts_on_the_server_and_leaves_no_view_behind(warehouse, tmp_path):
+    """GX is sent the batch's rows as a view, never a query it must run to learn the columns: no statement of
+    its brings the batch's rows into this process (a large batch once took hundreds of MB here), and the view
+    is gone when the run is over."""
+    from sqlalchemy import event
+
+    rows = [{"row_no": n, **BASE, "cf_wsh": f"税罚〔2024〕{5000 + n}号"} for n in range(1, 601)]
+    with warehouse.begin() as conn:
+        batch_id = stage_penalty_batch(conn, rows, "test_gx_large.csv")
+    url = warehouse.url.render_as_string(hide_password=False)
+    docs = (tmp_path / "data_docs").resolve()
+    returned: list[int] = []
+
+    def rows_returned(conn, cursor, statement, *_):  # noqa: ANN001, ANN202 - a SQLAlchemy event's signature
+        if statement.lstrip().upper().startswith("SELECT"):
+            returned.append(cursor.rowcount or 0)
+
+    try:
+        # Every engine's statements while the gate runs (GX makes its own engines, some at the first run).
+        event.listen(sa.engine.Engine, "after_cursor_execute", rows_returned)
+        try:
+            gate = run_suite(url, "penalty", batch_id, docs)
+        finally:
+            event.remove(sa.engine.Engine, "after_cursor_execute", rows_returned)
+        assert gate.success and gate.rows == len(rows)
+        assert returned and max(returned) < len(rows) / 5
+        with warehouse.connect() as conn:
+            assert conn.scalar(sa.text("SELECT count(*) FROM pg_views WHERE viewname LIKE 'gx_audit_%'")) == 0
+    finally:
+        gx_run._discard((url, docs))
+        _remove_batch(warehouse, batch_id)
