@@ -38,9 +38,10 @@ SELECT f.record_uid,
         OR x.removal_date > (now() AT TIME ZONE 'Asia/Shanghai')::date);
 
 COMMENT ON VIEW dw.blacklist_listing IS
-    '今天仍有效的黑名单记录（安全屏障视图，主体标识与名称已脱敏，文书号与属性未脱敏；仅供 mart.v_blacklist_current 读取）/ '
-    'Blacklist listings in force today (a security barrier; subject code and name masked, document number and '
-    'attributes not; read by mart.v_blacklist_current only)';
+    '黑名单记录：每条今天仍有效的名单记录一行（安全屏障视图，主体标识与名称已脱敏，文书号与属性未脱敏；'
+    '仅供 mart.v_blacklist_current 读取）/ '
+    'Blacklist listings: one row per listing in force today (a security barrier; subject code and name masked, '
+    'document number and attributes not; read by mart.v_blacklist_current only)';
 COMMENT ON COLUMN dw.blacklist_listing.record_uid IS '记录稳定标识 / Stable record id';
 COMMENT ON COLUMN dw.blacklist_listing.list_type IS '名单类型 / List';
 COMMENT ON COLUMN dw.blacklist_listing.list_name IS '名单中文名称 / List name in Chinese';
