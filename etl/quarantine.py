@@ -10,6 +10,10 @@ from sqlalchemy.engine import Connection
 from etl.catalog import RecordType, Rule, catalog
 from etl.personal import mask_text
 
+# A batch's clean row (alias n) that no finding quarantined: the rows the load writes and the rows the GX audit
+# gate checks, one condition so that the two can never disagree about which rows those are.
+NOT_QUARANTINED = "NOT EXISTS (SELECT 1 FROM audit.quarantine q WHERE q.batch_id = n.batch_id AND q.row_no = n.row_no)"
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from etl.catalog import RecordType, catalog
 from etl.errors import UserError
+from etl.quarantine import NOT_QUARANTINED
 from etl.stage.tables import clean_table
 from etl.validate.gx_suites import GENERATOR_COMMAND, build_suite, load_suite, read_suite_document, suite_path
 
@@ -249,8 +252,6 @@ AUDIT_VIEW_SCHEMA = "staging"
 def _audited_rows(engine, record_type: RecordType, batch_id: int) -> Iterator[str]:  # noqa: ANN001 - an Engine
     """A view of the batch's rows about to be loaded (the audit gate of write-audit-publish: those the quarantine
     left), for the length of one GX run; its name."""
-    import sqlalchemy as sa
-
     view = f"gx_audit_{int(batch_id)}"
     qualified = f"{AUDIT_VIEW_SCHEMA}.{view}"
     with engine.begin() as conn:
@@ -258,8 +259,7 @@ def _audited_rows(engine, record_type: RecordType, batch_id: int) -> Iterator[st
         conn.execute(sa.text(f"DROP VIEW IF EXISTS {qualified}"))
         conn.execute(sa.text(
             f"CREATE VIEW {qualified} AS "
-            f"SELECT n.* FROM {clean_table(record_type)} n WHERE n.batch_id = {int(batch_id)} "
-            f"AND NOT EXISTS (SELECT 1 FROM audit.quarantine q WHERE q.batch_id = n.batch_id AND q.row_no = n.row_no)"))
+            f"SELECT n.* FROM {clean_table(record_type)} n WHERE n.batch_id = {int(batch_id)} AND {NOT_QUARANTINED}"))
     try:
         yield view
     finally:
