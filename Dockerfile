@@ -23,6 +23,7 @@ RUN pip install -r requirements.txt
 
 COPY pyproject.toml README.md ./
 COPY etl ./etl
+COPY simulators ./simulators
 COPY warehouse_sql ./warehouse_sql
 COPY expectations ./expectations
 COPY dags ./dags

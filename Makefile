@@ -38,7 +38,7 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check etl tests dags
+	$(BIN)/ruff check etl simulators tests dags bench
 
 # The ingest benchmark's peer, dlt, in an environment of its own: a tool to compare with, not a dependency.
 DLT_VENV := bench/.venv-dlt

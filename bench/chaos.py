@@ -37,12 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from etl.catalog import catalog  # noqa: E402
-from etl.generate import generate  # noqa: E402
 from etl.migrate import migrate  # noqa: E402
 from etl.reference import seed_reference_data  # noqa: E402
-from etl.sim.departments import DepartmentSimulator, Faults  # noqa: E402
-from etl.sim.platform import PlatformFaults, PlatformSimulator  # noqa: E402
 from etl.warehouse import get_engine  # noqa: E402
+from simulators.departments import DepartmentSimulator, Faults  # noqa: E402
+from simulators.generate import generate  # noqa: E402
+from simulators.platform import PlatformFaults, PlatformSimulator  # noqa: E402
 
 INGEST_POINTS = ("extract.page", "extract.chunk", "land.after_commit", "stage.before_commit",
                  "validate.before_commit", "load.before_commit", "load.after_commit")

@@ -53,9 +53,9 @@ from ingest_bench import (  # noqa: E402
 )
 
 from etl.catalog import Role, catalog  # noqa: E402
-from etl.generate import generate  # noqa: E402
 from etl.sqltext import jsonb_object, literal  # noqa: E402
 from etl.warehouse import get_engine  # noqa: E402
+from simulators.generate import generate  # noqa: E402
 
 
 def _copy_and_insert(engine: sa.Engine, flat: dict[str, tuple[Path, int]], codes: list[str],

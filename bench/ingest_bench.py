@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from etl.catalog import Role, catalog, header_index, normalise_header  # noqa: E402
-from etl.generate import generate  # noqa: E402
 from etl.stage import _read_csv, _read_xlsx, detect_encoding  # noqa: E402
 from etl.warehouse import get_engine  # noqa: E402
+from simulators.generate import generate  # noqa: E402
 
 
 def flatten_sources(data_dir: Path, out_dir: Path) -> dict[str, tuple[Path, int]]:
@@ -209,7 +209,7 @@ def _distinct_keys(path: Path, key: str) -> int:
 def run_ours(url: str, data_dir: Path, var_dir: Path, workers: int, gx: bool = True) -> tuple[float, int]:
     """Our ingest in a child process (so its peak memory is its own, without the simulator's);
     returns seconds and peak RSS in MB."""
-    from etl.sim.departments import DepartmentSimulator
+    from simulators.departments import DepartmentSimulator
 
     script = (
         "import time\n"

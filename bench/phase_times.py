@@ -1,4 +1,4 @@
-"""Where an ingest's time goes, by phase: one `creditwh ingest --all --simulate` on a fresh database.
+"""Where an ingest's time goes, by phase: one `creditwh sim ingest --all --data` on a fresh database.
 
     python bench/phase_times.py --records 300000                       # this checkout
     python bench/phase_times.py --records 300000 --tree /tmp/old       # another checkout of the project
@@ -49,7 +49,7 @@ def run_tree(tree: Path, data: Path, admin_url: str, work: Path) -> str:
                "CREDITWH_VAR_DIR": str(work / f"{name}-var"), "CREDITWH_FILE_SETTLE_SECONDS": "0"}
         subprocess.run([sys.executable, "-m", "etl", "init"], cwd=tree, env=env, check=True, capture_output=True)
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "etl", "ingest", "--all", "--simulate", str(copy), "--workers", "2"],
+        subprocess.run([sys.executable, "-m", "etl", "sim", "ingest", "--all", "--data", str(copy), "--workers", "2"],
                        cwd=tree, env=env, capture_output=True, check=False)
         wall = time.monotonic() - started
         engine = sa.create_engine(url)

@@ -40,8 +40,8 @@ from etl.publish.client import PlatformClient, RetryPolicy  # noqa: E402
 from etl.publish.push import PUBLICITY_PATH, _request_body, push_publicity  # noqa: E402
 from etl.publish.signing import sign  # noqa: E402
 from etl.reference import seed_reference_data  # noqa: E402
-from etl.sim.platform import PlatformFaults, PlatformSimulator  # noqa: E402
 from etl.warehouse import get_engine  # noqa: E402
+from simulators.platform import PlatformFaults, PlatformSimulator  # noqa: E402
 
 BATCH = 500
 CONCURRENCY = 4

@@ -59,7 +59,7 @@ EMBEDDED_PORT = "54391"
 
 
 def cli_ingest_seconds(data: Path, log: Path) -> float:
-    """The command-line path on `make run`'s own data: `creditwh ingest --all --simulate` into a new database
+    """The command-line path on `make run`'s own data: `creditwh sim ingest --all --data` into a new database
     of the same (still running) embedded server, two workers, files taken at once."""
     import sqlalchemy as sa
 
@@ -74,7 +74,7 @@ def cli_ingest_seconds(data: Path, log: Path) -> float:
                "WAREHOUSE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{EMBEDDED_PORT}/cli_path"}
         subprocess.run([sys.executable, "-m", "etl", "init"], cwd=ROOT, env=env, capture_output=True, check=True)
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "etl", "ingest", "--all", "--simulate", str(data),
+        result = subprocess.run([sys.executable, "-m", "etl", "sim", "ingest", "--all", "--data", str(data),
                                  "--workers", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
         seconds = time.monotonic() - started
     with log.open("a", encoding="utf-8") as out:
@@ -224,7 +224,7 @@ def main() -> None:
         if airflow and cli:
             # One run each, in the same benchmark run: the Airflow phase against the CLI ingest of the same data.
             ratio = f"{airflow / cli:.2f}"
-            text += (f"- then `creditwh ingest --all --simulate <its data> --workers 2` into a new database of the "
+            text += (f"- then `creditwh sim ingest --all --data <its data> --workers 2` into a new database of the "
                      f"same server: {cli:.1f} s\n\n| figure | median (min, max) | rows/s (median) | target |\n"
                      f"|---|---|---|---|\n| Airflow phase ÷ CLI ingest, same data | {ratio} (min {ratio}, "
                      f"max {ratio}) | | ≤ 3 |\n")

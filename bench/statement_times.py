@@ -39,8 +39,8 @@ import etl.publicity.outbox  # noqa: E402
 import etl.sqltext  # noqa: E402
 import etl.validate  # noqa: E402
 from etl.catalog import catalog  # noqa: E402
-from etl.generate import generate  # noqa: E402
 from etl.warehouse import get_engine  # noqa: E402
+from simulators.generate import generate  # noqa: E402
 
 LABEL_CHARS = 100
 
@@ -134,7 +134,7 @@ def main() -> None:
 
         from etl.ingest import ingest_department
         from etl.reference import prepare_warehouse
-        from etl.sim.departments import DepartmentSimulator
+        from simulators.departments import DepartmentSimulator
 
         cat = catalog()
         prepare_warehouse(engine, cat)

@@ -1,6 +1,6 @@
 """Run DAGs with `dag.test()` in this process, in order, and report each as it finishes.
 
-`make run` (etl/main_job.py) and the DAG end-to-end tests start it as a subprocess, so that Airflow
+`make run` (simulators/nightly.py) and the DAG end-to-end tests start it as a subprocess, so that Airflow
 reads its AIRFLOW_HOME and SQLite metadata database from the environment (and `etl/` never imports
 Airflow):
 
@@ -26,8 +26,8 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from etl.main_job import DONE_PREFIX, RESULT_PREFIX
 from etl.personal import mask_text
+from simulators.nightly import DONE_PREFIX, RESULT_PREFIX
 
 
 class _TaskLog(logging.Handler):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import importlib.metadata
 import logging
 import os
 import sys
@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from etl import config
-from etl.config import CHINA
 from etl.errors import UserError, one_printable_line
 from etl.status import NEEDS_A_PERSON, PROBLEMS, BatchStatus
 
@@ -70,34 +69,6 @@ def init() -> None:
                f"{counts.dates} calendar days, {counts.measures} reward and punishment measures")
 
 
-def _today_in_china() -> dt.date:
-    return dt.datetime.now(CHINA).date()
-
-
-@cli.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory to write the department sources into.")
-@click.option("--records", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Total number of records across all departments.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed; same seed, same bytes.")
-@click.option("--defect-rate", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
-              help="Share of rows given one seeded defect (recorded in manifest.json).")
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Reference date for decision dates (default: today in Asia/Shanghai).")
-@click.option("--sql-url", default=None,
-              help="Write SQL front databases to this server; the URL must contain {department}.")
-@click.option("--progress/--no-progress", default=False, help="Show a progress bar.")
-def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: dt.datetime | None,
-             sql_url: str | None, progress: bool) -> None:
-    """Write realistic source data for all departments (files, API pages, SQL front databases)."""
-    from etl.generate import generate as generate_data
-
-    summary = generate_data(out_dir, records=records, seed=seed, defect_rate=defect_rate,
-                            as_of=as_of.date() if as_of else _today_in_china(), sql_url=sql_url,
-                            progress=progress)
-    click.echo(summary.describe())
-
-
 @cli.command()
 @click.option("--due", is_flag=True, help="Only the 双公示 early warning: records due upstream soon, not yet accepted.")
 @click.option("--within", type=click.IntRange(0, 30), default=2, show_default=True,
@@ -129,15 +100,19 @@ def status(due: bool, within: int, details: bool) -> None:
 @click.option("--all", "all_departments", is_flag=True, help="Every department in the catalog.")
 @click.option("--file", "only_file", type=click.Path(path_type=Path),
               help="Only this file of DEPARTMENT's drop folder (it must be complete and match a feed).")
-@click.option("--simulate", "simulate_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Serve the departments from generated data (a local department simulator).")
 @click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True,
               help="Departments ingested at once, each in its own process.")
-def ingest(department: str | None, all_departments: bool, only_file: Path | None, simulate_dir: Path | None,
-           workers: int) -> None:
+def ingest(department: str | None, all_departments: bool, only_file: Path | None, workers: int) -> None:
     """Extract, land, stage, validate and load one department's feeds (or --all)."""
-    from etl.catalog import catalog
     from etl.warehouse import get_engine
+
+    departments = chosen_departments(department, all_departments, only_file)
+    exit_on_problems(run_ingest(get_engine(), departments, only_file=only_file, workers=workers))
+
+
+def chosen_departments(department: str | None, all_departments: bool, only_file: Path | None = None) -> list:
+    """The departments a command names: one DEPARTMENT or --all (never both, never neither)."""
+    from etl.catalog import catalog
 
     cat = catalog()
     if all_departments == bool(department):
@@ -147,38 +122,28 @@ def ingest(department: str | None, all_departments: bool, only_file: Path | None
     if department and department not in cat.department_by_code:
         raise UserError(f"没有部门 {department!r} / there is no department {department!r}; "
                         f"known: {', '.join(cat.department_by_code)}.")
-    departments = cat.departments if all_departments else [cat.department_by_code[department]]
-    engine = get_engine()
-    outcomes = run_ingest(engine, cat, departments, simulate_dir=simulate_dir, only_file=only_file, workers=workers)
-    _exit_on_problems(outcomes)
+    return list(cat.departments) if all_departments else [cat.department_by_code[department]]
 
 
-def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, only_file: Path | None = None,
-               workers: int = 1):
-    """Ingest departments with a progress bar and print the summary table."""
+def run_ingest(engine, departments, *, only_file: Path | None = None, workers: int = 1):
+    """Ingest departments (their connections and drop folder from the settings in use) with a progress bar,
+    and print the summary table."""
 
     from tqdm import tqdm
 
+    from etl.catalog import catalog
     from etl.connections import missing_variable
     from etl.ingest import ingest_departments, ingest_dropped_file
     from etl.summary import outcomes_table
 
-    with contextlib.ExitStack() as stack:
-        drop_dir = config.settings().drop_dir
-        if simulate_dir is not None:
-            from etl.sim.departments import DepartmentSimulator
-
-            simulator = stack.enter_context(DepartmentSimulator(simulate_dir))
-            drop_dir = simulator.file_drop_dir
-            stack.enter_context(config.using(config.settings().with_connections(simulator.connection_env())
-                                             .model_copy(update={"drop_dir": drop_dir})))
-        if only_file is not None:
-            [department] = departments
-            outcomes = ingest_dropped_file(engine, cat, department, only_file, drop_dir)
-        else:
-            with tqdm(total=len(departments), desc="ingest", unit="dept", disable=len(departments) < 2) as bar:
-                outcomes = ingest_departments(engine, cat, list(departments), workers=workers,
-                                              file_drop_dir=drop_dir, on_done=lambda _: bar.update())
+    cat, drop_dir = catalog(), config.settings().drop_dir
+    if only_file is not None:
+        [department] = departments
+        outcomes = ingest_dropped_file(engine, cat, department, only_file, drop_dir)
+    else:
+        with tqdm(total=len(departments), desc="ingest", unit="dept", disable=len(departments) < 2) as bar:
+            outcomes = ingest_departments(engine, cat, departments, workers=workers, file_drop_dir=drop_dir,
+                                          on_done=lambda _: bar.update())
     click.echo(outcomes_table(outcomes))
     unset = {id(o): variable for o in outcomes
              if o.status == BatchStatus.SETUP_ERROR and (variable := missing_variable(o.reason))}
@@ -188,9 +153,9 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
     if unset:  # one line for them all: on a new machine no connection is set yet
         names = sorted(set(unset.values()))
         click.echo(f"  setup_error: {len(unset)} 个数据源的连接未配置（{names[0]} 等 {len(names)} 个变量）；"
-                   f"试用 make run 生成的模拟部门：creditwh ingest --all --simulate var/data / {len(unset)} feeds have "
+                   f"试用 make run 生成的模拟部门：creditwh sim ingest --all / {len(unset)} feeds have "
                    f"no connection configured ({names[0]} and {len(names) - 1} more variables); to try the "
-                   f"departments make run simulates: creditwh ingest --all --simulate var/data")
+                   f"departments make run simulates: creditwh sim ingest --all")
     for outcome in outcomes:
         if id(outcome) in unset:
             continue
@@ -208,23 +173,11 @@ def run_ingest(engine, cat, departments, *, simulate_dir: Path | None = None, on
     return outcomes
 
 
-def _exit_on_problems(outcomes) -> None:
+def exit_on_problems(outcomes) -> None:
     """Exit 3 when a source could not be read, a feed is not set up, or a drop-folder entry was refused: each
     needs a person (the other feeds were taken all the same)."""
     if any(o.status in NEEDS_A_PERSON for o in outcomes):
         sys.exit(3)
-
-
-@cli.command("airflow")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the UI listens on (0.0.0.0: every one).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"), show_default=True,
-              help="AIRFLOW_CONN_* lines of the real departments; without it make run's simulators serve the DAGs.")
-def airflow_ui(host: str, port: int, env_file: Path) -> None:
-    """Airflow (UI, scheduler) over make run's runs, with connections, pools and the admin password."""
-    from etl.airflow_ui import run_airflow_ui
-
-    sys.exit(run_airflow_ui(host, port, env_file, echo=click.echo))
 
 
 @cli.command()
@@ -308,24 +261,17 @@ def db_status() -> None:
     click.echo(f"running on 127.0.0.1:{port} ({server.url()})" if port else f"not running (data in {server.pgdata})")
 
 
-@cli.command()
-@click.option("--records", type=click.IntRange(min=1), default=3000, show_default=True)
-@click.option("--seed", type=int, default=20261124, show_default=True)
-def run(records: int, seed: int) -> None:
-    """The main job: initialise the warehouse, generate department data, and show what is there."""
-    from etl.main_job import run_main_job
-
-    run_main_job(records=records, seed=seed, as_of=_today_in_china(), echo=click.echo)
-
-
 def _register_subcommands() -> None:
     from etl.check.cli import COMMANDS as CHECK_COMMANDS
     from etl.indicators.cli import indicators
     from etl.publish.cli import COMMANDS as PUBLISH_COMMANDS
-    from etl.sim.cli import sim
 
-    for command in (*PUBLISH_COMMANDS, *CHECK_COMMANDS, indicators, sim):
+    for command in (*PUBLISH_COMMANDS, *CHECK_COMMANDS, indicators):
         cli.add_command(command)
+    # Tools around the product (the simulators, the data generator, `make run`) add their commands from their
+    # own package, through this entry-point group: the pipeline never imports them.
+    for entry in importlib.metadata.entry_points(group="creditwh.commands"):
+        cli.add_command(entry.load(), entry.name)
 
 
 _register_subcommands()

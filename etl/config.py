@@ -2,7 +2,7 @@
 
 `settings()` is the process's `Settings`, built once from the environment (and again only if the
 environment changes, as a test's monkeypatch does) and never written back to it: a command that adds
-connections of its own (`creditwh ingest --simulate`) makes a new object and runs `using(it)`; worker
+connections of its own (`creditwh sim ingest`) makes a new object and runs `using(it)`; worker
 processes are handed the caller's object (`etl.ingest.worker_pool`), so they run with exactly its settings.
 """
 

@@ -28,7 +28,7 @@ from openpyxl import Workbook
 
 from etl.catalog import Feed, catalog
 from etl.codes import id_check_char
-from etl.generate.subjects import uscc
+from simulators.generate.subjects import uscc
 
 FILES = Path(__file__).resolve().parent / "files"
 

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from _run_dags import RESULT_PREFIX  # dags/ is on sys.path (tests/dags/conftest.py)
 
 from etl import config
-from etl.generate import generate
-from etl.sim.departments import DepartmentSimulator
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
 
 pytestmark = pytest.mark.e2e
 

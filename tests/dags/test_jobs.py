@@ -18,11 +18,11 @@ import sqlalchemy as sa
 
 from etl import config, jobs
 from etl.catalog import catalog
-from etl.generate import generate
 from etl.ingest import ingest_department
 from etl.migrate import migrate
 from etl.reference import seed_reference_data
-from etl.sim.departments import DepartmentSimulator
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
 from tests.conftest import DatabaseFactory
 
 pytestmark = pytest.mark.integration

@@ -64,7 +64,7 @@ def test_embedded_warehouse_by_default_reused_and_stopped(tmp_path):
 def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_path):
     import datetime as dt
 
-    from etl.generate import generate
+    from simulators.generate import generate
 
     data = tmp_path / "data"
     generate(data, records=600, seed=5, defect_rate=0.05, as_of=dt.date.today())
@@ -74,7 +74,7 @@ def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_pat
     env = {"WAREHOUSE_URL": fresh_pg15_url, "CREDITWH_VAR_DIR": str(tmp_path / "var")}
     assert creditwh("init", env=env).returncode == 0
 
-    ingest = creditwh("ingest", "--all", "--simulate", str(data), "--workers", "2", env=env)
+    ingest = creditwh("sim", "ingest", "--all", "--data", str(data), "--workers", "2", env=env)
     assert ingest.returncode == 0, ingest.stderr
     assert "TOTAL" in ingest.stdout and "601" in ingest.stdout  # 600 generated rows + the stray file's row
     assert "held: health/penalty" in ingest.stdout and "许可决定文书号" in ingest.stdout
@@ -101,8 +101,8 @@ def test_ingest_status_and_release_from_the_command_line(fresh_pg15_url, tmp_pat
 def test_unreachable_department_api_is_reported_and_nothing_is_landed(fresh_pg15_url, tmp_path):
     import datetime as dt
 
-    from etl.generate import generate
-    from etl.sim.departments import DepartmentSimulator, Faults
+    from simulators.departments import DepartmentSimulator, Faults
+    from simulators.generate import generate
 
     data = tmp_path / "data"
     generate(data, records=300, seed=9, defect_rate=0.0, as_of=dt.date.today())
@@ -122,7 +122,7 @@ def test_a_feed_not_set_up_is_reported_and_the_others_are_taken(fresh_pg15_url, 
     same, the missing connections are one line each, and the exit status asks for a person."""
     import datetime as dt
 
-    from etl.generate import generate
+    from simulators.generate import generate
 
     data = tmp_path / "data"
     generate(data, records=600, seed=6, defect_rate=0.0, as_of=dt.date.today())

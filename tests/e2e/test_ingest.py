@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from etl import config
 from etl.catalog import catalog
 from etl.extract.base import ExtractedSource
-from etl.generate import generate
 from etl.ingest import ingest_department
 from etl.land import land
 from etl.migrate import migrate
 from etl.reference import seed_reference_data
-from etl.sim.departments import DepartmentSimulator
 from etl.validate.gx_run import RESULTS_SUBDIR, _pending_keys
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
 from tests.conftest import DatabaseFactory
 
 pytestmark = pytest.mark.e2e

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from etl.codes import id_check_char
 from etl.personal import find_numbers
-from etl.sim.platform import PlatformSimulator
+from simulators.platform import PlatformSimulator
 from tests.corpus.build import csv_bytes, penalty, person_penalty, table
 from tests.e2e.conftest import creditwh
 

@@ -33,10 +33,10 @@ import sqlalchemy as sa
 
 from etl import config
 from etl.catalog import catalog
-from etl.generate import generate
 from etl.migrate import migrate
 from etl.reference import seed_reference_data
-from etl.sim.departments import DepartmentSimulator
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
 from tests.conftest import IN_CI, DatabaseFactory, _free_port
 
 pytestmark = pytest.mark.integration

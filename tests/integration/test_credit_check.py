@@ -36,13 +36,13 @@ from etl.check.batch import check_file, read_input
 from etl.check.cli import check as check_command
 from etl.codes import classify_code, id_check_char, is_valid_id_number
 from etl.errors import UserError
-from etl.generate import generate
-from etl.generate.subjects import uscc
 from etl.ingest import ingest_department
 from etl.migrate import migrate
 from etl.personal import mask_id
 from etl.reference import seed_reference_data
-from etl.sim.departments import DepartmentSimulator
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
+from simulators.generate.subjects import uscc
 from tests.conftest import SERVERS, DatabaseFactory
 
 pytestmark = pytest.mark.integration

@@ -26,14 +26,14 @@ from etl.check import check_rows, seed_measures
 from etl.check.cli import report as report_command
 from etl.codes import is_valid_id_number
 from etl.errors import UserError
-from etl.generate import generate
 from etl.ingest import ingest_department
 from etl.migrate import migrate
 from etl.personal import mask_id
 from etl.reference import seed_reference_data
 from etl.report import issue_report
 from etl.report.pdf import find_chromium, print_pdf, screenshot
-from etl.sim.departments import DepartmentSimulator
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
 from tests.conftest import DatabaseFactory
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from etl.catalog import Department, Feed, catalog
 from etl.extract.api import ApiConnector
 from etl.extract.base import FeedContext
 from etl.extract.errors import SourceError
-from etl.generate import generate
-from etl.sim import DepartmentSimulator, Faults
+from simulators import DepartmentSimulator, Faults
+from simulators.generate import generate
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from etl.catalog import Department, catalog
 from etl.errors import UserError
 from etl.extract.base import FeedContext, FileSignature
 from etl.extract.file import DropChanged, DropFolder, DropRefused, FileConnector, feed_matches, open_dropped
-from etl.generate import generate
+from simulators.generate import generate
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from etl.catalog import catalog
 from etl.extract.base import FeedContext
 from etl.extract.errors import SourceError
 from etl.extract.sql import SqlConnector
-from etl.generate import generate
+from simulators.generate import generate
 
 pytestmark = pytest.mark.integration
 

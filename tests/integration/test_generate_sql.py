@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from etl.catalog import catalog
-from etl.generate import generate
+from simulators.generate import generate
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from etl import config
 from etl.catalog import catalog
 from etl.errors import UserError
-from etl.generate import generate
 from etl.indicators import (
     compute_indicators,
     edition,
@@ -41,8 +40,9 @@ from etl.ingest import ingest_department
 from etl.migrate import migrate
 from etl.publicity.outbox import repair_penalty
 from etl.reference import seed_reference_data
-from etl.sim.departments import DepartmentSimulator
 from etl.workdays import calendar
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
 from tests.conftest import DatabaseFactory
 
 pytestmark = pytest.mark.integration
@@ -544,7 +544,7 @@ def _office_file(folder: Path, name: str, rows: list[list[str]], encoding: str =
 
 def test_monitoring_items_are_taken_from_the_office_and_reach_the_platform_once(county, tmp_path):
     from etl.indicators.items import push_indicator_items, take_office_items
-    from etl.sim.platform import PlatformSimulator
+    from simulators.platform import PlatformSimulator
     from tests.integration.test_publish import client_for
 
     engine = county.engine
@@ -687,7 +687,7 @@ def test_what_a_clerk_gets_wrong_in_an_office_file_is_named_and_nothing_breaks(c
 
 def test_an_item_numbered_by_the_office_is_corrected_in_place_and_links_go_up_masked(county, tmp_path):
     from etl.indicators.items import push_indicator_items, take_office_items
-    from etl.sim.platform import PlatformSimulator
+    from simulators.platform import PlatformSimulator
     from tests.integration.test_publish import client_for
 
     engine = county.engine

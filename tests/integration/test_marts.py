@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine, make_url
 
 from etl.catalog import catalog
 from etl.codes import id_check_char, is_valid_id_number
-from etl.generate import generate
-from etl.generate.subjects import uscc
 from etl.ingest import ingest_department
 from etl.migrate import migrate
 from etl.personal import mask_id
 from etl.reference import seed_reference_data
-from etl.sim.departments import DepartmentSimulator
+from simulators.departments import DepartmentSimulator
+from simulators.generate import generate
+from simulators.generate.subjects import uscc
 from tests.conftest import SERVERS, DatabaseFactory
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,6 @@ from etl.catalog import catalog
 from etl.codes import id_check_char, is_valid_id_number
 from etl.errors import UserError
 from etl.feedback import write_platform_rejections
-from etl.generate.subjects import uscc
 from etl.ingest import ingest_feed
 from etl.migrate import migrate
 from etl.publicity.outbox import expire_publicity_windows, repair_penalty
@@ -34,7 +33,8 @@ from etl.publish.client import PlatformClient, RetryPolicy
 from etl.publish.push import push_publicity
 from etl.publish.reconcile import reconcile
 from etl.reference import seed_reference_data
-from etl.sim.platform import PlatformFaults, PlatformSimulator
+from simulators.generate.subjects import uscc
+from simulators.platform import PlatformFaults, PlatformSimulator
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ import requests
 from etl import config
 from etl.connections import get_connection
 from etl.errors import UserError
-from etl.generate import generate
-from etl.sim import DepartmentSimulator, Faults
-from etl.sim.departments import decode_cursor, encode_cursor
+from simulators import DepartmentSimulator, Faults
+from simulators.departments import decode_cursor, encode_cursor
+from simulators.generate import generate
 
 pytestmark = pytest.mark.integration
 
@@ -219,7 +219,7 @@ def test_stop_closes_the_port_even_with_idle_keep_alive_connections(data_dir):
 
 
 def _start_cli(data_dir: Path, *args: str) -> subprocess.Popen:
-    code = "from etl.sim.cli import sim; sim(prog_name='sim')"
+    code = "from simulators.cli import sim; sim(prog_name='sim')"
     return subprocess.Popen([sys.executable, "-c", code, "departments", "--data", str(data_dir), "--port", "0",
                              *args], cwd=config.PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=os.environ.copy())

@@ -17,7 +17,7 @@ import requests
 from etl import config
 from etl.errors import UserError
 from etl.publish.signing import sign
-from etl.sim.platform import MAX_ITEMS, PlatformFaults, PlatformSimulator
+from simulators.platform import MAX_ITEMS, PlatformFaults, PlatformSimulator
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from etl.catalog import catalog, header_index, normalise_header
 from etl.codes import is_valid_id_number, is_valid_uscc, normalize_code
 from etl.config import PROJECT_ROOT
 from etl.errors import UserError
-from etl.generate import generate
+from simulators.generate import generate
 
 pytestmark = pytest.mark.unit
 
@@ -255,7 +255,7 @@ def test_same_arguments_give_identical_bytes_and_another_seed_differs(dataset, t
     # another process with another string-hash seed, so set or dict ordering cannot leak into the output
     hash_seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
     script = (
-        "import datetime, pathlib, sys; from etl.generate import generate; "
+        "import datetime, pathlib, sys; from simulators.generate import generate; "
         f"generate(pathlib.Path(sys.argv[1]), {RECORDS}, {SEED}, {RATE}, datetime.date.fromisoformat('{AS_OF}'))"
     )
     subprocess.run([sys.executable, "-c", script, str(again)], check=True, cwd=PROJECT_ROOT,

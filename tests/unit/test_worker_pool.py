@@ -18,7 +18,7 @@ def _settings_in_worker() -> tuple[float, dict[str, str]]:
 def test_workers_run_with_the_callers_settings_not_the_environments(monkeypatch):
     monkeypatch.setenv("CREDITWH_GX", "off")
     monkeypatch.setenv("CREDITWH_FILE_SETTLE_SECONDS", "7")
-    # A command that adds connections of its own (ingest --simulate) puts new settings in use; the
+    # A command that adds connections of its own (sim ingest) puts new settings in use; the
     # environment, which the workers also see, is never written.
     chosen = config.settings().with_connections({"AIRFLOW_CONN_DEPT_API_X": "http://h:1"})
     with config.using(chosen), worker_pool(1) as pool:

@@ -37,7 +37,7 @@ def test_the_generated_workbooks_read_the_same_both_ways(tmp_path, monkeypatch):
     """A department's full export as the generator writes it (typed dates, numbers, Chinese text, blanks)."""
     import datetime as dt
 
-    from etl.generate import generate
+    from simulators.generate import generate
 
     generate(tmp_path / "data", records=3000, seed=5, defect_rate=0.05, as_of=dt.date(2026, 12, 3))
     workbooks = sorted((tmp_path / "data").rglob("*.xlsx"))

@@ -124,7 +124,7 @@ def _as_platform_record(record: dict, updated_field: str, date_keys: set[str], d
 
 
 def _keys_of(feed, record_type) -> list[str]:  # noqa: ANN001 - catalog Feed and RecordType
-    from etl.generate.writers import column_names
+    from simulators.generate.writers import column_names
 
     return list(column_names(feed, record_type, feed.transport))
 

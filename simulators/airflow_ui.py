@@ -5,7 +5,7 @@ the pools created, bound to 127.0.0.1 unless told otherwise. The DAGs need one c
 source and per platform. They come from an env file of `AIRFLOW_CONN_*` lines (default `.env`: for real
 departments) when it exists; otherwise the department and platform simulators of `make run` are started
 here, on the data it generated, and their connections passed to Airflow. The admin password is printed once
-Airflow has made it. Like `etl.main_job`, this starts Airflow as a process and never imports it.
+Airflow has made it. Like `simulators.nightly`, this starts Airflow as a process and never imports it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from etl import config
 from etl.errors import UserError
-from etl.main_job import airflow_env
+from simulators.nightly import airflow_env
 
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"  # written by the simple auth manager
 UI_TIMEZONE = "Asia/Shanghai"
@@ -47,8 +47,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def run_airflow_ui(host: str, port: int, env_file: Path, echo: Callable[[str], None] = print) -> int:
     """Start Airflow standalone (and the simulators, without an env file) until Ctrl-C; its exit code."""
-    from etl.sim.departments import DepartmentSimulator
-    from etl.sim.platform import PlatformSimulator
+    from simulators.departments import DepartmentSimulator
+    from simulators.platform import PlatformSimulator
 
     settings = config.settings()
     with contextlib.ExitStack() as stack:

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from etl import config
 from etl.catalog import catalog
 from etl.errors import UserError
-from etl.generate import generate
 from etl.reference import prepare_warehouse
 from etl.warehouse import get_engine, redact
+from simulators.generate import generate
 
 DAG_RUNNER = config.PROJECT_ROOT / "dags" / "_run_dags.py"
 RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSON line of run states
@@ -121,9 +121,9 @@ def _run_line(engine: sa.Engine, run: dict, since: float) -> str:
 
 def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], None] = print) -> None:
     from etl.indicators import gap_report, indicator_tree
-    from etl.sim.departments import DepartmentSimulator
-    from etl.sim.platform import PlatformSimulator
     from etl.summary import department_status, describe_warehouse, held_batches, identity_violations
+    from simulators.departments import DepartmentSimulator
+    from simulators.platform import PlatformSimulator
 
     started = time.monotonic()
     engine = get_engine()

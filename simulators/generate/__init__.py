@@ -5,6 +5,6 @@ departments deliver them, plus a manifest listing every source and every defect 
 so the ingest and validation stages can be tested end to end against known answers.
 """
 
-from etl.generate.core import GenerationSummary, generate
+from simulators.generate.core import GenerationSummary, generate
 
 __all__ = ["GenerationSummary", "generate"]

@@ -1,20 +1,76 @@
-"""`sim` commands: run the local simulators in the foreground until Ctrl-C or SIGTERM."""
+"""The commands of the tools around the product, added to `creditwh` through the `creditwh.commands` entry points:
+`generate` (department data), `sim` (the simulators in the foreground until Ctrl-C or SIGTERM, and an ingest
+served by them), `run` (`make run`) and `airflow` (`make airflow`)."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
+from etl.config import CHINA
+
 MASK = "****"
+
+
+def _today_in_china() -> dt.date:
+    return dt.datetime.now(CHINA).date()
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to write the department sources into.")
+@click.option("--records", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Total number of records across all departments.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed; same seed, same bytes.")
+@click.option("--defect-rate", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
+              help="Share of rows given one seeded defect (recorded in manifest.json).")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Reference date for decision dates (default: today in Asia/Shanghai).")
+@click.option("--sql-url", default=None,
+              help="Write SQL front databases to this server; the URL must contain {department}.")
+@click.option("--progress/--no-progress", default=False, help="Show a progress bar.")
+def generate(out_dir: Path, records: int, seed: int, defect_rate: float, as_of: dt.datetime | None,
+             sql_url: str | None, progress: bool) -> None:
+    """Write realistic source data for all departments (files, API pages, SQL front databases)."""
+    from simulators.generate import generate as generate_data
+
+    summary = generate_data(out_dir, records=records, seed=seed, defect_rate=defect_rate,
+                            as_of=as_of.date() if as_of else _today_in_china(), sql_url=sql_url,
+                            progress=progress)
+    click.echo(summary.describe())
+
+
+@click.command()
+@click.option("--records", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--seed", type=int, default=20261124, show_default=True)
+def run(records: int, seed: int) -> None:
+    """The main job: initialise the warehouse, generate department data, and show what is there."""
+    from simulators.nightly import run_main_job
+
+    run_main_job(records=records, seed=seed, as_of=_today_in_china(), echo=click.echo)
+
+
+@click.command("airflow")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the UI listens on (0.0.0.0: every one).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"), show_default=True,
+              help="AIRFLOW_CONN_* lines of the real departments; without it make run's simulators serve the DAGs.")
+def airflow_ui(host: str, port: int, env_file: Path) -> None:
+    """Airflow (UI, scheduler) over make run's runs, with connections, pools and the admin password."""
+    from simulators.airflow_ui import run_airflow_ui
+
+    sys.exit(run_airflow_ui(host, port, env_file, echo=click.echo))
 
 
 def _env_lines(env: dict[str, str], reveal: bool) -> list[str]:
@@ -56,7 +112,41 @@ def _wait_for_stop(stop: threading.Event) -> None:
 
 @click.group()
 def sim() -> None:
-    """Local simulators of department sources (and, later, upstream platforms) on loopback."""
+    """Local simulators of department sources and upstream platforms on loopback."""
+
+
+@sim.command("ingest")
+@click.argument("department", required=False)
+@click.option("--all", "all_departments", is_flag=True, help="Every department in the catalog.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A directory written by `generate` (default: the one `make run` wrote, var/data).")
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Departments ingested at once, each in its own process.")
+def sim_ingest(department: str | None, all_departments: bool, data_dir: Path | None, workers: int) -> None:
+    """`creditwh ingest` with the departments served from generated data by a simulator on loopback."""
+    from etl import config
+    from etl.cli import chosen_departments, exit_on_problems, run_ingest
+    from etl.warehouse import get_engine
+    from simulators.departments import DepartmentSimulator
+
+    departments = chosen_departments(department, all_departments)
+    with DepartmentSimulator(_generated(data_dir)) as simulator:
+        served = config.settings().with_connections(simulator.connection_env())
+        with config.using(served.model_copy(update={"drop_dir": simulator.file_drop_dir})):
+            outcomes = run_ingest(get_engine(), departments, workers=workers)
+    exit_on_problems(outcomes)
+
+
+def _generated(data_dir: Path | None) -> Path:
+    """The directory of generated department data a command names, or the one `make run` wrote."""
+    from etl import config
+    from etl.errors import UserError
+
+    data_dir = data_dir or config.settings().var_dir / "data"
+    if not (data_dir / "manifest.json").exists():
+        raise UserError(f"{data_dir} 中没有生成的部门数据，请先运行 make run / "
+                        f"{data_dir} holds no generated department data; run `make run` first.")
+    return data_dir
 
 
 @sim.command("departments")
@@ -89,7 +179,7 @@ def departments(data_dir: Path, host: str, port: int, token: str | None, error_r
                 latency_jitter_ms: int, rate_limit_every: int, html_error_rate: float, malformed_json_rate: float,
                 reset_rate: float, outage_after: int, seed: int, print_env: bool) -> None:
     """Serve the generated department APIs (and point at their SQL front databases) until stopped."""
-    from etl.sim.departments import DepartmentSimulator, Faults
+    from simulators.departments import DepartmentSimulator, Faults
 
     faults = Faults(error_rate=error_rate, latency_ms=latency_ms, latency_jitter_ms=latency_jitter_ms,
                     rate_limit_every=rate_limit_every, html_error_rate=html_error_rate,
@@ -128,16 +218,12 @@ def all_simulators(data_dir: Path | None, env_file: Path | None) -> None:
     `make airflow` (which starts this itself) and for `creditwh ingest`. It is removed when the simulators stop.
     """
     from etl import config
-    from etl.errors import UserError
     from etl.output import replaced_when_complete
-    from etl.sim.departments import DepartmentSimulator
-    from etl.sim.platform import PlatformSimulator
+    from simulators.departments import DepartmentSimulator
+    from simulators.platform import PlatformSimulator
 
     settings = config.settings()
-    data_dir = data_dir or settings.var_dir / "data"
-    if not (data_dir / "manifest.json").exists():
-        raise UserError(f"{data_dir} 中没有生成的部门数据，请先运行 make run / "
-                        f"{data_dir} holds no generated department data; run `make run` first.")
+    data_dir = _generated(data_dir)
     env_file = env_file or settings.var_dir / "sim" / "connections.env"
     with contextlib.ExitStack() as stack, _stop_signals() as stop:
         departments = stack.enter_context(DepartmentSimulator(data_dir, token=secrets.token_urlsafe(24)))
@@ -157,6 +243,6 @@ def all_simulators(data_dir: Path | None, env_file: Path | None) -> None:
     click.echo("simulators stopped", err=True)
 
 
-from etl.sim.platform import platform_command  # noqa: E402 - the platform simulator defines its own command
+from simulators.platform import platform_command  # noqa: E402 - the platform simulator defines its own command
 
 sim.add_command(platform_command)

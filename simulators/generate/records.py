@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import holidays
 
 from etl.catalog import Catalog, Department, Feed, FieldType, RecordType, Role
-from etl.generate import content
-from etl.generate.subjects import (
+from simulators.generate import content
+from simulators.generate.subjects import (
     COOP,
     ENTERPRISE,
     INDIVIDUAL,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from etl.catalog import Catalog, catalog
 from etl.errors import UserError
-from etl.generate.defects import Defect, FeedDefects
-from etl.generate.records import (
+from simulators.generate.defects import Defect, FeedDefects
+from simulators.generate.records import (
     MIN_ROWS_PER_FEED,
     DateSampler,
     FeedBuilder,
@@ -30,8 +30,8 @@ from etl.generate.records import (
     plan_volumes,
     updated_at_values,
 )
-from etl.generate.subjects import SubjectPool
-from etl.generate.writers import (
+from simulators.generate.subjects import SubjectPool
+from simulators.generate.writers import (
     SqlTarget,
     column_names,
     open_sqlite,

@@ -1141,7 +1141,7 @@ def platform_command(flavor: str, host: str, port: int | None, store_path: Path 
     import os
 
     from etl import config
-    from etl.sim.cli import MASK
+    from simulators.cli import MASK
 
     faults = PlatformFaults(error_rate=error_rate, latency_ms=latency_ms, timeout_rate=timeout_rate,
                             timeout_seconds=timeout_seconds, rate_limit_rate=rate_limit_rate,

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from etl.catalog import FieldType, RecordType, Role
 from etl.codes import USCC_ALPHABET, id_check_char
-from etl.generate.content import FILLER
-from etl.generate.subjects import uscc
+from simulators.generate.content import FILLER
+from simulators.generate.subjects import uscc
 
 QUARANTINE = "quarantine"
 NORMALISE = "normalise"

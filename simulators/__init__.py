@@ -1,5 +1,5 @@
 """Local simulators of the system's neighbours: real servers on loopback, fed by the data generator."""
 
-from etl.sim.departments import DepartmentSimulator, Faults
+from simulators.departments import DepartmentSimulator, Faults
 
 __all__ = ["DepartmentSimulator", "Faults"]
