@@ -5,9 +5,14 @@ reads its AIRFLOW_HOME and SQLite metadata database from the environment (and `e
 Airflow):
 
     python dags/_run_dags.py ingest_tax ingest_court publish_publicity
+    python dags/_run_dags.py --synced -      # DAG ids from stdin, one per line, until it closes
+    python dags/_run_dags.py --sync          # only parse the folder and write its DAGs to the metadata
 
 After each DAG run it prints one line `DAG-TEST-DONE {json}` (dag id, state, seconds), and at the end
-`DAG-TEST-RESULT [json]` with every run's task states.
+`DAG-TEST-RESULT [json]` with every run's task states. Reading DAG ids from stdin lets `make run` keep
+two runners busy on one metadata database, each taking the next DAG as it finishes one; `--synced` says the
+folder was written to the database before (`--sync`), so that runners starting together do not write the
+same DAGs at once.
 
 `dag.test()` runs each task inside this process and writes no task log file, so the Airflow UI
 (`make airflow`, same metadata database) would say "Log file not found" for these runs. Each task's log
@@ -102,10 +107,11 @@ def task_log_files():
 
 
 @contextmanager
-def dag_folder_synced_once():
+def dag_folder_synced_once(synced: bool = False):
     """dag.test() parses the whole DAG folder and writes every DAG in it to the metadata database on each call
     (2.7 s of its 10 here; 28 calls in make run). The folder does not change during a run: the first call parses
-    and syncs it, the later ones get the same parsed folder and skip the identical sync."""
+    and syncs it (none does when `synced`), the later ones get the same parsed folder and skip the identical
+    sync."""
     from airflow.dag_processing import dagbag
 
     parse, sync = dagbag.BundleDagBag, dagbag.sync_bag_to_db
@@ -118,7 +124,7 @@ def dag_folder_synced_once():
         return parsed[key]
 
     def sync_once(bag, *args, **kwargs) -> None:  # noqa: ANN001
-        if not getattr(bag, "_creditwh_synced", False):
+        if not synced and not getattr(bag, "_creditwh_synced", False):
             sync(bag, *args, **kwargs)
             bag._creditwh_synced = True
 
@@ -129,16 +135,38 @@ def dag_folder_synced_once():
         dagbag.BundleDagBag, dagbag.sync_bag_to_db = parse, sync
 
 
-def main(dag_ids: list[str]) -> int:
+def sync_dag_folder():
+    """What dag.test() writes first (the bundles, then each bundle's DAGs), once, for runners that start later."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+    return bag
+
+
+def main(args: list[str]) -> int:
     from airflow.dag_processing.dagbag import BundleDagBag
 
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    bag = BundleDagBag(dags, bundle_path=dags)
+    bag = sync_dag_folder() if args == ["--sync"] else BundleDagBag(dags, bundle_path=dags)
     if bag.import_errors:
         print(RESULT_PREFIX + json.dumps({"import_errors": bag.import_errors}))
         return 1
+    if args == ["--sync"]:
+        print(RESULT_PREFIX + json.dumps([]), flush=True)
+        return 0
+    synced = "--synced" in args
+    dag_ids = [a for a in args if not a.startswith("-")]
+    if "-" in args:
+        dag_ids = (line.strip() for line in sys.stdin if line.strip())
     results = []
-    with task_log_files(), dag_folder_synced_once():
+    with task_log_files(), dag_folder_synced_once(synced):
         for dag_id in dag_ids:
             dag = bag.dags[dag_id]
             # dag.test() in Airflow 3.3.2 fails settling a run of a DAG with deadline alerts (it looks the

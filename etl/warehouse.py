@@ -105,7 +105,7 @@ class EmbeddedServer:
             options += "-c timezone=UTC -c max_connections=200"
             self._run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60",
                        "-o", options, "start"], user, "start the embedded PostgreSQL", "启动内置 PostgreSQL")
-        self._ensure_database()
+        self.ensure_database(EMBEDDED_DATABASE)
 
     def stop(self) -> bool:
         """Stop the server cleanly (fast shutdown); False when it was not running."""
@@ -149,14 +149,13 @@ class EmbeddedServer:
                 + (f"; Server log (last lines): {tail}" if tail else "")
             )
 
-    def _ensure_database(self) -> None:
+    def ensure_database(self, name: str) -> None:
+        """Create the database `name` on the running server unless it exists."""
         admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
-                exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
-                                     {"d": EMBEDDED_DATABASE})
-                if not exists:
-                    conn.execute(sa.text(f'CREATE DATABASE "{EMBEDDED_DATABASE}"'))
+                if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}):
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         finally:
             admin.dispose()
 

@@ -3,8 +3,9 @@
 Sets up the warehouse (embedded PostgreSQL unless WAREHOUSE_URL is set), starts the department and
 platform simulators on loopback, generates a realistic data set for all 26 departments, then runs
 every `ingest_<department>` DAG, `publish_publicity` and `compute_indicators` through Airflow
-(`dag.test()` in a child process with SQLite metadata under var/airflow; `etl/` itself never imports
-Airflow) and prints what happened and where to look next.
+(`dag.test()` in two child processes taking turns at the DAGs, with their metadata in a database `airflow` of
+the embedded server — SQLite under var/airflow and one child when WAREHOUSE_URL is set; `etl/` itself never
+imports Airflow) and prints what happened and where to look next.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
+from queue import Queue
 
 import sqlalchemy as sa
 
@@ -25,12 +30,28 @@ from etl import config
 from etl.catalog import catalog
 from etl.errors import UserError
 from etl.reference import prepare_warehouse
-from etl.warehouse import get_engine, redact
+from etl.warehouse import embedded_server, get_engine, redact
 from simulators.generate import generate
 
 DAG_RUNNER = config.PROJECT_ROOT / "dags" / "_run_dags.py"
 RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSON line of run states
 DONE_PREFIX = "DAG-TEST-DONE "  # ... and this before each run's JSON line as the run finishes
+AIRFLOW_DATABASE = "airflow"  # make run's Airflow metadata, a database of the embedded server
+# DAG runners at once on a server database, as `creditwh ingest --workers 2`: dag.test() runs a DAG's tasks one
+# after another in one process, and most of a small DAG's time is Airflow's per-task work (~0.15 s a task).
+RUNNERS_ON_A_SERVER = 2
+
+
+def airflow_metadata_url(home: Path) -> str:
+    """Where make run's Airflow keeps its metadata: a database of the embedded server, so that two DAG runners
+    write it at once (SQLite takes one writer at a time); with WAREHOUSE_URL set the server is not ours to add
+    databases to, and Airflow keeps SQLite under its home (one runner)."""
+    if config.settings().warehouse_url:
+        return f"sqlite:///{home / 'airflow.db'}"
+    server = embedded_server()
+    server.start()
+    server.ensure_database(AIRFLOW_DATABASE)
+    return server.url(AIRFLOW_DATABASE)
 
 
 def airflow_env(base: dict[str, str]) -> dict[str, str]:
@@ -40,7 +61,7 @@ def airflow_env(base: dict[str, str]) -> dict[str, str]:
     return {**base, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(config.PROJECT_ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.PROJECT_ROOT / "dags" / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_metadata_url(home),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "GX_ANALYTICS_ENABLED": "False",
             # A failed task is retried soon: this is one person's machine, not a department's outage.
             "CREDITWH_AIRFLOW_RETRY_DELAY_SECONDS": "5"}
@@ -51,29 +72,92 @@ def _airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _run_dags(env: dict[str, str], dag_ids: list[str], on_done: Callable[[dict], None]) -> list[dict]:
-    """Run the DAGs through Airflow in a child process; `on_done` hears of each run as it finishes."""
+def _relay(index: int, stream, events: Queue) -> None:
+    for line in stream:
+        events.put((index, line))
+    events.put((index, None))
+
+
+def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Callable[[dict], None],
+             runner: Path = DAG_RUNNER) -> list[dict]:
+    """Run the DAGs `first` through Airflow, on as many runner processes at once as the metadata database allows,
+    each taking the next DAG as it finishes one; then `then` in order, once every DAG of `first` has ended.
+    `on_done` hears of each run as it finishes. The runners start (import Airflow, parse the folder) while a
+    process of its own writes the DAG folder to the metadata database once; they get DAGs when it has."""
     log_file = config.settings().var_dir / "logs" / "make-run-airflow.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    with log_file.open("w", encoding="utf-8") as log, subprocess.Popen(
-            [sys.executable, str(DAG_RUNNER), *dag_ids], env=env, cwd=config.PROJECT_ROOT, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1) as child:
-        for line in child.stdout:
+    on_a_server = not env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite")
+    events: Queue = Queue()
+    waiting, later, busy, ended = deque(first), deque(then), set(), set()
+    results: list[dict] = []
+    with log_file.open("w", encoding="utf-8") as log, ExitStack() as stack:
+        def start(*args: str) -> subprocess.Popen:
+            child = stack.enter_context(subprocess.Popen(
+                [sys.executable, str(runner), *args], env=env, cwd=config.PROJECT_ROOT, text=True, bufsize=1,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+            threading.Thread(target=_relay, args=(len(children), child.stdout, events), daemon=True).start()
+            children.append(child)
+            return child
+
+        children: list[subprocess.Popen] = []
+        sync = start("--sync")
+        runners = [start("--synced", "-") for _ in range(RUNNERS_ON_A_SERVER if on_a_server else 1)]
+
+        def give(index: int, dag_id: str) -> None:
+            children[index].stdin.write(dag_id + "\n")
+            children[index].stdin.flush()
+            busy.add(index)
+
+        def next_for(index: int) -> None:
+            """An idle runner: the next DAG of `first`; of `then` once no runner is busy; or its stdin closed."""
+            if waiting:
+                give(index, waiting.popleft())
+            elif later and not busy:
+                give(index, later.popleft())
+                for other, runner in enumerate(children):
+                    if other != index and not runner.stdin.closed:
+                        runner.stdin.close()
+            elif not later:
+                children[index].stdin.close()
+
+        documents = []
+        while len(ended) < len(children):
+            index, line = events.get()
+            if line is None:
+                ended.add(index)
+                if children[index] is sync and sync.wait() == 0 and not documents:  # the folder is in the database
+                    for runner in runners:
+                        next_for(children.index(runner))
+                elif children[index] is sync or index in busy:  # the sync failed, or a runner died: stop giving DAGs
+                    busy.discard(index)
+                    waiting.clear()
+                    later.clear()
+                    for runner in children:
+                        if not runner.stdin.closed:
+                            runner.stdin.close()
+                continue
             log.write(line)
             if line.startswith(DONE_PREFIX):
+                busy.discard(index)
                 on_done(json.loads(line.removeprefix(DONE_PREFIX)))
+                next_for(index)
             elif line.startswith(RESULT_PREFIX):
-                lines.append(line)
-        returncode = child.wait()
-    if returncode != 0 or not lines:
+                document = json.loads(line.removeprefix(RESULT_PREFIX))
+                if isinstance(document, dict) and document.get("import_errors"):
+                    documents.append(document)
+                    for runner in children:
+                        if not runner.stdin.closed:
+                            runner.stdin.close()
+                else:
+                    results.extend(document)
+        returncodes = [child.wait() for child in children]
+    errors = next((d["import_errors"] for d in documents if d.get("import_errors")), None)
+    if errors:
+        raise UserError(f"DAG 文件导入失败：{errors} / DAG files failed to import: {errors}")
+    if any(returncodes) or len(results) < len(first) + len(then):
         raise UserError(f"Airflow 运行未完成，其输出见 {log_file} / "
                         f"The Airflow runs did not complete; the Airflow output is in {log_file}.")
-    document = json.loads(lines[-1].removeprefix(RESULT_PREFIX))
-    if isinstance(document, dict) and document.get("import_errors"):
-        errors = document["import_errors"]
-        raise UserError(f"DAG 文件导入失败：{errors} / DAG files failed to import: {errors}")
-    return document
+    return sorted(results, key=lambda run: run["start_date"] or "")
 
 
 def _items_summary(conn: sa.Connection) -> str:
@@ -152,16 +236,20 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
         for platform in platforms:
             env.update(platform.connection_env())
         env = airflow_env(env)
-        echo(f"== Airflow: metadata in {env['AIRFLOW_HOME']}; simulators of 26 departments and 2 platforms on loopback")
+        echo(f"== Airflow: home {env['AIRFLOW_HOME']}, metadata in "
+             f"{redact(env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN'])}; simulators of 26 departments and 2 platforms "
+             f"on loopback")
         migrated = _airflow(env, "db", "migrate")
         if migrated.returncode != 0:
             last = migrated.stderr.strip().splitlines()[-1:]
             raise UserError(f"airflow db migrate 执行失败：{last} / airflow db migrate failed: {last}")
         _airflow(env, "pools", "import", str(config.PROJECT_ROOT / "dags" / "pools.json"))
-        dag_ids = [f"ingest_{d.code}" for d in cat.departments] + ["publish_publicity", "compute_indicators"]
-        echo(f"== running {len(dag_ids)} DAGs: 26 ingest_*, publish_publicity, compute_indicators")
+        ingest = [f"ingest_{d.code}" for d in cat.departments]
+        echo(f"== running {len(ingest) + 2} DAGs: {len(ingest)} ingest_* (two at a time on a server metadata "
+             f"database), then publish_publicity and compute_indicators")
         airflow_started = time.monotonic()
-        runs = _run_dags(env, dag_ids, lambda run: echo(_run_line(engine, run, airflow_started)))
+        runs = run_dags(env, ingest, ["publish_publicity", "compute_indicators"],
+                         lambda run: echo(_run_line(engine, run, airflow_started)))
         airflow_seconds = time.monotonic() - airflow_started
 
     from etl.validate.data_docs import build_site
