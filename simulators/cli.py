@@ -10,15 +10,13 @@ import json
 import os
 import secrets
 import shlex
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from etl.config import CHINA
+from simulators.loopback import stop_signals, wait_for_stop
 
 MASK = "****"
 
@@ -83,31 +81,6 @@ def _env_lines(env: dict[str, str], reveal: bool) -> list[str]:
             value = json.dumps(entry)
         lines.append(f"export {name}={shlex.quote(value)}")
     return lines
-
-
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[threading.Event]:
-    """Ctrl-C and SIGTERM set the yielded event (handlers only where Python allows them: the main thread).
-
-    Installed before anything is printed: a caller may send the signal as soon as it reads the first line.
-    """
-    stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    try:
-        yield stop
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _wait_for_stop(stop: threading.Event) -> None:
-    while not stop.wait(0.5):
-        pass
 
 
 @click.group()
@@ -189,7 +162,7 @@ def departments(data_dir: Path, host: str, port: int, token: str | None, error_r
     simulator = DepartmentSimulator(data_dir, host=host, port=port, token=token, faults=faults)
     simulator.start()
     try:
-        with _stop_signals() as stop:
+        with stop_signals() as stop:
             lines = _env_lines(simulator.connection_env(), reveal=print_env)
             if print_env:
                 click.echo("\n".join(lines))
@@ -200,7 +173,7 @@ def departments(data_dir: Path, host: str, port: int, token: str | None, error_r
                 click.echo("connections (token masked; --print-env shows it):")
                 click.echo("\n".join(lines))
                 click.echo("Ctrl-C to stop")
-            _wait_for_stop(stop)
+            wait_for_stop(stop)
     finally:
         simulator.stop()
     click.echo("department simulator stopped", err=True)
@@ -225,7 +198,7 @@ def all_simulators(data_dir: Path | None, env_file: Path | None) -> None:
     settings = config.settings()
     data_dir = _generated(data_dir)
     env_file = env_file or settings.var_dir / "sim" / "connections.env"
-    with contextlib.ExitStack() as stack, _stop_signals() as stop:
+    with contextlib.ExitStack() as stack, stop_signals() as stop:
         departments = stack.enter_context(DepartmentSimulator(data_dir, token=secrets.token_urlsafe(24)))
         env = departments.connection_env()
         for flavor in ("provincial", "national"):
@@ -239,7 +212,7 @@ def all_simulators(data_dir: Path | None, env_file: Path | None) -> None:
         stack.callback(env_file.unlink, missing_ok=True)
         click.echo(f"simulators of 26 departments ({departments.url}) and 2 platforms on loopback; "
                    f"connections in {env_file}; Ctrl-C to stop", err=True)
-        _wait_for_stop(stop)
+        wait_for_stop(stop)
     click.echo("simulators stopped", err=True)
 
 

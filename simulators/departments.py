@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import contextlib
 import datetime as dt
 import hmac
 import json
@@ -24,26 +23,22 @@ import logging
 import math
 import random
 import re
-import socket
-import struct
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from etl.catalog import ApiSource, Catalog, FieldType, header_index, normalise_header
 from etl.errors import UserError
+from simulators.loopback import LoopbackHandler, LoopbackSimulator
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 5000
-IDLE_CONNECTION_SECONDS = 30
 _CURSOR_PREFIX = "c1:"
 _UTC = dt.UTC
 _CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai: no daylight saving since 1991
@@ -234,75 +229,18 @@ def _load_pages(directory: Path) -> list[dict]:
     return records
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, simulator: DepartmentSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request, client_address) -> None:
-        """A client that hung up (timed out, gave up) is routine; anything else is logged with its traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            log.debug("sim: client %s went away", client_address)
-            return
-        log.exception("sim: request from %s failed", client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "DepartmentSimulator/1"
-    timeout = IDLE_CONNECTION_SECONDS
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.simulator._track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.simulator._track(self.connection, open_=False)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
-        log.debug("sim %s - %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        self.server.simulator._handle(self)
-
-    def send_body(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def send_json(self, status: int, document: dict, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
-        self.send_body(status, body, "application/json; charset=utf-8", headers)
-
-    def reset(self) -> None:
-        """Drop the connection without answering (RST, as a crashed gateway does)."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-
-
 _HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway"
               b"</h1></center><hr><center>nginx</center></body></html>\n")
 
 
-class DepartmentSimulator:
+class DepartmentSimulator(LoopbackSimulator):
     """The API feeds of the generated departments on a loopback HTTP server, plus their connection entries.
 
     >>> with DepartmentSimulator(data_dir, token="t") as sim:
     ...     settings = config.settings().with_connections(sim.connection_env("tax"))
     """
+
+    name_zh, name_en = "部门模拟器", "department simulator"
 
     def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0, token: str = "sim-token",
                  faults: Faults | None = None, catalog: Catalog | None = None) -> None:
@@ -318,11 +256,10 @@ class DepartmentSimulator:
             from etl.catalog import catalog as project_catalog
 
             catalog = project_catalog()
+        super().__init__(host, port)
         self.catalog = catalog
-        self.host = host
         self.token = token
         self.faults = faults or Faults()
-        self._requested_port = port
         self._routes: dict[str, FeedStore] = {}
         self._stores: dict[tuple[str, str], FeedStore] = {}
         self._load()
@@ -330,10 +267,6 @@ class DepartmentSimulator:
         self._fault_lock = threading.Lock()
         self._request_count = 0
         self.stats: Counter[str] = Counter()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -377,65 +310,9 @@ class DepartmentSimulator:
         """Add records to a feed while serving (ids continue from the last one, updated_at defaults to now)."""
         return self._store(department, feed).add(records)
 
-    # -- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> DepartmentSimulator:
-        if self._server is not None:
-            return self
-        try:
-            self._server = _Server((self.host, self._requested_port), self)
-        except OSError as exc:
-            raise UserError(f"部门模拟器无法监听 {self.host}:{self._requested_port}（{exc.strerror or exc}），"
-                            f"请换一个端口 / "
-                            f"The department simulator cannot listen on {self.host}:{self._requested_port} "
-                            f"({exc.strerror or exc}); choose another port.") from None
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="department-simulator", daemon=True)
-        self._thread.start()
-        log.info("department simulator listening on %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        with self._connections_lock:
-            open_connections = list(self._connections)
-        for connection in open_connections:  # idle keep-alive connections would hold their threads
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> DepartmentSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running; call start() first")
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     @property
     def file_drop_dir(self) -> Path:
         return self.data_dir / "files"
-
-    def _track(self, connection: socket.socket, open_: bool) -> None:
-        with self._connections_lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -485,7 +362,7 @@ class DepartmentSimulator:
             return False
         return hmac.compare_digest(header[len("Bearer "):].strip().encode(), self.token.encode())
 
-    def _handle(self, request: _Handler) -> None:
+    def handle(self, request: LoopbackHandler, method: str) -> None:
         parts = urlsplit(request.path)
         if parts.path in ("/", "/health"):
             request.send_json(200, {"status": "ok", "feeds": len(self._routes)})

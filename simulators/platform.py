@@ -24,18 +24,13 @@ import logging
 import math
 import random
 import re
-import signal
-import socket
 import sqlite3
-import struct
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -46,6 +41,7 @@ from etl.codes import classify_code
 from etl.errors import UserError
 from etl.personal import find_numbers
 from etl.publish.signing import DEFAULT_WINDOW_SECONDS, HEADER_APP_KEY, HEADER_NONCE, HEADER_TIMESTAMP, verify
+from simulators.loopback import LoopbackHandler, LoopbackSimulator, stop_signals, wait_for_stop
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +55,6 @@ DEFAULT_PORTS = {"provincial": 8780, "national": 8781}
 MAX_ITEMS = 1000
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_PAGE_SIZE = 1000
-IDLE_CONNECTION_SECONDS = 30
 
 # The platform's own rules for an upsert: what 双公示 2.0 marks 必填 (docs/research/shuanggongshi.md §1: an
 # annotated field list for penalties; the fill-in notes quoted by a Hubei exchange for licences, whose validity
@@ -457,83 +452,24 @@ class _NonceBook:
             return seen.rowcount == 1
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, simulator: PlatformSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request, client_address) -> None:
-        """Clients that gave up (timeouts, resets) are routine; anything else is logged with its traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError) or self.simulator._stopping.is_set():
-            log.debug("platform sim: client %s went away", client_address)
-            return
-        log.exception("platform sim: request from %s failed", client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "PlatformSimulator/1"
-    timeout = IDLE_CONNECTION_SECONDS
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.simulator._track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.simulator._track(self.connection, open_=False)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
-        log.debug("platform sim %s - %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        self.server.simulator._handle(self, "GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.server.simulator._handle(self, "POST")
+class _Handler(LoopbackHandler):
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        self.server.simulator.handle(self, "POST")
 
     def do_PUT(self) -> None:  # noqa: N802
-        self.server.simulator._handle(self, "PUT")
+        self.server.simulator.handle(self, "PUT")
 
     def do_DELETE(self) -> None:  # noqa: N802
-        self.server.simulator._handle(self, "DELETE")
+        self.server.simulator.handle(self, "DELETE")
 
     def do_PATCH(self) -> None:  # noqa: N802
-        self.server.simulator._handle(self, "PATCH")
-
-    def send_body(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def send_json(self, status: int, document: dict, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
-        self.send_body(status, body, "application/json; charset=utf-8", headers)
-
-    def reset(self) -> None:
-        """Drop the connection without answering (RST, as a crashed gateway does)."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
+        self.server.simulator.handle(self, "PATCH")
 
 
 Response = tuple[int, dict, dict[str, str]]
 
 
-class PlatformSimulator:
+class PlatformSimulator(LoopbackSimulator):
     """A provincial or national platform on a loopback HTTP server, storing what it accepts in SQLite.
 
     >>> with PlatformSimulator("national", tmp / "platform.sqlite", secret=s) as sim:
@@ -542,6 +478,9 @@ class PlatformSimulator:
     Without `secret` a random one is made (read it from `sim.secret`). `faults` may be replaced while
     serving (`sim.faults = PlatformFaults(...)`); the fault stream continues.
     """
+
+    name_zh, name_en = "平台模拟器", "platform simulator"
+    handler = _Handler
 
     def __init__(self, flavor: Flavor, store_path: Path | str, app_key: str = DEFAULT_APP_KEY,
                  secret: str | None = None, port: int = 0, faults: PlatformFaults | None = None,
@@ -552,14 +491,14 @@ class PlatformSimulator:
             raise UserError("应用标识不能为空 / the app key must not be empty.")
         if secret is not None and not secret:
             raise UserError("密钥不能为空 / the secret must not be empty.")
+        super().__init__(host, port)
+        self.name_en = f"{flavor} platform simulator"
         self.flavor: Flavor = flavor
         self.store_path = Path(store_path).resolve()
         self.app_key = app_key
         self.secret = secret or uuid.uuid4().hex + uuid.uuid4().hex
-        self.host = host
         self.faults = faults or PlatformFaults()
         self.window_seconds = window_seconds
-        self._requested_port = port
         self._rng = random.Random(f"platform-simulator:{self.faults.seed}")
         self._fault_lock = threading.Lock()
         self._stats_lock = threading.Lock()
@@ -568,75 +507,24 @@ class PlatformSimulator:
         self._auth_failures: Counter[str] = Counter()
         self._nonces: _NonceBook | None = None
         self._store: _Store | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_changed = threading.Condition()
 
     def __repr__(self) -> str:  # no secret in reprs
         return f"PlatformSimulator(flavor={self.flavor!r}, app_key={self.app_key!r}, store={str(self.store_path)!r})"
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self) -> PlatformSimulator:
-        if self._server is not None:
-            return self
+    def opening(self) -> None:
         self._store = _Store(self.store_path, self.flavor)
         self._nonces = _NonceBook(self._store)
-        self._stopping.clear()
-        try:
-            self._server = _Server((self.host, self._requested_port), self)
-        except OSError as exc:
-            self._store.close()
-            self._store = None
-            raise UserError(f"平台模拟器无法监听 {self.host}:{self._requested_port} / the platform simulator cannot "
-                            f"listen on {self.host}:{self._requested_port} ({exc.strerror or exc}); choose another "
-                            f"port.") from None
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"platform-simulator-{self.flavor}", daemon=True)
-        self._thread.start()
-        log.info("%s platform simulator listening on %s", self.flavor, self.base_url)
-        return self
 
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping in latency or timeout faults
-        server.shutdown()
-        server.server_close()
-        with self._connections_changed:
-            open_connections = list(self._connections)
-        for connection in open_connections:  # idle keep-alive connections would hold their threads
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        with self._connections_changed:  # let handlers finish before the store closes under them
-            self._connections_changed.wait_for(lambda: not self._connections, timeout=5)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def closing(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
 
-    def __enter__(self) -> PlatformSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the platform simulator is not running; call start() first")
-        return self._server.server_address[1]
-
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    url = base_url
+        return self.url
 
     def connection_env(self, conn_id: str | None = None) -> dict[str, str]:
         """An `AIRFLOW_CONN_*` entry (JSON) pointing at this platform: login = app key, password = secret."""
@@ -644,14 +532,6 @@ class PlatformSimulator:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(
             {"conn_type": "http", "host": self.host, "port": self.port, "login": self.app_key,
              "password": self.secret, "extra": {"flavor": self.flavor}})}
-
-    def _track(self, connection: socket.socket, open_: bool) -> None:
-        with self._connections_changed:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-            self._connections_changed.notify_all()
 
     def _db(self) -> _Store:
         if self._store is None:
@@ -700,7 +580,7 @@ class PlatformSimulator:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _handle(self, request: _Handler, method: str) -> None:
+    def handle(self, request: LoopbackHandler, method: str) -> None:
         self._count(self._counters, "requests")
         try:
             self._serve(request, method)
@@ -709,14 +589,14 @@ class PlatformSimulator:
         except (ConnectionError, TimeoutError):
             raise
         except Exception:
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 raise
             log.exception("platform sim: %s %s failed", method, urlsplit(request.path).path)
             request.close_connection = True
             request.send_json(500, {"error": "internal_error",
                                     "message": "模拟器内部错误 / simulator bug; see its log"})
 
-    def _read_body(self, request: _Handler) -> bytes:
+    def _read_body(self, request: LoopbackHandler) -> bytes:
         raw_length = request.headers.get("Content-Length")
         if raw_length is None:
             if request.headers.get("Transfer-Encoding"):
@@ -757,7 +637,7 @@ class PlatformSimulator:
                            {"Allow": allowed})
         return endpoint, argument
 
-    def _authenticate(self, request: _Handler, method: str, path: str, body: bytes) -> None:
+    def _authenticate(self, request: LoopbackHandler, method: str, path: str, body: bytes) -> None:
         now = time.time()
         headers = dict(request.headers.items())
         problem = verify(method, path, body, headers,
@@ -778,7 +658,7 @@ class PlatformSimulator:
         self._count(self._auth_failures, code)
         raise ApiError(401, code, message, {"WWW-Authenticate": 'HMAC-SHA256 realm="platform"'})
 
-    def _serve(self, request: _Handler, method: str) -> None:
+    def _serve(self, request: LoopbackHandler, method: str) -> None:
         parts = urlsplit(request.path)
         path = parts.path.rstrip("/") or "/"
         if path == "/health" and method == "GET":
@@ -804,7 +684,7 @@ class PlatformSimulator:
 
         outcome, process_first = self._draw_fault()
         if self.faults.latency_ms:
-            self._stopping.wait(self.faults.latency_ms / 1000)
+            self.stopping.wait(self.faults.latency_ms / 1000)
         if outcome != "ok":
             self._count(self._fault_counts, outcome)
         if outcome == "rate_limited":
@@ -826,7 +706,7 @@ class PlatformSimulator:
             if process_first:
                 self._count(self._fault_counts, "timeout_after_processing")
                 result = _safe(answer)
-            self._stopping.wait(self.faults.timeout_seconds)
+            self.stopping.wait(self.faults.timeout_seconds)
             if result is None:
                 raise ApiError(504, "gateway_timeout", "网关等待平台超时（模拟） / the gateway timed out waiting for "
                                                        "the platform (simulated)")
@@ -1152,8 +1032,7 @@ def platform_command(flavor: str, host: str, port: int | None, store_path: Path 
     port = DEFAULT_PORTS[flavor] if port is None else port
     simulator = PlatformSimulator(flavor, store_path, app_key=app_key, secret=secret, port=port, faults=faults,
                                   host=host)
-    stop = threading.Event()
-    with _stop_on_signals(stop):  # handlers first: a supervisor may signal as soon as the banner appears
+    with stop_signals() as stop:  # handlers first: a supervisor may signal as soon as the banner appears
         simulator.start()
         try:
             click.echo(f"{flavor} platform simulator on {simulator.base_url} (store {simulator.store_path})")
@@ -1167,22 +1046,7 @@ def platform_command(flavor: str, host: str, port: int | None, store_path: Path 
             click.echo("connection (secret masked):")
             click.echo("\n".join(f"export {name}='{value}'" for name, value in entry.items()))
             click.echo("Ctrl-C to stop")
-            while not stop.wait(0.5):
-                pass
+            wait_for_stop(stop)
         finally:
             simulator.stop()
     click.echo(f"{flavor} platform simulator stopped", err=True)
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set `stop` instead of killing the process (only the main thread may install handlers)."""
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
