@@ -125,6 +125,19 @@ def _ambiguous_spelling(field: FieldSpec, raw: str, lookup: CodeLookup | None) -
     return f"CASE WHEN dw.halfwidth({value}) = ANY({spellings}) THEN dw.halfwidth({value}) END"
 
 
+def repeatable_parts(field: FieldSpec, record_type: RecordType) -> list[str]:
+    """The sub-expressions of a field's clean columns that may be written more than once, for
+    `_materialise_clean` to compute once per row; one may hold a later one (a multi-value text's parts hold its
+    trimmed text), so they are replaced in this order."""
+    raw = f"s.{column(field.code)}"
+    document = [_document_number(raw, record_type)] if field.role == Role.DOCUMENT_NUMBER else []
+    return [*document, _date(raw), _parts(raw), f"dw.halfwidth(btrim({raw}, {TRIM}))", _trimmed(raw)]
+
+
+def _document_number(raw: str, record_type: RecordType) -> str:
+    return f"dw.canonical_document_number({raw}, {literal(record_type.document_brackets)})"
+
+
 def clean_columns(record_type: RecordType, reading: CodeReading | None = None) -> list[CleanColumn]:
     reading = reading or code_reading(record_type)
     columns: list[CleanColumn] = []
@@ -146,8 +159,7 @@ def clean_columns(record_type: RecordType, reading: CodeReading | None = None) -
         elif field.role == Role.DOCUMENT_NUMBER:
             # One decision, one number: the form etl.keys gives the record's identity (full-width digits,
             # other brackets, spaces and lower-case letters are the same decision).
-            columns.append(CleanColumn(name, "text", f"dw.canonical_document_number({raw}, "
-                                                     f"{literal(record_type.document_brackets)})"))
+            columns.append(CleanColumn(name, "text", _document_number(raw, record_type)))
         elif _is_code(field):
             # Most codes arrive clean: a cheap pattern test spares the full normalisation.
             columns.append(CleanColumn(name, "text", f"CASE WHEN {raw} ~ '^[0-9A-Z]+$' THEN {raw} "
