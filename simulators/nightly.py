@@ -79,7 +79,7 @@ def _relay(index: int, stream, events: Queue) -> None:
 
 
 def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Callable[[dict], None],
-             runner: Path = DAG_RUNNER) -> list[dict]:
+             runner_script: Path = DAG_RUNNER) -> list[dict]:
     """Run the DAGs `first` through Airflow, on as many runner processes at once as the metadata database allows,
     each taking the next DAG as it finishes one; then `then` in order, once every DAG of `first` has ended.
     `on_done` hears of each run as it finishes. The runners start (import Airflow, parse the folder) while a
@@ -90,18 +90,20 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
     events: Queue = Queue()
     waiting, later, busy, ended = deque(first), deque(then), set(), set()
     results: list[dict] = []
+    import_errors: list = []
+    children: list[subprocess.Popen] = []
     with log_file.open("w", encoding="utf-8") as log, ExitStack() as stack:
-        def start(*args: str) -> subprocess.Popen:
+        def start(*args: str) -> int:
             child = stack.enter_context(subprocess.Popen(
-                [sys.executable, str(runner), *args], env=env, cwd=config.PROJECT_ROOT, text=True, bufsize=1,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+                [sys.executable, str(runner_script), *args], env=env, cwd=config.PROJECT_ROOT, text=True,
+                bufsize=1, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
             threading.Thread(target=_relay, args=(len(children), child.stdout, events), daemon=True).start()
             children.append(child)
-            return child
+            return len(children) - 1
 
-        children: list[subprocess.Popen] = []
-        sync = start("--sync")
-        runners = [start("--synced", "-") for _ in range(RUNNERS_ON_A_SERVER if on_a_server else 1)]
+        def close(index: int) -> None:
+            if not children[index].stdin.closed:
+                children[index].stdin.close()  # the runner prints its results and ends
 
         def give(index: int, dag_id: str) -> None:
             children[index].stdin.write(dag_id + "\n")
@@ -114,27 +116,30 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
                 give(index, waiting.popleft())
             elif later and not busy:
                 give(index, later.popleft())
-                for other, runner in enumerate(children):
-                    if other != index and not runner.stdin.closed:
-                        runner.stdin.close()
+                for other in runners:
+                    if other != index:
+                        close(other)
             elif not later:
-                children[index].stdin.close()
+                close(index)
 
-        documents = []
+        def stop_giving() -> None:
+            waiting.clear()
+            later.clear()
+            for index in range(len(children)):
+                close(index)
+
+        sync = start("--sync")
+        runners = [start("--synced", "-") for _ in range(RUNNERS_ON_A_SERVER if on_a_server else 1)]
         while len(ended) < len(children):
             index, line = events.get()
             if line is None:
                 ended.add(index)
-                if children[index] is sync and sync.wait() == 0 and not documents:  # the folder is in the database
+                if index == sync and children[sync].wait() == 0 and not import_errors:  # the folder is written
                     for runner in runners:
-                        next_for(children.index(runner))
-                elif children[index] is sync or index in busy:  # the sync failed, or a runner died: stop giving DAGs
+                        next_for(runner)
+                elif index == sync or index in busy:  # the sync failed, or a runner died
                     busy.discard(index)
-                    waiting.clear()
-                    later.clear()
-                    for runner in children:
-                        if not runner.stdin.closed:
-                            runner.stdin.close()
+                    stop_giving()
                 continue
             log.write(line)
             if line.startswith(DONE_PREFIX):
@@ -144,16 +149,13 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
             elif line.startswith(RESULT_PREFIX):
                 document = json.loads(line.removeprefix(RESULT_PREFIX))
                 if isinstance(document, dict) and document.get("import_errors"):
-                    documents.append(document)
-                    for runner in children:
-                        if not runner.stdin.closed:
-                            runner.stdin.close()
+                    import_errors.append(document["import_errors"])
+                    stop_giving()
                 else:
                     results.extend(document)
         returncodes = [child.wait() for child in children]
-    errors = next((d["import_errors"] for d in documents if d.get("import_errors")), None)
-    if errors:
-        raise UserError(f"DAG 文件导入失败：{errors} / DAG files failed to import: {errors}")
+    if import_errors:
+        raise UserError(f"DAG 文件导入失败：{import_errors[0]} / DAG files failed to import: {import_errors[0]}")
     if any(returncodes) or len(results) < len(first) + len(then):
         raise UserError(f"Airflow 运行未完成，其输出见 {log_file} / "
                         f"The Airflow runs did not complete; the Airflow output is in {log_file}.")

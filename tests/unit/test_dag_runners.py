@@ -54,7 +54,7 @@ def runner(tmp_path: Path) -> Path:
 
 def _run(runner: Path, env: dict[str, str], first: list[str], then: list[str]) -> tuple[list[dict], list[dict]]:
     heard: list[dict] = []
-    runs = run_dags({**os.environ, **env}, first, then, heard.append, runner=runner)
+    runs = run_dags({**os.environ, **env}, first, then, heard.append, runner_script=runner)
     return runs, heard
 
 
