@@ -142,3 +142,7 @@ def test_a_feed_not_set_up_is_reported_and_the_others_are_taken(fresh_pg15_url, 
     # --all: the other departments are not stopped by this one
     everything = creditwh("ingest", "--all", env=env)
     assert everything.returncode == 3 and "TOTAL" in everything.stdout
+    # ... and a new machine's many unset connections are one line, naming a command that exists
+    hint = [line for line in everything.stdout.splitlines() if "no connection configured" in line]
+    assert len(hint) == 1 and "creditwh sim ingest --all" in hint[0], everything.stdout
+    assert creditwh("sim", "ingest", "--help", env=env).returncode == 0
