@@ -54,6 +54,11 @@ def airflow_metadata_url(home: Path) -> str:
     return server.url(AIRFLOW_DATABASE)
 
 
+def runner_count(env: dict[str, str]) -> int:
+    """DAG runners at once: two on a server metadata database, one on SQLite."""
+    return 1 if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite") else RUNNERS_ON_A_SERVER
+
+
 def airflow_env(base: dict[str, str]) -> dict[str, str]:
     """The environment of every Airflow process of this machine: one home and metadata database (var/airflow)."""
     home = config.settings().var_dir / "airflow"
@@ -86,7 +91,6 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
     process of its own writes the DAG folder to the metadata database once; they get DAGs when it has."""
     log_file = config.settings().var_dir / "logs" / "make-run-airflow.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    on_a_server = not env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite")
     events: Queue = Queue()
     waiting, later, busy, ended = deque(first), deque(then), set(), set()
     results: list[dict] = []
@@ -129,7 +133,7 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
                 close(index)
 
         sync = start("--sync")
-        runners = [start("--synced", "-") for _ in range(RUNNERS_ON_A_SERVER if on_a_server else 1)]
+        runners = [start("--synced", "-") for _ in range(runner_count(env))]
         while len(ended) < len(children):
             index, line = events.get()
             if line is None:
@@ -247,8 +251,10 @@ def run_main_job(records: int, seed: int, as_of: dt.date, echo: Callable[[str], 
             raise UserError(f"airflow db migrate 执行失败：{last} / airflow db migrate failed: {last}")
         _airflow(env, "pools", "import", str(config.PROJECT_ROOT / "dags" / "pools.json"))
         ingest = [f"ingest_{d.code}" for d in cat.departments]
-        echo(f"== running {len(ingest) + 2} DAGs: {len(ingest)} ingest_* (two at a time on a server metadata "
-             f"database), then publish_publicity and compute_indicators")
+        at_once = runner_count(env)
+        echo(f"== running {len(ingest) + 2} DAGs: {len(ingest)} ingest_* ("
+             + (f"{at_once} at a time" if at_once > 1 else "one at a time: SQLite metadata takes one writer")
+             + "), then publish_publicity and compute_indicators")
         airflow_started = time.monotonic()
         runs = run_dags(env, ingest, ["publish_publicity", "compute_indicators"],
                          lambda run: echo(_run_line(engine, run, airflow_started)))
