@@ -50,30 +50,29 @@ def _materialise_clean(conn: Connection, record_type: RecordType, batch_id: int,
     columns = clean_columns(record_type, reading)
     document = record_type.role(Role.DOCUMENT_NUMBER)
     document_expr = next(c.expression for c in columns if c.name == column(document.code))
-    expressions = [document_expr, *(c.expression for c in columns)]
     # PostgreSQL evaluates a sub-expression as often as it is written: a document number's canonical form
     # (three translates) for the partition and the column, a date's parse for its value and its flag, a trimmed
-    # text up to four times in a coded value. Each one written twice or more is computed once per row, below a
-    # fence (OFFSET 0: the planner would otherwise pull the subquery up and write the expressions out again).
-    shared = [part for part in dict.fromkeys(p for field in record_type.fields
-                                         for p in repeatable_parts(field, record_type))
-              if sum(e.count(part) for e in expressions) >= 2]
-    named = {part: f"s.shared_{i}" for i, part in enumerate(shared)}
-
-    def once(expression: str) -> str:
-        for part, name in named.items():
-            expression = expression.replace(part, name)
-        return expression
-
-    computed = "".join(f", {part} AS {name.removeprefix('s.')}" for part, name in named.items())
+    # text up to four times in a coded value. Each one still written twice or more once the parts before it are
+    # replaced is computed once per row, below a fence (OFFSET 0: the planner would otherwise pull the subquery
+    # up and write the expressions out again).
+    document_sql, *column_sql = [document_expr, *(c.expression for c in columns)]
+    shared: dict[str, str] = {}
+    for part in dict.fromkeys(p for field in record_type.fields for p in repeatable_parts(field, record_type)):
+        # the document expression is written twice below (its test and the partition), the columns once each
+        if 2 * document_sql.count(part) + sum(e.count(part) for e in column_sql) >= 2:
+            name = f"shared_{len(shared)}"
+            shared[part] = name
+            document_sql = document_sql.replace(part, f"s.{name}")
+            column_sql = [e.replace(part, f"s.{name}") for e in column_sql]
+    computed = "".join(f", {part} AS {name}" for part, name in shared.items())
     execute_script(conn, f"DELETE FROM {clean_table(record_type)} WHERE batch_id = {int(batch_id)}")
     execute_script(conn, f"""
         INSERT INTO {clean_table(record_type)}
                (batch_id, row_no, record_uid, extra, first_row_no, {", ".join(c.name for c in columns)})
         SELECT s.batch_id, s.row_no, s.record_uid, s.extra,
-               CASE WHEN {once(document_expr)} IS NULL THEN s.row_no
-                    ELSE min(s.row_no) OVER (PARTITION BY {once(document_expr)}) END,
-               {", ".join(once(c.expression) for c in columns)}
+               CASE WHEN {document_sql} IS NULL THEN s.row_no
+                    ELSE min(s.row_no) OVER (PARTITION BY {document_sql}) END,
+               {", ".join(column_sql)}
           FROM (SELECT s.*{computed} FROM {staging_table(record_type)} s
                  WHERE s.batch_id = {int(batch_id)} OFFSET 0) s
     """)
