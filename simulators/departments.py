@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from etl.catalog import ApiSource, Catalog, FieldType, header_index, normalise_header
 from etl.errors import UserError
-from simulators.loopback import LoopbackHandler, LoopbackSimulator
+from simulators.loopback import LoopbackHandler, LoopbackSimulator, query_int
 
 log = logging.getLogger(__name__)
 
@@ -404,19 +404,10 @@ class DepartmentSimulator(LoopbackSimulator):
             return
         request.send_json(200, document)
 
-    @staticmethod
-    def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-        raw = query.get(name)
-        if raw is None or raw == "":
-            return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            raise ValueError(f"{name} must be a whole number between {low} and {high}")
-        return int(raw)
-
     def _page(self, store: FeedStore, query: dict[str, str]) -> dict:
         if store.api.shape == "rows_total":
             return self._rows_total_page(store, query)
-        size = self._int_param(query, "page_size", store.page_size, 1, MAX_PAGE_SIZE)
+        size = query_int(query, "page_size", store.page_size, 1, MAX_PAGE_SIZE)
         if store.incremental == "cursor":
             cursor = query.get("cursor") or None
             last_id = decode_cursor(cursor) if cursor else 0
@@ -429,7 +420,7 @@ class DepartmentSimulator(LoopbackSimulator):
             since = _parse_time(since_raw) if since_raw else None
         except ValueError:
             raise ValueError("updated_since must be an ISO 8601 timestamp such as 2024-06-01T00:00:00Z") from None
-        page = self._int_param(query, "page", 1, 1, 10**9)
+        page = query_int(query, "page", 1, 1, 10**9)
         data, total = store.since(since, page, size)
         total_pages = -(-total // size)
         return {"data": data, "page": page, "page_size": size, "total_pages": total_pages,
@@ -439,8 +430,8 @@ class DepartmentSimulator(LoopbackSimulator):
         """A platform-style answer: {"total": N, "rows": [...]}, parameters named as the feed says, the
         last-change field and every date field as epoch milliseconds (as such APIs export a Date)."""
         api = store.api
-        size = self._int_param(query, api.size_param, store.page_size, 1, MAX_PAGE_SIZE)
-        page = self._int_param(query, api.page_param, 1, 1, 10**9)
+        size = query_int(query, api.size_param, store.page_size, 1, MAX_PAGE_SIZE)
+        page = query_int(query, api.page_param, 1, 1, 10**9)
         raw = (query.get(api.since_param) or "").strip()
         if raw and not raw.isdigit():
             raise ValueError(f"{api.since_param} must be epoch milliseconds")

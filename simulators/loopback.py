@@ -87,6 +87,17 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self.connection.close()
 
 
+def query_int(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter between `low` and `high` (`default` when absent or empty); ValueError, with
+    a bilingual message for the client, otherwise."""
+    value = query.get(name)
+    if value in (None, ""):
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{name} 须为 {low}–{high} 的整数 / {name} must be an integer from {low} to {high}")
+    return int(value)
+
+
 class LoopbackSimulator:
     """Start, stop, `with`, port and URL of a simulator's server; `stopping` wakes handlers that sleep in faults."""
 

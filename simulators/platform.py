@@ -41,7 +41,7 @@ from etl.codes import classify_code
 from etl.errors import UserError
 from etl.personal import find_numbers
 from etl.publish.signing import DEFAULT_WINDOW_SECONDS, HEADER_APP_KEY, HEADER_NONCE, HEADER_TIMESTAMP, verify
-from simulators.loopback import LoopbackHandler, LoopbackSimulator, stop_signals, wait_for_stop
+from simulators.loopback import LoopbackHandler, LoopbackSimulator, query_int, stop_signals, wait_for_stop
 
 log = logging.getLogger(__name__)
 
@@ -898,13 +898,10 @@ class PlatformSimulator(LoopbackSimulator):
 
     @staticmethod
     def _int_param(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-        value = query.get(name)
-        if value in (None, ""):
-            return default
-        if not value.isdigit() or not low <= int(value) <= high:
-            raise ApiError(400, "bad_request", f"{name} 须为 {low}–{high} 的整数 / {name} must be an integer from "
-                                               f"{low} to {high}")
-        return int(value)
+        try:
+            return query_int(query, name, default, low, high)
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
 
     def _counts(self, query: dict[str, str]) -> Response:
         if query.get("group_by") != "department_day":
