@@ -154,11 +154,12 @@ def main(args: list[str]) -> int:
     from airflow.dag_processing.dagbag import BundleDagBag
 
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    bag = sync_dag_folder() if args == ["--sync"] else BundleDagBag(dags, bundle_path=dags)
+    only_sync = args == ["--sync"]
+    bag = sync_dag_folder() if only_sync else BundleDagBag(dags, bundle_path=dags)
     if bag.import_errors:
         print(RESULT_PREFIX + json.dumps({"import_errors": bag.import_errors}))
         return 1
-    if args == ["--sync"]:
+    if only_sync:
         print(RESULT_PREFIX + json.dumps([]), flush=True)
         return 0
     synced = "--synced" in args
