@@ -48,3 +48,22 @@ def test_spellings_of_one_document_number_are_one_number(typed, kept):
 def test_court_case_numbers_keep_round_brackets():
     assert normalise_document_number("〔2025〕豫0523执123号", "（）") == "（2025）豫0523执123号"
     assert normalise_document_number("第１２３号", "（）") == "第123号"  # nothing to bracket: nothing changed
+
+
+def _three_steps(value: str, brackets: str) -> str | None:
+    """The normalisation as written down: half-width, then upper case without spaces, then every bracket pair."""
+    from etl.keys import CLOSING, FULLWIDTH, HALFWIDTH, OPENING, SPACES
+
+    text = value.translate(str.maketrans(FULLWIDTH, HALFWIDTH))
+    text = text.translate(str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", SPACES))
+    text = text.translate(str.maketrans(OPENING + CLOSING, brackets[0] * len(OPENING) + brackets[1] * len(CLOSING)))
+    return text or None
+
+
+TYPED_ALPHABET = ("税罚县第号abcXYZ0123456789 \t\u3000\u00a0\u200b\ufeff([{【〔﹝〖)]}】〕﹞〗（）［］｛｝ａｂｚＡＺ０９－"
+                  "\uff5e\uff5f")
+
+
+@given(value=st.text(alphabet=TYPED_ALPHABET, max_size=40), brackets=st.sampled_from(["〔〕", "（）", "[]"]))
+def test_one_translation_table_does_what_the_three_steps_do(value, brackets):
+    assert normalise_document_number(value, brackets) == _three_steps(value, brackets)
