@@ -69,7 +69,8 @@ def record_uid_text(department_code: str, record_type_code: str, document_number
                          usedforsecurity=False).hexdigest()
     # RFC 4122 4.3: the first 16 bytes of the SHA-1, version 5 in the high nibble of byte 6, variant 10 in the high
     # bits of byte 8 (so its hex digit is 8, 9, a or b).
-    return f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{_VARIANT_DIGIT[int(hexed[16], 16)]}{hexed[17:20]}-{hexed[20:32]}"
+    variant = _VARIANT_DIGIT[int(hexed[16], 16)]
+    return f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{variant}{hexed[17:20]}-{hexed[20:32]}"
 
 
 _NAMESPACE_BYTES = RECORD_NAMESPACE.bytes
