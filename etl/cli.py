@@ -292,6 +292,32 @@ def _log_unraisable(unraisable) -> None:
                   exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback))
 
 
+# SQLSTATEs of an object the code expects and the database does not have (PostgreSQL, Appendix A).
+UNDEFINED_OBJECT_STATES = {"42P01", "42703", "42883", "3F000", "42704"}
+
+
+def _warehouse_behind(exc: Exception) -> str | None:
+    """For a failure on a table, column, function or schema the warehouse does not have: the line saying that the
+    warehouse was never initialised or misses migrations (so `creditwh init` is the fix); None otherwise."""
+    import sqlalchemy as sa
+
+    if not isinstance(exc, sa.exc.DBAPIError) or getattr(exc.orig, "pgcode", None) not in UNDEFINED_OBJECT_STATES:
+        return None
+    from etl.migrate import pending
+    from etl.warehouse import get_engine
+
+    try:
+        missing = pending(get_engine())
+    except Exception:  # noqa: BLE001 - the warehouse cannot be asked: the original failure stands
+        log.debug("could not read the applied migrations", exc_info=True)
+        return None
+    if not missing:
+        return None
+    return (f"数据仓库尚未初始化或缺少 {len(missing)} 个迁移（最早为 {missing[0]}）：请先运行 `creditwh init` / "
+            f"the warehouse is not initialised or lacks {len(missing)} migration(s) (first: {missing[0]}): "
+            f"run `creditwh init` first")
+
+
 def main() -> None:
     """Entry point: every failure is one bilingual line and a non-zero exit; details go to the log file."""
     sys.unraisablehook = _log_unraisable
@@ -319,7 +345,10 @@ def main() -> None:
         _error(f"无法读写文件{where}（{exc.strerror or exc}） / cannot read or write{where}: {exc.strerror or exc}")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback on screen
-        log.debug("unexpected failure", exc_info=True)  # to the log file; the screen gets the line below
+        log.debug("unexpected failure", exc_info=True)
+        if (missing := _warehouse_behind(exc)) is not None:
+            _error(missing)
+            sys.exit(2)  # to the log file; the screen gets the line below
         _error(f"意外错误 / unexpected {type(exc).__name__}: {exc} "
                f"(details in {config.settings().var_dir / 'logs' / 'creditwh.log'})")
         sys.exit(1)

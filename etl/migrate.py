@@ -138,6 +138,18 @@ def migrate(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
     return applied_now
 
 
+def pending(engine: Engine, sql_dir: Path = config.SQL_DIR) -> list[str]:
+    """The numbered migrations this code has and the warehouse has not applied (all of them for a database that
+    was never initialised); read only, so a command can say `creditwh init` is needed instead of failing on a
+    missing table."""
+    with engine.connect() as conn:
+        if not conn.scalar(sa.text("SELECT to_regclass('audit.schema_migration') IS NOT NULL")):
+            applied: set[int] = set()
+        else:
+            applied = set(conn.scalars(sa.text("SELECT version FROM audit.schema_migration")))
+    return [m.name for m in discover(sql_dir) if m.version not in applied]
+
+
 @contextlib.contextmanager
 def _reported(conn: sa.Connection, name: str) -> Iterator[None]:
     """One transaction; a failure is one sentence naming the file, and nothing of it stays."""

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from etl import config
 from etl.errors import UserError
+from etl.migrate import migrate
 from etl.warehouse import EmbeddedServer, get_engine, normalise_url, redact
 from tests.conftest import _free_port
 
@@ -156,3 +157,24 @@ def _run_as(user: pwd.struct_passwd, home: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["postgres", "True"]
     assert (home / "pgdata").stat().st_uid == user.pw_uid
+
+
+def test_a_warehouse_never_initialised_asks_for_creditwh_init(empty_database, tmp_path):
+    """Commands on an empty database say that `creditwh init` is needed, once, instead of an unexpected error on
+    the first missing table; after init the same command works."""
+    env = {**os.environ, "WAREHOUSE_URL": empty_database.url.render_as_string(hide_password=False),
+           "CREDITWH_VAR_DIR": str(tmp_path)}
+
+    def creditwh(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True, env=env,
+                              timeout=120, check=False)
+
+    for command in (["status"], ["ingest", "tax"], ["expire"], ["report", "91110000100000000X", "--purpose", "核查", "--out", str(tmp_path / "r.pdf")]):
+        result = creditwh(*command)
+        assert result.returncode == 2, (command, result.stderr)
+        [line] = result.stderr.strip().splitlines()
+        assert "run `creditwh init`" in line and "请运行 `creditwh init`" in line.replace("请先运行", "请运行"), line
+        assert "unexpected" not in line and "Traceback" not in result.stderr
+    migrate(empty_database)
+    result = creditwh("status")
+    assert result.returncode == 0, result.stderr
