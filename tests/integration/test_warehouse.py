@@ -169,7 +169,8 @@ def test_a_warehouse_never_initialised_asks_for_creditwh_init(empty_database, tm
         return subprocess.run([sys.executable, "-m", "etl", *args], capture_output=True, text=True, env=env,
                               timeout=120, check=False)
 
-    for command in (["status"], ["ingest", "tax"], ["expire"], ["report", "91110000100000000X", "--purpose", "核查", "--out", str(tmp_path / "r.pdf")]):
+    report = ["report", "91110000100000000X", "--purpose", "核查", "--out", str(tmp_path / "r.pdf")]
+    for command in (["status"], ["ingest", "tax"], ["expire"], report):
         result = creditwh(*command)
         assert result.returncode == 2, (command, result.stderr)
         [line] = result.stderr.strip().splitlines()
