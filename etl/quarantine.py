@@ -9,10 +9,24 @@ from sqlalchemy.engine import Connection
 
 from etl.catalog import RecordType, Rule, catalog
 from etl.personal import mask_text
+from etl.sqltext import execute_script
 
 # A batch's clean row (alias n) that no finding quarantined: the rows the load writes and the rows the GX audit
-# gate checks, one condition so that the two can never disagree about which rows those are.
-NOT_QUARANTINED = "NOT EXISTS (SELECT 1 FROM audit.quarantine q WHERE q.batch_id = n.batch_id AND q.row_no = n.row_no)"
+# gate checks, one condition so that the two can never disagree about which rows those are. The flag is set from
+# audit.quarantine when the batch is validated (`QUARANTINED_FLAG`), so readers filter a column instead of joining
+# the findings: that anti-join, planned with the findings of the batch unknown to the statistics (they were just
+# written), became a nested loop over every pair of row and finding (92,663 rows x 3,320 findings: 25.8 s).
+NOT_QUARANTINED = "NOT n.quarantined"
+
+
+def flag_quarantined_rows(conn: Connection, clean_table: str, batch_id: int) -> int:
+    """Mark the batch's clean rows that have a finding (the quarantine's last step, in its transaction): probes of
+    the clean table's key from the findings, whatever the planner believes about either; how many."""
+    return execute_script(conn, f"""
+        UPDATE {clean_table} n SET quarantined = true
+         WHERE n.batch_id = {int(batch_id)}
+           AND n.row_no IN (SELECT q.row_no FROM audit.quarantine q WHERE q.batch_id = {int(batch_id)})
+    """)
 
 
 @dataclass(frozen=True)

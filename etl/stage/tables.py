@@ -60,6 +60,11 @@ def ensure_staging_tables(conn: Connection, catalog: Catalog) -> None:
                                                        f"as received)") for f in rt.fields)])
 
 
+# Set by validation from audit.quarantine (etl.quarantine.flag_quarantined_rows); what the load and GX leave out.
+QUARANTINED_COLUMN = ("quarantined", "boolean NOT NULL DEFAULT false",
+                      "该行有隔离记录（audit.quarantine），不入库 / The row has findings in audit.quarantine: not loaded")
+
+
 def clean_table(record_type: RecordType) -> str:
     return f"staging.{record_type.code}_clean"
 
@@ -71,7 +76,7 @@ def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
     key_columns = {**KEY_COLUMNS, "first_row_no": (
         "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
     for rt in catalog.record_types:
-        columns = [EXTRA_COLUMN]
+        columns = [EXTRA_COLUMN, QUARANTINED_COLUMN]
         for clean in clean_columns(rt, code_reading(rt, catalog=catalog)):
             field = rt.field_by_code.get(clean.name.upper())
             if field:

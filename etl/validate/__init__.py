@@ -19,7 +19,7 @@ from etl.catalog import Catalog, RecordType, Role
 from etl.faults import crash_point
 from etl.land import Batch
 from etl.personal import mask_text
-from etl.quarantine import messages
+from etl.quarantine import flag_quarantined_rows, messages
 from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
 from etl.status import BatchStatus
@@ -151,6 +151,7 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
          WHERE f.field IS NOT NULL
         ON CONFLICT (batch_id, row_no, field, rule) DO NOTHING
     """)
+    flag_quarantined_rows(conn, table, batch_id)
 
 
 def _looks_like_data(headers: list[str]) -> bool:

@@ -68,7 +68,7 @@ def test_batch_level_expectations(code, suites):
     record_type = catalog().record_type_by_code[code]
     others = [e for e in suites[code]["expectations"] if e["type"] != EXPECTATION_TYPE]
     column_sets = [e["kwargs"] for e in others if e["type"] == "expect_table_columns_to_match_set"]
-    builtin = {"batch_id", "row_no", "record_uid", "extra", "first_row_no"}
+    builtin = {"batch_id", "row_no", "record_uid", "extra", "first_row_no", "quarantined"}
     expected = builtin | {c.name for c in clean_columns(record_type)}
     assert len(column_sets) == 1 and column_sets[0].get("exact_match", True) is True  # GX omits its default
     assert set(column_sets[0]["column_set"]) == expected
