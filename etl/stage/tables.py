@@ -62,7 +62,8 @@ def ensure_staging_tables(conn: Connection, catalog: Catalog) -> None:
 
 # Set by validation from audit.quarantine (etl.quarantine.flag_quarantined_rows); what the load and GX leave out.
 QUARANTINED_COLUMN = ("quarantined", "boolean NOT NULL DEFAULT false",
-                      "该行有隔离记录（audit.quarantine），不入库 / The row has findings in audit.quarantine: not loaded")
+                      "该行有隔离记录（audit.quarantine），不入库 / "
+                      "The row has findings in audit.quarantine: not loaded")
 
 
 def clean_table(record_type: RecordType) -> str:
