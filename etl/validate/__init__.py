@@ -151,7 +151,9 @@ def _quarantine_rows(conn: Connection, record_type: RecordType, batch_id: int, h
          WHERE f.field IS NOT NULL
         ON CONFLICT (batch_id, row_no, field, rule) DO NOTHING
     """)
-    flag_quarantined_rows(conn, table, batch_id)
+    # Every failing row has at least one finding above (the same predicates), and no other row has one:
+    # parse findings are rows staging never held.
+    flag_quarantined_rows(conn, table, batch_id, "failing_rows")
 
 
 def _looks_like_data(headers: list[str]) -> bool:
