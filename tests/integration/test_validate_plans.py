@@ -35,6 +35,22 @@ def _rescans(plan: dict) -> list[tuple[str, int]]:
     return found
 
 
+def _explain_every_statement(conn) -> list[str]:  # noqa: ANN001 - a SQLAlchemy Connection
+    """Have PostgreSQL send the executed plan of each statement of this session as a notice; the notice list."""
+    conn.execute(sa.text("LOAD 'auto_explain'"))
+    conn.execute(sa.text("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; "
+                         "SET auto_explain.log_format = json; SET auto_explain.log_level = notice"))
+    return conn.connection.dbapi_connection.notices
+
+
+def _plans(notices: list[str], run) -> list[dict]:  # noqa: ANN001 - a callable
+    """The executed plans of what `run()` sent (plans as dicts with their query text)."""
+    notices.clear()
+    run()
+    found = [json.loads(n.split("plan:", 1)[1]) for n in notices if "plan:" in n]
+    return [{**f["Plan"], "Query Text": f.get("Query Text", "")} for f in found]
+
+
 def test_rules_scan_no_table_once_per_row_when_statistics_say_empty(warehouse):
     record_type = catalog().record_type_by_code["penalty"]
     broken_agency = AGENCY[:-1] + ("K" if AGENCY[-1] != "K" else "L")
@@ -46,13 +62,8 @@ def test_rules_scan_no_table_once_per_row_when_statistics_say_empty(warehouse):
         # What autovacuum leaves behind (a plain UPDATE here, so the rollback below undoes it).
         conn.execute(sa.text("UPDATE pg_class SET reltuples = 0, relpages = greatest(relpages, 1) "
                              "WHERE oid IN ('staging.penalty'::regclass, 'staging.penalty_clean'::regclass)"))
-        conn.execute(sa.text("LOAD 'auto_explain'"))
-        conn.execute(sa.text("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; "
-                             "SET auto_explain.log_format = json; SET auto_explain.log_level = notice"))
-        notices = conn.connection.dbapi_connection.notices
-        notices.clear()
-        _quarantine_rows(conn, record_type, batch_id, {})
-        plans = [json.loads(n.split("plan:", 1)[1])["Plan"] for n in notices if "plan:" in n]
+        notices = _explain_every_statement(conn)
+        plans = _plans(notices, lambda: _quarantine_rows(conn, record_type, batch_id, {}))
         quarantined = conn.scalar(sa.text("SELECT count(DISTINCT row_no) FROM audit.quarantine WHERE batch_id = :b"),
                                   {"b": batch_id})
         conn.rollback()
@@ -97,31 +108,22 @@ def test_the_rows_left_after_the_quarantine_are_read_in_linear_time(warehouse):
         _quarantine_rows(conn, record_type, earlier, {})
         conn.execute(sa.text("ANALYZE audit.quarantine"))
         batch_id = stage_penalty_batch(conn, rows, "test_validate_plans_linear.csv")
-        conn.execute(sa.text("LOAD 'auto_explain'"))
-        conn.execute(sa.text("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; "
-                             "SET auto_explain.log_format = json; SET auto_explain.log_level = notice"))
-        notices = conn.connection.dbapi_connection.notices
-        notices.clear()
-        _quarantine_rows(conn, record_type, batch_id, {})
-        seen = {"the flag on the rows with findings": [
-            json.loads(n.split("plan:", 1)[1])["Plan"] for n in notices
-            if "plan:" in n and "SET quarantined" in json.loads(n.split("plan:", 1)[1])["Query Text"]]}
+        notices = _explain_every_statement(conn)
+        quarantine = _plans(notices, lambda: _quarantine_rows(conn, record_type, batch_id, {}))
         batch = SimpleNamespace(batch_id=batch_id)
-        steps = {
-            "the GX audit gate's rows": f"SELECT count(*) FROM {clean_table(record_type)} n "
-                                        f"WHERE n.batch_id = {batch_id} AND {NOT_QUARANTINED}",
-            "the load's subjects": f"SELECT count(*) FROM {_valid_rows(record_type, batch)}",
+        loaded = []
+        seen = {
+            "the flag on the rows with findings": [p for p in quarantine if "SET quarantined" in p["Query Text"]],
+            "the GX audit gate's rows": _plans(notices, lambda: execute_script(
+                conn, f"SELECT count(*) FROM {clean_table(record_type)} n "
+                      f"WHERE n.batch_id = {batch_id} AND {NOT_QUARANTINED}")),
+            "the load's subjects": _plans(notices, lambda: execute_script(
+                conn, f"SELECT count(*) FROM {_valid_rows(record_type, batch)}")),
+            "the load's facts": _plans(notices, lambda: loaded.append(_incoming(conn, record_type, batch))),
         }
-        for step, sql in steps.items():
-            notices.clear()
-            execute_script(conn, sql)
-            seen[step] = [json.loads(n.split("plan:", 1)[1])["Plan"] for n in notices if "plan:" in n]
-        notices.clear()
-        loaded = _incoming(conn, record_type, batch)
-        seen["the load's facts"] = [json.loads(n.split("plan:", 1)[1])["Plan"] for n in notices if "plan:" in n]
         conn.rollback()
 
-    assert loaded == ROWS // 2  # the other half, flagged, is left out
+    assert loaded == [ROWS // 2]  # the other half, flagged, is left out
     for step, plans in seen.items():
         assert plans, step
         work = [node for plan in plans for node in _work(plan)]
