@@ -298,24 +298,35 @@ UNDEFINED_OBJECT_STATES = {"42P01", "42703", "42883", "3F000", "42704"}
 
 def _warehouse_behind(exc: Exception) -> str | None:
     """For a failure on a table, column, function or schema the warehouse does not have: the line saying that the
-    warehouse was never initialised or misses migrations (so `creditwh init` is the fix); None otherwise."""
+    warehouse was never initialised, misses migrations or misses staging columns this code defines (so `creditwh
+    init` is the fix); None otherwise."""
     import sqlalchemy as sa
 
     if not isinstance(exc, sa.exc.DBAPIError) or getattr(exc.orig, "pgcode", None) not in UNDEFINED_OBJECT_STATES:
         return None
+    from etl.catalog import catalog
     from etl.migrate import pending
+    from etl.stage.tables import missing_staging_columns
     from etl.warehouse import get_engine
 
     try:
-        missing = pending(get_engine())
+        engine = get_engine()
+        missing = pending(engine)
+        if not missing:
+            with engine.connect() as conn:
+                columns = missing_staging_columns(conn, catalog())
     except Exception:  # noqa: BLE001 - the warehouse cannot be asked: the original failure stands
-        log.debug("could not read the applied migrations", exc_info=True)
+        log.debug("could not compare the warehouse with this code", exc_info=True)
         return None
-    if not missing:
-        return None
-    return (f"数据仓库尚未初始化或缺少 {len(missing)} 个迁移（最早为 {missing[0]}）：请先运行 `creditwh init` / "
-            f"the warehouse is not initialised or lacks {len(missing)} migration(s) (first: {missing[0]}): "
-            f"run `creditwh init` first")
+    if missing:
+        return (f"数据仓库尚未初始化或缺少 {len(missing)} 个迁移（最早为 {missing[0]}）：请先运行 `creditwh init` / "
+                f"the warehouse is not initialised or lacks {len(missing)} migration(s) (first: {missing[0]}): "
+                f"run `creditwh init` first")
+    if columns:
+        return (f"数据仓库缺少本版本定义的 {len(columns)} 个暂存列（如 {columns[0]}）：请先运行 `creditwh init` / "
+                f"the warehouse lacks {len(columns)} staging column(s) this version defines (e.g. {columns[0]}): "
+                f"run `creditwh init` first")
+    return None
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ after a crash, so paying for WAL on them would buy nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -34,30 +36,46 @@ KEY_COLUMNS = {
 EXTRA_COLUMN = ("extra", "jsonb", "数据源声明的附加列（JSON）/ The feed's declared extra columns (JSON)")
 
 
-def _ensure_table(conn: Connection, table: str, grain: str, key_columns: dict[str, tuple[str, str]],
-                  columns: list[tuple[str, str, str]]) -> None:
+@dataclass(frozen=True)
+class TableSpec:
+    """A staging table as the catalog defines it: name, what a row is, key columns (created with the table) and
+    the other columns (added when missing, so a field added to the catalog becomes a column)."""
+
+    name: str
+    grain: str
+    key_columns: dict[str, tuple[str, str]]
+    columns: list[tuple[str, str, str]]
+
+
+def _ensure_table(conn: Connection, spec: TableSpec) -> None:
     """Create the table if missing, add missing columns, and (re)state every comment."""
-    definitions = ", ".join(f"{name} {sql_type}" for name, (sql_type, _) in key_columns.items())
+    table = spec.name
+    definitions = ", ".join(f"{name} {sql_type}" for name, (sql_type, _) in spec.key_columns.items())
     conn.execute(sa.text(f"CREATE UNLOGGED TABLE IF NOT EXISTS {table} ({definitions}, "
                          f"PRIMARY KEY (batch_id, row_no))"))
-    conn.execute(sa.text(f"COMMENT ON TABLE {table} IS {literal(grain)}"))
-    for name, (_, comment) in key_columns.items():
+    conn.execute(sa.text(f"COMMENT ON TABLE {table} IS {literal(spec.grain)}"))
+    for name, (_, comment) in spec.key_columns.items():
         conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {literal(comment)}"))
-    for name, sql_type, comment in columns:
+    for name, sql_type, comment in spec.columns:
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {sql_type}"))
         conn.execute(sa.text(f"COMMENT ON COLUMN {table}.{name} IS {literal(comment)}"))
 
 
+def _staging_specs(catalog: Catalog) -> list[TableSpec]:
+    return [TableSpec(staging_table(rt),
+                      f"暂存：{rt.name_zh}，每个批次的每个源行一行 / "
+                      f"Staging for {rt.name_en.lower()}: one row per source row of a batch, values as received",
+                      KEY_COLUMNS,
+                      [EXTRA_COLUMN, *((column(f.code), "text",
+                                        f"{f.name_zh}（{f.code}，原值）/ {f.name_en} ({f.code}, as received)")
+                                       for f in rt.fields)])
+            for rt in catalog.record_types]
+
+
 def ensure_staging_tables(conn: Connection, catalog: Catalog) -> None:
     """Create missing staging tables and columns (a field added to the catalog becomes a column)."""
-    for rt in catalog.record_types:
-        _ensure_table(
-            conn, staging_table(rt),
-            f"暂存：{rt.name_zh}，每个批次的每个源行一行 / "
-            f"Staging for {rt.name_en.lower()}: one row per source row of a batch, values as received",
-            KEY_COLUMNS,
-            [EXTRA_COLUMN, *((column(f.code), "text", f"{f.name_zh}（{f.code}，原值）/ {f.name_en} ({f.code}, "
-                                                       f"as received)") for f in rt.fields)])
+    for spec in _staging_specs(catalog):
+        _ensure_table(conn, spec)
 
 
 # Set by validation from audit.quarantine (etl.quarantine.flag_quarantined_rows); what the load and GX leave out.
@@ -70,12 +88,12 @@ def clean_table(record_type: RecordType) -> str:
     return f"staging.{record_type.code}_clean"
 
 
-def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
-    """staging.<type>_clean: the batch normalised and typed, read by GX, the quarantine rules and the load."""
+def _clean_specs(catalog: Catalog) -> list[TableSpec]:
     from etl.validate.rules import clean_columns, code_reading
 
     key_columns = {**KEY_COLUMNS, "first_row_no": (
         "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
+    specs = []
     for rt in catalog.record_types:
         columns = [EXTRA_COLUMN, QUARANTINED_COLUMN]
         for clean in clean_columns(rt, code_reading(rt, catalog=catalog)):
@@ -88,8 +106,23 @@ def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
             else:
                 comment = f"{clean.name.removesuffix('__bad').upper()} 有值但无法解析 / value given but unreadable"
             columns.append((clean.name, clean.sql_type, comment))
-        _ensure_table(
-            conn, clean_table(rt),
-            f"暂存（已规范化）：{rt.name_zh}，每个批次的每个源行一行 / "
-            f"Normalised staging for {rt.name_en.lower()}: one row per source row of a batch, typed",
-            key_columns, columns)
+        specs.append(TableSpec(clean_table(rt),
+                               f"暂存（已规范化）：{rt.name_zh}，每个批次的每个源行一行 / "
+                               f"Normalised staging for {rt.name_en.lower()}: one row per source row of a batch, typed",
+                               key_columns, columns))
+    return specs
+
+
+def ensure_clean_tables(conn: Connection, catalog: Catalog) -> None:
+    """staging.<type>_clean: the batch normalised and typed, read by GX, the quarantine rules and the load."""
+    for spec in _clean_specs(catalog):
+        _ensure_table(conn, spec)
+
+
+def missing_staging_columns(conn: Connection, catalog: Catalog) -> list[str]:
+    """`table.column` of every staging column the catalog and this code define and the warehouse lacks (a catalog
+    or code upgrade that `creditwh init` has not yet been run for)."""
+    present = {(f"{r.table_schema}.{r.table_name}", r.column_name) for r in conn.execute(sa.text(
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE table_schema = 'staging'"))}
+    return [f"{spec.name}.{name}" for spec in [*_staging_specs(catalog), *_clean_specs(catalog)]
+            for name in [*spec.key_columns, *(c[0] for c in spec.columns)] if (spec.name, name) not in present]

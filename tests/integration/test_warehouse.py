@@ -179,3 +179,26 @@ def test_a_warehouse_never_initialised_asks_for_creditwh_init(empty_database, tm
     migrate(empty_database)
     result = creditwh("status")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_warehouse_behind_the_code_names_the_missing_staging_column(empty_database, monkeypatch):
+    """After an upgrade that adds a staging column (as the quarantine flag did), a warehouse `creditwh init` has not
+    yet been run for fails with the line naming the column and the fix, not with an unexpected error."""
+    from etl.catalog import catalog
+    from etl.cli import _warehouse_behind
+    from etl.reference import prepare_warehouse
+    from etl.stage.tables import missing_staging_columns
+
+    monkeypatch.setenv("WAREHOUSE_URL", empty_database.url.render_as_string(hide_password=False))
+    prepare_warehouse(empty_database, catalog())
+    with empty_database.begin() as conn:
+        assert missing_staging_columns(conn, catalog()) == []
+        conn.execute(sa.text("ALTER TABLE staging.penalty_clean DROP COLUMN quarantined"))
+    with pytest.raises(sa.exc.DBAPIError) as failure, empty_database.connect() as conn:
+        conn.execute(sa.text("SELECT count(*) FROM staging.penalty_clean n WHERE NOT n.quarantined"))
+    line = _warehouse_behind(failure.value)
+    assert line is not None and "staging.penalty_clean.quarantined" in line and "run `creditwh init` first" in line
+    prepare_warehouse(empty_database, catalog())
+    with empty_database.connect() as conn:
+        assert missing_staging_columns(conn, catalog()) == []
+    assert _warehouse_behind(failure.value) is None  # up to date: the failure was something else
