@@ -356,10 +356,10 @@ def main() -> None:
         _error(f"无法读写文件{where}（{exc.strerror or exc}） / cannot read or write{where}: {exc.strerror or exc}")
         sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback on screen
-        log.debug("unexpected failure", exc_info=True)
+        log.debug("unexpected failure", exc_info=True)  # to the log file; the screen gets one line below
         if (missing := _warehouse_behind(exc)) is not None:
             _error(missing)
-            sys.exit(2)  # to the log file; the screen gets the line below
+            sys.exit(2)
         _error(f"意外错误 / unexpected {type(exc).__name__}: {exc} "
                f"(details in {config.settings().var_dir / 'logs' / 'creditwh.log'})")
         sys.exit(1)

@@ -88,11 +88,14 @@ def clean_table(record_type: RecordType) -> str:
     return f"staging.{record_type.code}_clean"
 
 
+# Columns every clean table starts with: the staging keys and the first row of a repeated document number.
+CLEAN_KEY_COLUMNS = {**KEY_COLUMNS, "first_row_no": (
+    "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
+
+
 def _clean_specs(catalog: Catalog) -> list[TableSpec]:
     from etl.validate.rules import clean_columns, code_reading
 
-    key_columns = {**KEY_COLUMNS, "first_row_no": (
-        "integer NOT NULL", "同一文书号在本批次首次出现的行号 / First row of the batch with the same document number")}
     specs = []
     for rt in catalog.record_types:
         columns = [EXTRA_COLUMN, QUARANTINED_COLUMN]
@@ -109,7 +112,7 @@ def _clean_specs(catalog: Catalog) -> list[TableSpec]:
         specs.append(TableSpec(clean_table(rt),
                                f"暂存（已规范化）：{rt.name_zh}，每个批次的每个源行一行 / "
                                f"Normalised staging for {rt.name_en.lower()}: one row per source row of a batch, typed",
-                               key_columns, columns))
+                               CLEAN_KEY_COLUMNS, columns))
     return specs
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from etl import config
 from etl.catalog import RecordType, catalog
 from etl.quarantine import messages
-from etl.stage.tables import EXTRA_COLUMN, KEY_COLUMNS, QUARANTINED_COLUMN
+from etl.stage.tables import CLEAN_KEY_COLUMNS, EXTRA_COLUMN, QUARANTINED_COLUMN
 from etl.validate.rules import RowRule, clean_columns, row_rules
 
 EXPECTATIONS_DIR = config.PROJECT_ROOT / "expectations"
@@ -27,7 +27,7 @@ GENERATOR_COMMAND = "creditwh expectations build"
 
 # The clean table's columns that are not a field's (etl/stage/tables.py); `quarantined` is false on every row GX
 # audits, which are the rows the quarantine left.
-_BUILTIN_COLUMNS = (*KEY_COLUMNS, "first_row_no", EXTRA_COLUMN[0], QUARANTINED_COLUMN[0])
+_BUILTIN_COLUMNS = (*CLEAN_KEY_COLUMNS, EXTRA_COLUMN[0], QUARANTINED_COLUMN[0])
 
 
 def suite_path(record_type_code: str, directory: Path | None = None) -> Path:
