@@ -5,14 +5,14 @@ reads its AIRFLOW_HOME and SQLite metadata database from the environment (and `e
 Airflow):
 
     python dags/_run_dags.py ingest_tax ingest_court publish_publicity
+    python dags/_run_dags.py --sync -        # write the folder's DAGs to the metadata, then DAG ids from stdin
     python dags/_run_dags.py --synced -      # DAG ids from stdin, one per line, until it closes
-    python dags/_run_dags.py --sync          # only parse the folder and write its DAGs to the metadata
 
 After each DAG run it prints one line `DAG-TEST-DONE {json}` (dag id, state, seconds), and at the end
 `DAG-TEST-RESULT [json]` with every run's task states. Reading DAG ids from stdin lets `make run` keep
-two runners busy on one metadata database, each taking the next DAG as it finishes one; `--synced` says the
-folder was written to the database before (`--sync`), so that runners starting together do not write the
-same DAGs at once.
+two runners busy on one metadata database, each taking the next DAG as it finishes one. One of them writes the
+folder to the database first (`--sync`, then it prints `DAG-TEST-SYNCED`); the others (`--synced`) parse it
+meanwhile and get DAGs once it has, so that runners starting together do not write the same DAGs at once.
 
 `dag.test()` runs each task inside this process and writes no task log file, so the Airflow UI
 (`make airflow`, same metadata database) would say "Log file not found" for these runs. Each task's log
@@ -22,6 +22,7 @@ task supervisor writes: Airflow's own lines about the task and everything the ta
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from etl.personal import mask_text
-from simulators.nightly import DONE_PREFIX, RESULT_PREFIX
+from simulators.nightly import DONE_PREFIX, RESULT_PREFIX, SYNCED_LINE
 
 
 class _TaskLog(logging.Handler):
@@ -135,6 +136,35 @@ def dag_folder_synced_once(synced: bool = False):
         dagbag.BundleDagBag, dagbag.sync_bag_to_db = parse, sync
 
 
+@contextmanager
+def dependencies_analysed_once():
+    """dag.test()'s in-process Execution API overrides some of its dependencies (authentication, the DAG bag).
+    With any override set, FastAPI analyses every dependency of every request again (`get_dependant`: the
+    function's signature, a pydantic adapter per parameter): about a tenth of a runner's CPU in make run. The
+    analysis of a function is the same each time, so solving a request reuses it (most recent 256 kept: the DAG
+    bag's override is a new function for every task). Route set-up, which changes what it is given, still gets
+    its own."""
+    from fastapi.dependencies import utils
+
+    analyse, solving = utils.get_dependant, utils.solve_dependencies.__code__
+
+    @functools.lru_cache(maxsize=256)
+    def analysed(arguments: tuple):
+        return analyse(**{name: list(value) if isinstance(value, tuple) else value for name, value in arguments})
+
+    def get_dependant(**arguments):  # noqa: ANN202 - FastAPI's own signature
+        if sys._getframe(1).f_code is not solving:
+            return analyse(**arguments)
+        return analysed(tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                                     for name, value in arguments.items())))
+
+    utils.get_dependant = get_dependant
+    try:
+        yield
+    finally:
+        utils.get_dependant = analyse
+
+
 def sync_dag_folder():
     """What dag.test() writes first (the bundles, then each bundle's DAGs), once, for runners that start later."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -154,20 +184,19 @@ def main(args: list[str]) -> int:
     from airflow.dag_processing.dagbag import BundleDagBag
 
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    only_sync = args == ["--sync"]
-    bag = sync_dag_folder() if only_sync else BundleDagBag(dags, bundle_path=dags)
+    syncs = "--sync" in args
+    bag = sync_dag_folder() if syncs else BundleDagBag(dags, bundle_path=dags)
     if bag.import_errors:
         print(RESULT_PREFIX + json.dumps({"import_errors": bag.import_errors}))
         return 1
-    if only_sync:
-        print(RESULT_PREFIX + json.dumps([]), flush=True)
-        return 0
-    synced = "--synced" in args
+    if syncs:
+        print(SYNCED_LINE, flush=True)
+    synced = syncs or "--synced" in args
     dag_ids = [a for a in args if not a.startswith("-")]
     if "-" in args:
         dag_ids = (line.strip() for line in sys.stdin if line.strip())
     results = []
-    with task_log_files(), dag_folder_synced_once(synced):
+    with task_log_files(), dag_folder_synced_once(synced), dependencies_analysed_once():
         for dag_id in dag_ids:
             dag = bag.dags[dag_id]
             # dag.test() in Airflow 3.3.2 fails settling a run of a DAG with deadline alerts (it looks the

@@ -36,6 +36,7 @@ from simulators.generate import generate
 DAG_RUNNER = config.PROJECT_ROOT / "dags" / "_run_dags.py"
 RESULT_PREFIX = "DAG-TEST-RESULT "  # dags/_run_dags.py prints it before its JSON line of run states
 DONE_PREFIX = "DAG-TEST-DONE "  # ... and this before each run's JSON line as the run finishes
+SYNCED_LINE = "DAG-TEST-SYNCED"  # ... and this once the runner started with --sync has written the DAG folder
 AIRFLOW_DATABASE = "airflow"  # make run's Airflow metadata, a database of the embedded server
 # DAG runners at once on a server database, as `creditwh ingest --workers 2`: dag.test() runs a DAG's tasks one
 # after another in one process, and most of a small DAG's time is Airflow's per-task work (~0.15 s a task).
@@ -87,12 +88,13 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
              runner_script: Path = DAG_RUNNER) -> list[dict]:
     """Run the DAGs `first` through Airflow, on as many runner processes at once as the metadata database allows,
     each taking the next DAG as it finishes one; then `then` in order, once every DAG of `first` has ended.
-    `on_done` hears of each run as it finishes. The runners start (import Airflow, parse the folder) while a
-    process of its own writes the DAG folder to the metadata database once; they get DAGs when it has."""
+    `on_done` hears of each run as it finishes. The runners start (import Airflow, parse the folder) together;
+    the first also writes the DAG folder to the metadata database, and every runner gets DAGs once it has."""
     log_file = config.settings().var_dir / "logs" / "make-run-airflow.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     events: Queue = Queue()
     waiting, later, busy, ended = deque(first), deque(then), set(), set()
+    synced = False
     results: list[dict] = []
     import_errors: list = []
     children: list[subprocess.Popen] = []
@@ -132,21 +134,21 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
             for index in range(len(children)):
                 close(index)
 
-        sync = start("--sync")
-        runners = [start("--synced", "-") for _ in range(runner_count(env))]
+        runners = [start("--sync", "-")] + [start("--synced", "-") for _ in range(runner_count(env) - 1)]
         while len(ended) < len(children):
             index, line = events.get()
             if line is None:
                 ended.add(index)
-                if index == sync and children[sync].wait() == 0 and not import_errors:  # the folder is written
-                    for runner in runners:
-                        next_for(runner)
-                elif index == sync or index in busy:  # the sync failed, or a runner died
+                if index in busy or not synced:  # a runner died, or one ended before the folder was written
                     busy.discard(index)
                     stop_giving()
                 continue
             log.write(line)
-            if line.startswith(DONE_PREFIX):
+            if line.startswith(SYNCED_LINE) and not import_errors:  # the folder is written
+                synced = True
+                for runner in runners:
+                    next_for(runner)
+            elif line.startswith(DONE_PREFIX):
                 busy.discard(index)
                 on_done(json.loads(line.removeprefix(DONE_PREFIX)))
                 next_for(index)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from etl import config
 from etl.errors import UserError
 from simulators.nightly import run_dags
 
@@ -21,11 +22,16 @@ pytestmark = pytest.mark.unit
 
 RUNNER = textwrap.dedent('''
     import json, os, sys, time
-    if sys.argv[1:] == ["--sync"]:
-        broken = os.environ.get("FAKE_IMPORT_ERROR")
-        print("DAG-TEST-RESULT " + json.dumps({"import_errors": {"ingest.py": broken}} if broken else []))
-        sys.exit(1 if broken else 0)
-    assert sys.argv[1:] == ["--synced", "-"], sys.argv
+    assert sys.argv[1:] in (["--sync", "-"], ["--synced", "-"]), sys.argv
+    broken = os.environ.get("FAKE_IMPORT_ERROR")
+    if broken:
+        print("DAG-TEST-RESULT " + json.dumps({"import_errors": {"ingest.py": broken}}))
+        sys.exit(1)
+    if sys.argv[1] == "--sync":
+        if os.environ.get("FAKE_SYNC_DIES"):
+            sys.exit(3)
+        time.sleep(0.2)  # the others are given nothing until the folder is written
+        print("DAG-TEST-SYNCED " + json.dumps(time.time()), flush=True)
     results = []
     for line in sys.stdin:
         dag_id = line.strip()
@@ -68,6 +74,19 @@ def test_two_runners_take_turns_and_the_later_dags_wait_for_every_first_one(runn
     publish = next(h for h in heard if h["dag_id"] == "publish")
     indicators = next(h for h in heard if h["dag_id"] == "indicators")
     assert publish["started"] >= last_first_ended and indicators["started"] >= publish["ended"]
+
+
+def test_no_runner_gets_a_dag_before_the_folder_is_written(runner):
+    runs, heard = _run(runner, SERVER, ["a", "b", "c", "d"], [])
+    log = (config.settings().var_dir / "logs" / "make-run-airflow.log").read_text(encoding="utf-8")
+    [synced_at] = [float(line.split()[1]) for line in log.splitlines() if line.startswith("DAG-TEST-SYNCED")]
+    assert len(runs) == 4 and min(h["started"] for h in heard) >= synced_at
+
+
+def test_a_runner_that_dies_before_the_folder_is_written_ends_the_night_with_one_line(runner, monkeypatch):
+    monkeypatch.setenv("FAKE_SYNC_DIES", "1")
+    with pytest.raises(UserError, match="did not complete"):
+        _run(runner, SERVER, ["a", "b"], ["publish"])
 
 
 def test_sqlite_metadata_gets_one_runner(runner):
