@@ -144,7 +144,8 @@ def announce_loaded(*loads, outlet_events=None) -> dict:
         raise AirflowSkipException("no new or changed rows in this run")
     for record_type, count in rows.items():
         outlet_events[LOADED_FACTS].add(record_type_asset(record_type), extra={"rows_loaded": count})
-    return told({"assets_updated": ", ".join(f"{record_type} ({count} rows)" for record_type, count in rows.items())})
+    return told({"更新的资产 assets updated": ", ".join(f"{record_type}（{count} 行 rows）"
+                                                    for record_type, count in rows.items())})
 
 
 @task(multiple_outputs=False, trigger_rule="one_failed", retries=0)
