@@ -141,14 +141,14 @@ def dependencies_analysed_once():
     """dag.test()'s in-process Execution API overrides some of its dependencies (authentication, the DAG bag).
     With any override set, FastAPI analyses every dependency of every request again (`get_dependant`: the
     function's signature, a pydantic adapter per parameter): about a tenth of a runner's CPU in make run. The
-    analysis of a function is the same each time, so solving a request reuses it (most recent 256 kept: the DAG
-    bag's override is a new function for every task). Route set-up, which changes what it is given, still gets
-    its own."""
+    analysis of a function is the same each time, so solving a request reuses it (the 64 most recent: the DAG
+    bag's override is a new function for every task, and holds that task's DAG bag). Route set-up, which changes
+    what it is given, still gets its own."""
     from fastapi.dependencies import utils
 
     analyse, solving = utils.get_dependant, utils.solve_dependencies.__code__
 
-    @functools.lru_cache(maxsize=256)
+    @functools.lru_cache(maxsize=64)
     def analysed(arguments: tuple):
         return analyse(**{name: list(value) if isinstance(value, tuple) else value for name, value in arguments})
 
@@ -166,7 +166,7 @@ def dependencies_analysed_once():
 
 
 def sync_dag_folder():
-    """What dag.test() writes first (the bundles, then each bundle's DAGs), once, for runners that start later."""
+    """What dag.test() writes first (the bundles, then each bundle's DAGs), once, by the first runner for all."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 

@@ -71,3 +71,34 @@ def test_two_runners_share_a_server_metadata_database(warehouse, server_metadata
     assert any(later_start < end for (_, end), (later_start, _) in pairs), f"no two departments at once: {spans}"
     logs = Path(server_metadata["AIRFLOW_HOME"]) / "logs"
     assert {p.name.removeprefix("dag_id=") for p in logs.glob("dag_id=*")} == set(FIRST)  # where the UI reads them
+
+
+def test_requests_reuse_the_analysis_of_an_overridden_dependency(monkeypatch):
+    """dag.test()'s in-process Execution API overrides dependencies; FastAPI would analyse every dependency again on
+    every request. In the runner a request reuses the analysis, and the answers are the override's."""
+    from _run_dags import dependencies_analysed_once
+    from fastapi import Depends, FastAPI
+    from fastapi.dependencies import utils
+    from fastapi.testclient import TestClient
+
+    def who() -> str:
+        return "real"
+
+    app = FastAPI()
+
+    @app.get("/{item}")
+    def read(item: int, user: str = Depends(who)) -> dict:
+        return {"item": item, "user": user}
+
+    app.dependency_overrides[who] = lambda: "override"
+    analysed, original = [], utils.get_dependant
+    monkeypatch.setattr(utils, "get_dependant", lambda **given: analysed.append(given["call"]) or original(**given))
+    counting = utils.get_dependant
+    with TestClient(app) as client:
+        client.get("/0")
+        assert len(analysed) == 1  # FastAPI alone: once per request
+        with dependencies_analysed_once():
+            answers = [client.get(f"/{n}").json() for n in range(5)]
+    assert answers == [{"item": n, "user": "override"} for n in range(5)]
+    assert len(analysed) == 2  # the first of the five requests only
+    assert utils.get_dependant is counting  # put back
