@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, AssetAlias
+from airflow.sdk import Asset
 
 log = logging.getLogger("creditwh.alerts")
 
@@ -73,11 +73,6 @@ def record_type_asset(record_type_code: str) -> Asset:
     """The facts of one record type in the warehouse; ingest DAGs update it, the publish DAG may wait on it."""
     return Asset(name=f"creditwh.fact_credit_record.{record_type_code}",
                  uri=f"{ASSET_URI_PREFIX}{record_type_code}", group="creditwh")
-
-
-# Through it an ingest run updates the assets of the record types it loaded, decided when the run knows them
-# (one task for every type, instead of one task per type that skips when its type had nothing new).
-LOADED_FACTS = AssetAlias(name="creditwh.fact_credit_record.loaded", group="creditwh")
 
 
 def _alert_text(context: Any) -> str:

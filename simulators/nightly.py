@@ -10,6 +10,7 @@ imports Airflow) and prints what happened and where to look next.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -84,6 +85,13 @@ def _relay(index: int, stream, events: Queue) -> None:
     events.put((index, None))
 
 
+def _after(line: str, marker: str) -> str | None:
+    """What follows a runner's marker in a line of its output, or None. The marker need not begin the line: a
+    library may have left a line unended on the same output (stderr goes there too) just before it."""
+    at = line.find(marker)
+    return None if at < 0 else line[at + len(marker):]
+
+
 def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Callable[[dict], None],
              runner_script: Path = DAG_RUNNER) -> list[dict]:
     """Run the DAGs `first` through Airflow, on as many runner processes at once as the metadata database allows,
@@ -109,12 +117,14 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
 
         def close(index: int) -> None:
             if not children[index].stdin.closed:
-                children[index].stdin.close()  # the runner prints its results and ends
+                with contextlib.suppress(OSError):  # a runner that died: its end of output says so
+                    children[index].stdin.close()  # the runner prints its results and ends
 
         def give(index: int, dag_id: str) -> None:
-            children[index].stdin.write(dag_id + "\n")
-            children[index].stdin.flush()
             busy.add(index)
+            with contextlib.suppress(OSError):  # it died meanwhile (a broken pipe): its end of output ends the night
+                children[index].stdin.write(dag_id + "\n")
+                children[index].stdin.flush()
 
         def next_for(index: int) -> None:
             """An idle runner: the next DAG of `first`; of `then` once no runner is busy; or its stdin closed."""
@@ -144,16 +154,16 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
                     stop_giving()
                 continue
             log.write(line)
-            if line.startswith(SYNCED_LINE) and not import_errors:  # the folder is written
+            if _after(line, SYNCED_LINE) is not None and not import_errors:  # the folder is written
                 synced = True
                 for runner in runners:
                     next_for(runner)
-            elif line.startswith(DONE_PREFIX):
+            elif (done := _after(line, DONE_PREFIX)) is not None:
                 busy.discard(index)
-                on_done(json.loads(line.removeprefix(DONE_PREFIX)))
+                on_done(json.loads(done))
                 next_for(index)
-            elif line.startswith(RESULT_PREFIX):
-                document = json.loads(line.removeprefix(RESULT_PREFIX))
+            elif (result := _after(line, RESULT_PREFIX)) is not None:
+                document = json.loads(result)
                 if isinstance(document, dict) and document.get("import_errors"):
                     import_errors.append(document["import_errors"])
                     stop_giving()

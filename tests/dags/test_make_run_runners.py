@@ -54,7 +54,7 @@ def test_two_runners_share_a_server_metadata_database(warehouse, server_metadata
     assert [r["state"] for r in runs] == ["success"] * 4, runs
     assert [h["dag_id"] for h in heard][-1] == "ingest_court"  # the later DAG after every first one
     again = runs[-1]
-    assert again["tasks"]["announce_loaded[-1]"] == "skipped"
+    assert {state for task, state in again["tasks"].items() if task.startswith("announce_")} == {"skipped"}
     with warehouse.connect() as conn:
         batches = conn.execute(sa.text(
             "SELECT department_code, status, rows_in, rows_loaded, rows_unchanged, rows_quarantined, created_at, "

@@ -243,8 +243,9 @@ def test_ingest_dags_run_on_two_celery_workers(redis_url, pg15_admin_url, tmp_pa
     placed = {d: [(t["task_id"], t["map_index"], t["hostname"]) for t in tis] for d, tis in ran.items()}
     assert {t["hostname"] for tis in ran.values() for t in tis} == set(WORKERS), json.dumps(placed)
     feeds = {(d, f.code) for d in DEPARTMENTS for f in catalog().department_by_code[d].feeds}
-    # five steps per feed, one audit and one announcement per run
-    assert sum(len(tis) for tis in ran.values()) == 5 * len(feeds) + 2 * len(DEPARTMENTS)
+    # five steps per feed, one audit per run, one announcement per record type of each department
+    announcements = sum(len({f.record_type for f in catalog().department_by_code[d].feeds}) for d in DEPARTMENTS)
+    assert sum(len(tis) for tis in ran.values()) == 5 * len(feeds) + len(DEPARTMENTS) + announcements
     assert {(b.department_code, b.feed_code) for b in batches} == feeds
     assert {b.status for b in batches} == {"loaded"}
     assert all(b.rows_in == b.rows_loaded + b.rows_unchanged + b.rows_quarantined for b in batches)

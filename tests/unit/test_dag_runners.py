@@ -27,6 +27,12 @@ RUNNER = textwrap.dedent('''
     if broken:
         print("DAG-TEST-RESULT " + json.dumps({"import_errors": {"ingest.py": broken}}))
         sys.exit(1)
+    if os.environ.get("FAKE_UNENDED_LINE"):  # a library's half line on stderr, just before each marker
+        sys.stdout = sys.stderr = os.fdopen(1, "w", buffering=1)
+        _print = print
+        def print(*args, **kwargs):
+            sys.stderr.write("warning: half a line, ")
+            _print(*args, **kwargs)
     if sys.argv[1] == "--sync":
         if os.environ.get("FAKE_SYNC_DIES"):
             sys.exit(3)
@@ -87,6 +93,12 @@ def test_a_runner_that_dies_before_the_folder_is_written_ends_the_night_with_one
     monkeypatch.setenv("FAKE_SYNC_DIES", "1")
     with pytest.raises(UserError, match="did not complete"):
         _run(runner, SERVER, ["a", "b"], ["publish"])
+
+
+def test_markers_after_an_unended_line_are_still_heard(runner, monkeypatch):
+    monkeypatch.setenv("FAKE_UNENDED_LINE", "1")
+    runs, heard = _run(runner, SERVER, ["a", "b", "c"], ["publish"])
+    assert sorted(r["dag_id"] for r in runs) == ["a", "b", "c", "publish"] and len(heard) == 4
 
 
 def test_sqlite_metadata_gets_one_runner(runner):
