@@ -5,7 +5,7 @@
 Generates the county's sources (seeded), creates a fresh database on the server WAREHOUSE_URL names (or the
 embedded one), ingests the named departments in this process (one after the other, Great Expectations off:
 its run is measured per batch in audit.batch.gx_ms), and prints the statements by total time: every
-statement the pipeline sends through SQLAlchemy or as a generated script (etl.sqltext's script runners),
+statement the pipeline sends through SQLAlchemy or as a generated script (etl.sqltext.execute_script),
 grouped by their first words. Staging's COPY and Python work between statements are the rest of the wall time.
 
     python bench/statement_times.py --records 1000000 --after-the-rest --explain 200
@@ -84,21 +84,18 @@ def main() -> None:
         entry[0] += seconds
         entry[1] += 1
 
-    def timed(run):  # noqa: ANN001, ANN202
-        def timed_script(conn, sql, *rest, **named):  # noqa: ANN001, ANN202 - the script runner's own signature
-            started = time.perf_counter()
-            try:
-                return run(conn, sql, *rest, **named)
-            finally:
-                count(sql, time.perf_counter() - started)
-        return timed_script
+    script = etl.sqltext.execute_script
 
-    for name in ("execute_script", "script_scalar"):
-        run = getattr(etl.sqltext, name)
-        timed_run = timed(run)
-        for module in (etl.sqltext, etl.load, etl.publicity.outbox, etl.validate):
-            if getattr(module, name, None) is run:
-                setattr(module, name, timed_run)
+    def timed_script(conn, sql, *rest, **named):  # noqa: ANN001, ANN202 - execute_script's own signature
+        started = time.perf_counter()
+        try:
+            return script(conn, sql, *rest, **named)
+        finally:
+            count(sql, time.perf_counter() - started)
+
+    for module in (etl.sqltext, etl.load, etl.publicity.outbox, etl.validate):
+        if getattr(module, "execute_script", None) is script:
+            module.execute_script = timed_script
 
     admin = get_engine()
     name = f"bench_statements_{uuid.uuid4().hex[:8]}"

@@ -35,16 +35,6 @@ def execute_script(conn: Connection, sql: str) -> int:
         cursor.close()
 
 
-def script_scalar(conn: Connection, sql: str):
-    """Run one generated statement on the raw driver cursor; the first column of its first row."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
-    finally:
-        cursor.close()
-
-
 # Memory for the sorts and hashes of one batch statement: a batch's rows are wide (every field as text),
 # and at PostgreSQL's default of 4MB its hash joins spill to disk in thousands of pieces.
 BATCH_WORK_MEM = "64MB"

@@ -23,7 +23,7 @@ from etl.faults import crash_point
 from etl.land import Batch
 from etl.publicity.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
 from etl.quarantine import NOT_QUARANTINED
-from etl.sqltext import execute_script, jsonb_object, literal, script_scalar, use_batch_settings
+from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
 from etl.status import BatchStatus
 
@@ -184,11 +184,7 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
     windows = ",\n               ".join(
         f"{c} = CASE WHEN {kept_status} OR EXCLUDED.status NOT IN {WINDOWED} "
         f"THEN dw.fact_credit_record.{c} ELSE EXCLUDED.{c} END" for c in PUBLICITY_COLUMNS)
-    # The subjects of the facts written are marked for the profile refresh here, from what the upsert returns: the
-    # table's INSERT trigger would keep a transition table of every new fact whole (7 of 20 µs a row). Updates are
-    # still marked by the UPDATE trigger (which also knows a corrected fact's previous subject).
-    return script_scalar(conn, f"""
-        WITH written AS (
+    return execute_script(conn, f"""
         INSERT INTO dw.fact_credit_record
                (record_uid, subject_key, record_type_key, department_key, decision_date_key, document_number,
                 fine_amount, status, attributes, extra, content_hash, batch_id, source_row_no,
@@ -209,13 +205,6 @@ def _upsert_facts(conn: Connection, batch: Batch) -> int:
                attributes = EXCLUDED.attributes, extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash,
                batch_id = EXCLUDED.batch_id, source_row_no = EXCLUDED.source_row_no, updated_at = now()
          WHERE dw.fact_credit_record.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-        RETURNING subject_key
-        ), marked AS (
-        INSERT INTO dw.subject_profile_stale (subject_code)
-        SELECT DISTINCT s.subject_code FROM (SELECT DISTINCT subject_key FROM written) w
-          JOIN dw.dim_subject s ON s.subject_key = w.subject_key
-        )
-        SELECT count(*) FROM written
     """)
 
 

@@ -1,14 +1,15 @@
--- Marks the subject codes of the facts a statement changed or deleted, for dw.refresh_subject_profile().
+-- Marks the subject codes of the facts a statement wrote, changed or deleted, for dw.refresh_subject_profile().
 -- Statement triggers with transition tables: one insert of the distinct codes per statement, not a trigger
 -- call per row. An update marks the codes before and after (a corrected fact may move to another subject);
--- TRUNCATE marks every code. New facts are marked by the load (etl/load, the one writer that inserts facts)
--- from its upsert's RETURNING: an INSERT trigger's transition table held every new fact whole, 7 of the
--- upsert's 20 µs a row. When this file is applied, every code is marked too: facts written before the
+-- TRUNCATE marks every code. When this file is applied, every code is marked too: facts written before the
 -- triggers existed (between migration 027 and this file) are covered.
 CREATE OR REPLACE FUNCTION dw.mark_subject_profile_stale() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO dw.subject_profile_stale (subject_code)
+        SELECT DISTINCT s.subject_code FROM new_facts n JOIN dw.dim_subject s ON s.subject_key = n.subject_key;
+    ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO dw.subject_profile_stale (subject_code)
         SELECT DISTINCT s.subject_code
           FROM (SELECT subject_key FROM new_facts UNION SELECT subject_key FROM old_facts) k
@@ -27,6 +28,8 @@ DROP TRIGGER IF EXISTS subject_profile_stale_insert ON dw.fact_credit_record;
 DROP TRIGGER IF EXISTS subject_profile_stale_update ON dw.fact_credit_record;
 DROP TRIGGER IF EXISTS subject_profile_stale_delete ON dw.fact_credit_record;
 DROP TRIGGER IF EXISTS subject_profile_stale_truncate ON dw.fact_credit_record;
+CREATE TRIGGER subject_profile_stale_insert AFTER INSERT ON dw.fact_credit_record
+    REFERENCING NEW TABLE AS new_facts FOR EACH STATEMENT EXECUTE FUNCTION dw.mark_subject_profile_stale();
 CREATE TRIGGER subject_profile_stale_update AFTER UPDATE ON dw.fact_credit_record
     REFERENCING OLD TABLE AS old_facts NEW TABLE AS new_facts
     FOR EACH STATEMENT EXECUTE FUNCTION dw.mark_subject_profile_stale();
