@@ -132,7 +132,7 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
                 give(index, waiting.popleft())
             elif later and not busy:
                 give(index, later.popleft())
-                for other in runners:
+                for other in range(len(children)):
                     if other != index:
                         close(other)
             elif not later:
@@ -144,7 +144,9 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
             for index in range(len(children)):
                 close(index)
 
-        runners = [start("--sync", "-")] + [start("--synced", "-") for _ in range(runner_count(env) - 1)]
+        start("--sync", "-")  # every child is a runner; the first also writes the folder
+        for _ in range(runner_count(env) - 1):
+            start("--synced", "-")
         while len(ended) < len(children):
             index, line = events.get()
             if line is None:
@@ -156,7 +158,7 @@ def run_dags(env: dict[str, str], first: list[str], then: list[str], on_done: Ca
             log.write(line)
             if _after(line, SYNCED_LINE) is not None and not import_errors:  # the folder is written
                 synced = True
-                for runner in runners:
+                for runner in range(len(children)):
                     next_for(runner)
             elif (done := _after(line, DONE_PREFIX)) is not None:
                 busy.discard(index)
