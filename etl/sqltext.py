@@ -6,6 +6,9 @@ so they run on the raw driver cursor without parameters (psycopg2 then leaves '%
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from sqlalchemy.engine import Connection
 
 # jsonb_build_object takes at most 100 arguments: 50 key/value pairs, kept well under.
@@ -49,3 +52,13 @@ def use_batch_settings(conn: Connection) -> None:
     """Settings for the current transaction's set-based work on one batch: memory, statistics sample."""
     execute_script(conn, f"SET LOCAL work_mem = '{BATCH_WORK_MEM}'; "
                          f"SET LOCAL default_statistics_target = {BATCH_STATISTICS_TARGET}")
+
+
+@contextlib.contextmanager
+def fact_change_reason(conn: Connection, reason: str) -> Iterator[None]:
+    """The facts this block's statements update keep their prior versions in history under `reason` (the trigger
+    dw.keep_fact_versions writes them; a change no writer explains is recorded as a department's correction).
+    Reset afterwards, so a later statement of the same transaction is not explained by this one's reason."""
+    execute_script(conn, f"SELECT set_config('creditwh.fact_change_reason', {literal(reason)}, true)")
+    yield
+    execute_script(conn, "SELECT set_config('creditwh.fact_change_reason', '', true)")

@@ -3,7 +3,8 @@
 Subjects are SCD type 2 (a new version when name, category, legal representative or ID type
 changes; a value a department leaves empty is not a change), written and committed first under the
 dimension's lock. Facts are upserted by record_uid with a content hash: identical rows count as
-unchanged, changed rows keep their prior version in dw.fact_credit_record_history. The facts, their
+unchanged, changed rows keep their prior version in dw.fact_credit_record_history (the facts' UPDATE
+trigger writes it). The facts, their
 outbox items, the batch's counts and status and the feed's watermark are written in the second
 transaction, so a crash leaves either all of them or none of them (and subject versions a re-run
 finds unchanged).
@@ -112,20 +113,6 @@ def _incoming(conn: Connection, record_type: RecordType, batch: Batch) -> int:
          WHERE n.batch_id = {int(batch.batch_id)} AND {NOT_QUARANTINED}
         OFFSET 0) b
           LEFT JOIN LATERAL {window} w ON b.status IN {WINDOWED}
-    """)
-
-
-def _keep_prior_versions(conn: Connection) -> None:
-    """History rows for the facts this batch changes (their versions before the upsert)."""
-    execute_script(conn, """
-        INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, extra, content_hash, batch_id,
-                valid_from, change_reason)
-        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.extra, f.content_hash,
-               f.batch_id, f.updated_at, 'correction'
-          FROM dw.fact_credit_record f
-          JOIN incoming i ON i.record_uid = f.record_uid
-         WHERE f.content_hash <> i.content_hash
     """)
 
 
@@ -255,8 +242,8 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
         if state.status == BatchStatus.LOADED:  # another run loaded it meanwhile
             return _loaded_before(state)
         valid = _incoming(conn, record_type, batch)
-        # Temp tables have no statistics until analysed; without them joins to the facts scan it whole.
-        execute_script(conn, "CREATE INDEX ON incoming (record_uid); ANALYZE incoming")
+        # Temp tables have no statistics until analysed; without them the join to the subjects is planned blind.
+        execute_script(conn, "ANALYZE incoming")
         orphans = conn.execute(sa.text("""
             SELECT count(*) FILTER (WHERE subject_code IS NULL) AS no_subject,
                    count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM dw.dim_date d
@@ -275,7 +262,8 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
                             f"（dw.dim_date），请检查日期规则 / "
                             f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
                             f"the warehouse calendar (dw.dim_date); the date rules need a look.")
-        _keep_prior_versions(conn)
+        # The versions the upsert replaces go to history by the facts' trigger (dw.keep_fact_versions), as a
+        # correction: only for the facts it changes, with no probe of the facts for those it leaves alone.
         loaded = _upsert_facts(conn, batch)
         # The upward duty commits with the facts (transactional outbox).
         outbox_started = time.monotonic()

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from etl.catalog import Catalog, Role
 from etl.keys import normalise_document_number, record_uid
-from etl.sqltext import literal
+from etl.sqltext import fact_change_reason, literal
 
 
 def settings(catalog: Catalog) -> str:
@@ -71,34 +71,24 @@ def canonicalise(conn: sa.Connection, catalog: Catalog) -> dict[str, int]:
                   "field": types[row.record_type_code].role(Role.DOCUMENT_NUMBER).code}
                  for row in stale if row.record_key not in merged]
     if merged:
-        _keep_version(conn, sorted(merged), "merged: same decision under another spelling of its number")
-        conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'merged', updated_at = now() "
-                             "WHERE record_key = ANY(:keys)"), {"keys": sorted(merged)})
+        with fact_change_reason(conn, "merged: same decision under another spelling of its number"):
+            conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'merged', updated_at = now() "
+                                 "WHERE record_key = ANY(:keys)"), {"keys": sorted(merged)})
         enqueue(conn, "SELECT unnest(ARRAY[" + ", ".join(str(int(k)) for k in merged) + "]::bigint[])",
                 "merge:canonical-document-number")
     if rewritten:
-        _keep_version(conn, [r["key"] for r in rewritten], "document number in its canonical form")
-        conn.execute(sa.text("""
-            UPDATE dw.fact_credit_record f
-               SET document_number = :number,
-                   attributes = jsonb_set(f.attributes, ARRAY[:field], to_jsonb(CAST(:number AS text))),
-                   content_hash = encode(sha256(convert_to(
-                       jsonb_set(f.attributes, ARRAY[:field], to_jsonb(CAST(:number AS text)))::text, 'UTF8')), 'hex'),
-                   updated_at = now()
-             WHERE f.record_key = :key
-        """), rewritten)
+        with fact_change_reason(conn, "document number in its canonical form"):
+            conn.execute(sa.text("""
+                UPDATE dw.fact_credit_record f
+                   SET document_number = :number,
+                       attributes = jsonb_set(f.attributes, ARRAY[:field], to_jsonb(CAST(:number AS text))),
+                       content_hash = encode(sha256(convert_to(jsonb_set(
+                           f.attributes, ARRAY[:field], to_jsonb(CAST(:number AS text)))::text, 'UTF8')), 'hex'),
+                       updated_at = now()
+                 WHERE f.record_key = :key
+            """), rewritten)
     if aliases:
         conn.execute(sa.text("INSERT INTO dw.record_uid_alias (alias_uid, record_uid) VALUES (:alias, :uid) "
                              "ON CONFLICT (alias_uid) DO UPDATE SET record_uid = EXCLUDED.record_uid"), aliases)
     return {"rewritten": len(rewritten), "merged": len(merged), "aliases": len(aliases)}
 
-
-def _keep_version(conn: sa.Connection, keys: list[int], reason: str) -> None:
-    conn.execute(sa.text("""
-        INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, valid_from,
-                change_reason)
-        SELECT record_key, status, publicity_start, publicity_end, attributes, content_hash, batch_id, updated_at,
-               :reason
-          FROM dw.fact_credit_record WHERE record_key = ANY(:keys)
-    """), {"keys": keys, "reason": reason})

@@ -26,7 +26,7 @@ from etl.catalog import catalog
 from etl.errors import UserError
 from etl.personal import masked_attributes_sql
 from etl.publicity.policy import PublicityPolicy, edition_sql, penalty_tier_sql, periods_sql, policy
-from etl.sqltext import execute_script, literal
+from etl.sqltext import execute_script, fact_change_reason, literal
 
 TODAY = "(now() AT TIME ZONE 'Asia/Shanghai')::date"
 
@@ -175,21 +175,17 @@ def publicity_for_batch(conn: Connection, batch_id: int, record_type_code: str) 
 
 
 def _end_versions(conn: Connection, where: str, reason: str, new_status: str, new_end: str) -> list[int]:
-    """Close the current version of the facts `where` selects (history row), set status and window end."""
-    execute_script(conn, f"""
-        DROP TABLE IF EXISTS ending_records;
-        CREATE TEMP TABLE ending_records ON COMMIT DROP AS
-        SELECT record_key FROM dw.fact_credit_record f WHERE {where} FOR UPDATE;
-        INSERT INTO dw.fact_credit_record_history
-               (record_key, status, publicity_start, publicity_end, attributes, extra, content_hash, batch_id,
-                valid_from, change_reason)
-        SELECT f.record_key, f.status, f.publicity_start, f.publicity_end, f.attributes, f.extra, f.content_hash,
-               f.batch_id, f.updated_at, {literal(reason)}
-          FROM dw.fact_credit_record f JOIN ending_records e USING (record_key);
-        UPDATE dw.fact_credit_record f
-           SET status = {literal(new_status)}, publicity_end = {new_end}, updated_at = now()
-          FROM ending_records e WHERE f.record_key = e.record_key;
-    """)
+    """Close the current version of the facts `where` selects (kept in history as `reason`), set status and
+    window end."""
+    with fact_change_reason(conn, reason):
+        execute_script(conn, f"""
+            DROP TABLE IF EXISTS ending_records;
+            CREATE TEMP TABLE ending_records ON COMMIT DROP AS
+            SELECT record_key FROM dw.fact_credit_record f WHERE {where} FOR UPDATE;
+            UPDATE dw.fact_credit_record f
+               SET status = {literal(new_status)}, publicity_end = {new_end}, updated_at = now()
+              FROM ending_records e WHERE f.record_key = e.record_key;
+        """)
     return list(conn.scalars(sa.text("SELECT record_key FROM ending_records")))
 
 

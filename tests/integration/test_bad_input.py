@@ -20,6 +20,7 @@ from etl.extract.base import ExtractedSource
 from etl.feedback import write_feedback
 from etl.ingest import BatchOutcome, process_batch
 from etl.land import land
+from etl.sqltext import fact_change_reason
 
 pytestmark = pytest.mark.integration
 
@@ -200,4 +201,32 @@ def test_correction_keeps_history_and_revocation_changes_status(warehouse, tmp_p
               FROM dw.fact_credit_record f LEFT JOIN dw.fact_credit_record_history h USING (record_key)
              WHERE f.document_number = :n GROUP BY f.record_key"""), {"n": number}).one()
     assert (fact.status, fact.content, fact.versions) == ("revoked", "罚款三千元", 2)
+    with warehouse.connect() as conn:
+        versions = conn.execute(sa.text("""
+            SELECT h.status, h.attributes->>'CF_NR' AS content, h.change_reason, h.batch_id
+              FROM dw.fact_credit_record_history h JOIN dw.fact_credit_record f USING (record_key)
+             WHERE f.document_number = :n ORDER BY h.history_key"""), {"n": number}).all()
+    # each superseded version as it was, from the batch that wrote it; the identical resend left none
+    assert [(v.status, v.change_reason, v.batch_id) for v in versions] == [
+        ("active", "correction", first.batch_id), ("active", "correction", corrected.batch_id)]
+    assert versions[0].content != "罚款三千元" and versions[1].content == "罚款三千元"
+
+
+def test_every_change_of_a_fact_keeps_its_prior_version_with_its_writers_reason(warehouse, tmp_path):
+    """The facts' UPDATE trigger keeps what each change replaces, whoever changes it: a reason a writer states
+    explains its own statements only; a change nobody explains is a correction."""
+    number = f"示卫罚〔2025〕{uuid.uuid4().int % 10**8}号"
+    run(warehouse, write_csv(tmp_path / "v1.csv", [penalty_row(行政处罚决定书文号=number)]))
+    with warehouse.begin() as conn:
+        key = conn.scalar(sa.text("SELECT record_key FROM dw.fact_credit_record WHERE document_number = :n"),
+                          {"n": number})
+        with fact_change_reason(conn, "repair"):
+            conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'repaired' WHERE record_key = :k"),
+                         {"k": key})
+        conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'active', extra = '{\"备注\": \"x\"}' "
+                             "WHERE record_key = :k"), {"k": key})
+        conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'expired' WHERE record_key = -1"))
+        versions = conn.execute(sa.text("SELECT status, extra, change_reason FROM dw.fact_credit_record_history "
+                                        "WHERE record_key = :k ORDER BY history_key"), {"k": key}).all()
+    assert [tuple(v) for v in versions] == [("active", None, "repair"), ("repaired", None, "correction")]
 
