@@ -28,6 +28,8 @@ from etl.sqltext import execute_script
 
 FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 REPEATABLE_FILENAME = re.compile(r"^\d{2}_((?:mart|dw)\.[a-z][a-z0-9_]*)\.sql$")
+# The triggers a repeatable definition creates (name, table): a dropped trigger is made again, like its function.
+CREATED_TRIGGER = re.compile(r"CREATE TRIGGER\s+(\w+)\s.*?\sON\s+([\w.]+)", re.IGNORECASE | re.DOTALL)
 # Indexes whose expressions call the masking functions: rebuilt when the masking rules change.
 MASKING_INDEXES = ("dw.dim_subject_display_code_idx", "dw.dim_subject_display_name_idx")
 # Any constant works; it only has to be the same for every process migrating this warehouse.
@@ -176,14 +178,19 @@ def _recorded(conn: sa.Connection, name: str) -> str | None:
     return checksum
 
 
-def _exists(conn: sa.Connection, name: str) -> bool:
-    """Whether a view or table, or a function, of that qualified name exists."""
+def _exists(conn: sa.Connection, name: str, triggers: list[tuple[str, str]] = ()) -> bool:
+    """Whether a view or table, or a function, of that qualified name exists, and each (trigger, table) of
+    `triggers` with it."""
     schema, _, bare = name.partition(".")
     found = conn.scalar(sa.text("""
         SELECT to_regclass(:name) IS NOT NULL
             OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                         WHERE n.nspname = :schema AND p.proname = :bare)
     """), {"name": name, "schema": schema, "bare": bare})
+    for trigger, table in triggers:
+        found = found and conn.scalar(sa.text(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = :t AND tgrelid = to_regclass(:table))"),
+            {"t": trigger, "table": table})
     conn.rollback()
     return found
 
@@ -241,8 +248,10 @@ def _apply_repeatable(conn: sa.Connection, directory: Path) -> list[str]:
         data = path.read_bytes()
         checksum = hashlib.sha256(data).hexdigest()
         name = match.group(1)
-        # An object a numbered migration dropped (to change what it depends on) is made again.
-        if _recorded(conn, path.name) == checksum and _exists(conn, name):
+        # An object a numbered migration dropped (to change what it depends on), or a trigger someone dropped, is
+        # made again.
+        triggers = CREATED_TRIGGER.findall(data.decode("utf-8"))
+        if _recorded(conn, path.name) == checksum and _exists(conn, name, triggers):
             continue
         with _reported(conn, path.name):
             execute_script(conn, data.decode("utf-8"))

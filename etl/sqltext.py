@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 from sqlalchemy.engine import Connection
 
 # jsonb_build_object takes at most 100 arguments: 50 key/value pairs, kept well under.
@@ -57,8 +58,17 @@ def use_batch_settings(conn: Connection) -> None:
 @contextlib.contextmanager
 def fact_change_reason(conn: Connection, reason: str) -> Iterator[None]:
     """The facts this block's statements update keep their prior versions in history under `reason` (the trigger
-    dw.keep_fact_versions writes them; a change no writer explains is recorded as a department's correction).
-    Reset afterwards, so a later statement of the same transaction is not explained by this one's reason."""
+    dw.keep_fact_versions writes them; a change no writer explains is recorded as unstated). The reason in force
+    before the block is restored after it, however it ends, so a later statement of the same transaction is not
+    explained by this block's reason; a transaction the error aborted is left to its rollback, which undoes the
+    setting (to the savepoint, or whole)."""
+    if conn.connection.driver_connection.autocommit:  # the setting would last one statement: no reason at all
+        raise RuntimeError("fact_change_reason needs a transaction, not an autocommit connection")
+    previous = conn.exec_driver_sql("SELECT current_setting('creditwh.fact_change_reason', true)").scalar() or ""
     execute_script(conn, f"SELECT set_config('creditwh.fact_change_reason', {literal(reason)}, true)")
-    yield
-    execute_script(conn, "SELECT set_config('creditwh.fact_change_reason', '', true)")
+    try:
+        yield
+    finally:
+        if conn.connection.driver_connection.info.transaction_status != TRANSACTION_STATUS_INERROR:
+            execute_script(conn, f"SELECT set_config('creditwh.fact_change_reason', {literal(previous)}, true)")
+

@@ -24,7 +24,7 @@ from etl.faults import crash_point
 from etl.land import Batch
 from etl.publicity.outbox import PUBLICITY_COLUMNS, WINDOWED_STATUSES, publicity_for_batch, publicity_window_sql
 from etl.quarantine import NOT_QUARANTINED
-from etl.sqltext import execute_script, jsonb_object, literal, use_batch_settings
+from etl.sqltext import execute_script, fact_change_reason, jsonb_object, literal, use_batch_settings
 from etl.stage.tables import clean_table, column, staging_table
 from etl.status import BatchStatus
 
@@ -262,9 +262,10 @@ def load_batch(engine: Engine, batch: Batch, catalog: Catalog) -> LoadResult:
                             f"（dw.dim_date），请检查日期规则 / "
                             f"Batch {batch.batch_id}: {orphans.no_date} valid rows have a decision date outside "
                             f"the warehouse calendar (dw.dim_date); the date rules need a look.")
-        # The versions the upsert replaces go to history by the facts' trigger (dw.keep_fact_versions), as a
-        # correction: only for the facts it changes, with no probe of the facts for those it leaves alone.
-        loaded = _upsert_facts(conn, batch)
+        # The versions the upsert replaces go to history by the facts' trigger (dw.keep_fact_versions): only for
+        # the facts it changes, with no probe of the facts for those it leaves alone.
+        with fact_change_reason(conn, "correction"):
+            loaded = _upsert_facts(conn, batch)
         # The upward duty commits with the facts (transactional outbox).
         outbox_started = time.monotonic()
         publicity_for_batch(conn, batch.batch_id, batch.record_type_code)

@@ -20,6 +20,8 @@ from etl.extract.base import ExtractedSource
 from etl.feedback import write_feedback
 from etl.ingest import BatchOutcome, process_batch
 from etl.land import land
+from etl.migrate import migrate
+from etl.reference import seed_reference_data
 from etl.sqltext import fact_change_reason
 
 pytestmark = pytest.mark.integration
@@ -212,21 +214,38 @@ def test_correction_keeps_history_and_revocation_changes_status(warehouse, tmp_p
     assert versions[0].content != "罚款三千元" and versions[1].content == "罚款三千元"
 
 
-def test_every_change_of_a_fact_keeps_its_prior_version_with_its_writers_reason(warehouse, tmp_path):
+def test_every_change_of_a_fact_keeps_its_prior_version_with_its_writers_reason(empty_database, tmp_path):
     """The facts' UPDATE trigger keeps what each change replaces, whoever changes it: a reason a writer states
-    explains its own statements only; a change nobody explains is a correction."""
+    explains its own statements only (an enclosing reason is back after a nested one); a change nobody explains
+    is recorded as unstated, not as a department's correction; rewriting a fact as it was is no new version."""
+    migrate(empty_database)
+    seed_reference_data(empty_database, catalog())
     number = f"示卫罚〔2025〕{uuid.uuid4().int % 10**8}号"
-    run(warehouse, write_csv(tmp_path / "v1.csv", [penalty_row(行政处罚决定书文号=number)]))
-    with warehouse.begin() as conn:
-        key = conn.scalar(sa.text("SELECT record_key FROM dw.fact_credit_record WHERE document_number = :n"),
-                          {"n": number})
-        with fact_change_reason(conn, "repair"):
-            conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'repaired' WHERE record_key = :k"),
-                         {"k": key})
-        conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'active', extra = '{\"备注\": \"x\"}' "
-                             "WHERE record_key = :k"), {"k": key})
-        conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = 'expired' WHERE record_key = -1"))
-        versions = conn.execute(sa.text("SELECT status, extra, change_reason FROM dw.fact_credit_record_history "
-                                        "WHERE record_key = :k ORDER BY history_key"), {"k": key}).all()
-    assert [tuple(v) for v in versions] == [("active", None, "repair"), ("repaired", None, "correction")]
+    run(empty_database, write_csv(tmp_path / "v1.csv", [penalty_row(行政处罚决定书文号=number)]))
 
+    def set_status(conn, status: str, extra: str | None = None) -> None:
+        conn.execute(sa.text("UPDATE dw.fact_credit_record SET status = :s, updated_at = now(), "
+                             "extra = coalesce(CAST(:e AS jsonb), extra) WHERE document_number = :n"),
+                     {"s": status, "e": extra, "n": number})
+
+    with empty_database.begin() as conn:
+        with fact_change_reason(conn, "repair"):
+            set_status(conn, "repaired")
+            with fact_change_reason(conn, "expired"):
+                set_status(conn, "expired")
+            set_status(conn, "repaired")
+        set_status(conn, "active", '{"备注": "x"}')
+        set_status(conn, "active")  # as it is now: no version
+    with empty_database.connect() as conn:
+        versions = conn.execute(sa.text("""
+            SELECT h.status, h.extra, h.change_reason FROM dw.fact_credit_record_history h
+              JOIN dw.fact_credit_record f USING (record_key) WHERE f.document_number = :n ORDER BY h.history_key"""),
+            {"n": number}).all()
+    assert [tuple(v) for v in versions] == [("active", None, "repair"), ("repaired", None, "expired"),
+                                            ("expired", None, "repair"), ("repaired", None, "unstated")]
+
+
+def test_a_change_reason_needs_a_transaction(empty_database):
+    with empty_database.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+            pytest.raises(RuntimeError, match="needs a transaction"), fact_change_reason(conn, "repair"):
+        pass

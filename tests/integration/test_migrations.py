@@ -69,6 +69,18 @@ def test_a_view_is_edited_in_place_and_re_applied(empty_database, tmp_path):
         assert conn.scalar(sa.text("SELECT to_regclass('mart.v_indicator_latest')")) is not None
 
 
+def test_a_dropped_trigger_is_made_again(empty_database):
+    """History and the profile marks hang on the facts' triggers: one dropped by hand is back at the next run."""
+    migrate(empty_database)
+    with empty_database.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER fact_versions_kept ON dw.fact_credit_record"))
+    assert migrate(empty_database) == ["30_dw.keep_fact_versions.sql"]
+    assert migrate(empty_database) == []
+    with empty_database.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM pg_trigger WHERE tgname = 'fact_versions_kept' "
+                                   "AND tgrelid = 'dw.fact_credit_record'::regclass")) == 1
+
+
 def test_changed_applied_file_is_refused_and_nothing_new_runs(empty_database, tmp_path):
     sql_dir = _copy_sql(tmp_path)
     migrate(empty_database, sql_dir)
