@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,7 +178,7 @@ def _recorded(conn: sa.Connection, name: str) -> str | None:
     return checksum
 
 
-def _exists(conn: sa.Connection, name: str, triggers: list[tuple[str, str]] = ()) -> bool:
+def _exists(conn: sa.Connection, name: str, triggers: Sequence[tuple[str, str]] = ()) -> bool:
     """Whether a view or table, or a function, of that qualified name exists, and each (trigger, table) of
     `triggers` with it."""
     schema, _, bare = name.partition(".")
@@ -246,15 +246,16 @@ def _apply_repeatable(conn: sa.Connection, directory: Path) -> list[str]:
             raise UserError(f"可重复定义的文件名 {path.name} 不合规 / repeatable file {path.name} is misnamed; name "
                             f"it NN_<schema>.<name>.sql (schema mart or dw).")
         data = path.read_bytes()
+        sql = data.decode("utf-8")
         checksum = hashlib.sha256(data).hexdigest()
         name = match.group(1)
         # An object a numbered migration dropped (to change what it depends on), or a trigger someone dropped, is
         # made again.
-        triggers = CREATED_TRIGGER.findall(data.decode("utf-8"))
+        triggers = CREATED_TRIGGER.findall(sql)
         if _recorded(conn, path.name) == checksum and _exists(conn, name, triggers):
             continue
         with _reported(conn, path.name):
-            execute_script(conn, data.decode("utf-8"))
+            execute_script(conn, sql)
             if name.startswith("mart.") and conn.scalar(sa.text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}):
                 execute_script(conn, f"GRANT SELECT ON {name} TO bi_reader, etl_writer")
             _record(conn, path.name, checksum)
